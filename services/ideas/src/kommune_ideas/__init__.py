@@ -1,0 +1,1 @@
+"""kommune_ideas."""
