@@ -1,0 +1,103 @@
+"""Who is calling: the verified token's subject and roles, and FastAPI dependencies for them."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from kommune.errors import Forbidden, Unauthorized
+
+
+class Role(StrEnum):
+    CITIZEN = "citizen"
+    STAFF = "staff"
+    CHANGE_AGENT = "change_agent"
+    PROJECT_LEAD = "project_lead"
+    CASEWORKER = "caseworker"
+    RECORDS_MANAGER = "records_manager"
+    OPERATOR = "operator"
+    ADMIN = "admin"
+
+
+STAFF_ROLES: frozenset[Role] = frozenset(
+    {
+        Role.STAFF,
+        Role.CHANGE_AGENT,
+        Role.PROJECT_LEAD,
+        Role.CASEWORKER,
+        Role.RECORDS_MANAGER,
+        Role.OPERATOR,
+        Role.ADMIN,
+    }
+)
+"""Every role held by city staff (all except ``citizen``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    sub: str
+    roles: frozenset[str] = field(default_factory=frozenset)
+    name: str | None = None
+    department: str | None = None
+
+    def has_any(self, *roles: Role | str) -> bool:
+        return any(str(role) in self.roles for role in roles)
+
+    @property
+    def is_admin(self) -> bool:
+        return Role.ADMIN in self.roles
+
+    @property
+    def is_staff(self) -> bool:
+        return self.has_any(*STAFF_ROLES)
+
+
+def _bearer_token(request: Request) -> str | None:
+    header = request.headers.get("authorization")
+    if not header:
+        return None
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("The Authorization header must be 'Bearer <token>'.")
+    return token.strip()
+
+
+async def optional_principal(request: Request) -> Principal | None:
+    token = _bearer_token(request)
+    if token is None:
+        return None
+    cached = getattr(request.state, "principal", None)
+    if isinstance(cached, Principal):
+        return cached
+    verifier = request.state.token_verifier
+    principal: Principal = await verifier.verify(token)
+    request.state.principal = principal
+    return principal
+
+
+async def current_principal(
+    principal: Annotated[Principal | None, Depends(optional_principal)],
+) -> Principal:
+    if principal is None:
+        raise Unauthorized("A bearer token is required.")
+    return principal
+
+
+CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+OptionalPrincipal = Annotated[Principal | None, Depends(optional_principal)]
+
+
+def require_roles(*roles: Role) -> Callable[..., Awaitable[Principal]]:
+    """A dependency that returns the principal if it holds one of ``roles`` (admin always does)."""
+    allowed = frozenset(str(role) for role in roles) | {str(Role.ADMIN)}
+
+    async def dependency(principal: CurrentPrincipal) -> Principal:
+        if not principal.roles & allowed:
+            raise Forbidden(f"This needs one of the roles: {', '.join(sorted(allowed))}.")
+        return principal
+
+    return dependency

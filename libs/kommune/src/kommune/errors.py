@@ -1,0 +1,157 @@
+"""Domain errors carry their HTTP status; one set of handlers renders every error as RFC 9457.
+
+Services raise the subclasses below from ``service.py``; routers never build error responses.
+"""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+PROBLEM_JSON = "application/problem+json"
+PROBLEM_TYPE_BASE = "https://kommune.heidenheim.de/problems/"
+
+
+class DomainError(Exception):
+    """Base of every error a user can cause; ``status_code`` and ``code`` make the problem."""
+
+    status_code: int = 400
+    code: str = "bad_request"
+    title: str = "Bad request"
+
+    def __init__(self, detail: str | None = None, **extensions: Any) -> None:
+        super().__init__(detail or self.title)
+        self.detail = detail or self.title
+        self.extensions = extensions
+
+
+class Unauthorized(DomainError):
+    status_code = 401
+    code = "unauthorized"
+    title = "Authentication required"
+
+
+class Forbidden(DomainError):
+    status_code = 403
+    code = "forbidden"
+    title = "Forbidden"
+
+
+class NotFound(DomainError):
+    status_code = 404
+    code = "not_found"
+    title = "Not found"
+
+
+class Conflict(DomainError):
+    status_code = 409
+    code = "conflict"
+    title = "Conflict"
+
+
+class InvalidInput(DomainError):
+    status_code = 422
+    code = "invalid_input"
+    title = "Invalid input"
+
+
+class PayloadTooLarge(DomainError):
+    status_code = 413
+    code = "payload_too_large"
+    title = "Payload too large"
+
+
+class ServiceUnavailable(DomainError):
+    status_code = 503
+    code = "service_unavailable"
+    title = "Service unavailable"
+
+
+def problem_response(
+    status: int,
+    code: str,
+    title: str,
+    detail: str | None = None,
+    *,
+    instance: str | None = None,
+    headers: dict[str, str] | None = None,
+    **extensions: Any,
+) -> JSONResponse:
+    body: dict[str, Any] = {
+        "type": PROBLEM_TYPE_BASE + code,
+        "title": title,
+        "status": status,
+        "code": code,
+    }
+    if detail:
+        body["detail"] = detail
+    if instance:
+        body["instance"] = instance
+    body.update(extensions)
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, DomainError)
+    headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
+    return problem_response(
+        exc.status_code,
+        exc.code,
+        exc.title,
+        exc.detail,
+        instance=request.url.path,
+        headers=headers,
+        **exc.extensions,
+    )
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = [
+        {"loc": list(err.get("loc", ())), "msg": err.get("msg", ""), "type": err.get("type", "")}
+        for err in exc.errors()
+    ]
+    return problem_response(
+        422,
+        "validation_failed",
+        "Request validation failed",
+        "One or more fields are missing or invalid.",
+        instance=request.url.path,
+        errors=errors,
+    )
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    status = exc.status_code
+    phrase = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "Error"
+    code = phrase.lower().replace(" ", "_").replace("-", "_")
+    detail = exc.detail if isinstance(exc.detail, str) and exc.detail != phrase else None
+    return problem_response(
+        status, code, phrase, detail, instance=request.url.path, headers=exc.headers
+    )
+
+
+async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
+    import structlog
+
+    structlog.get_logger("kommune.errors").exception("unhandled_error", path=request.url.path)
+    return problem_response(
+        500,
+        "internal_error",
+        "Internal server error",
+        "An unexpected error occurred; it has been logged.",
+        instance=request.url.path,
+    )
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(DomainError, _domain_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected_error)

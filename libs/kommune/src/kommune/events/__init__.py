@@ -1,0 +1,1 @@
+"""Events: CloudEvents envelope, transactional outbox and its relay, consumer runner with inbox."""

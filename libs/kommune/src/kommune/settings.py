@@ -1,0 +1,51 @@
+"""Settings base: one pydantic-settings class per service, each with its own env prefix.
+
+Platform-wide values (environment, OIDC issuer) are read from ``KOMMUNE_*`` variables so that one
+setting serves every service; everything else is read with the service's prefix, e.g.
+``IDEAS_DATABASE_URL``.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Environment(StrEnum):
+    DEV = "dev"
+    TEST = "test"
+    PRODUCTION = "production"
+
+
+class ServiceSettings(BaseSettings):
+    """Base class; subclasses set ``model_config = SettingsConfigDict(env_prefix="IDEAS_")``."""
+
+    model_config = SettingsConfigDict(env_prefix="KOMMUNE_", extra="ignore")
+
+    service_name: str = "kommune"
+    environment: Environment = Field(
+        default=Environment.DEV,
+        validation_alias=AliasChoices("KOMMUNE_ENVIRONMENT"),
+    )
+    database_url: str = "postgresql+asyncpg://kommune:kommune@127.0.0.1:55432/postgres"
+    database_pool_size: int = Field(default=10, ge=1, le=200)
+    kafka_bootstrap_servers: str = "127.0.0.1:59092"
+    oidc_issuer: str = Field(
+        default="http://127.0.0.1:8000/auth/dev",
+        validation_alias=AliasChoices("KOMMUNE_OIDC_ISSUER"),
+    )
+    oidc_audience: str = Field(
+        default="kommune",
+        validation_alias=AliasChoices("KOMMUNE_OIDC_AUDIENCE"),
+    )
+    log_level: str = Field(default="INFO", validation_alias=AliasChoices("KOMMUNE_LOG_LEVEL"))
+    log_json: bool = Field(default=True, validation_alias=AliasChoices("KOMMUNE_LOG_JSON"))
+    max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    relay_enabled: bool = True
+    consumers_enabled: bool = True
+
+    @property
+    def is_dev_or_test(self) -> bool:
+        return self.environment in (Environment.DEV, Environment.TEST)

@@ -1,0 +1,1 @@
+"""Telemetry: request ids and trace context, structured logs, Prometheus metrics."""
