@@ -1,0 +1,1 @@
+"""Pytest fixtures for Kommune services: real servers, dev tokens, event contracts."""
