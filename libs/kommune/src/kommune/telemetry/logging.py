@@ -1,0 +1,137 @@
+"""Structured logs: one JSON object per line, the same shape for our logs and the libraries'.
+
+Every line carries ``timestamp`` (ISO 8601, UTC), ``level``, ``logger``, ``event`` and ``service``,
+plus ``request_id`` and ``traceparent`` while a request (or a consumed event) is being handled.
+Records from the standard library (uvicorn, SQLAlchemy, aiokafka, httpx) go through the same
+renderer via one root handler. Calling :func:`configure_logging` again replaces the configuration
+instead of stacking handlers, so it is safe in app factories and tests.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Any
+
+import structlog
+import structlog.tracebacks
+from structlog.typing import EventDict, Processor, WrappedLogger
+
+from kommune.telemetry.context import request_id_var, traceparent_var
+
+_HANDLER_NAME = "kommune"
+_state: dict[str, Any] = {}
+
+# Libraries whose INFO chatter is not worth a line per event in production.
+_QUIET_LOGGERS = ("aiokafka", "sqlalchemy", "httpx", "httpcore", "asyncio")
+
+
+def _add_request_context(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDict:
+    request_id = request_id_var.get()
+    if request_id is not None:
+        event_dict.setdefault("request_id", request_id)
+    traceparent = traceparent_var.get()
+    if traceparent is not None:
+        event_dict.setdefault("traceparent", traceparent)
+    return event_dict
+
+
+def _add_service(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDict:
+    # Read at log time, so loggers cached before a reconfiguration pick up the new name.
+    service = _state.get("service")
+    if service is not None:
+        event_dict.setdefault("service", service)
+    return event_dict
+
+
+_SHARED: list[Processor] = [
+    structlog.contextvars.merge_contextvars,
+    _add_request_context,
+    structlog.stdlib.add_log_level,
+    structlog.stdlib.add_logger_name,
+    structlog.processors.TimeStamper(fmt="iso", utc=True, key="timestamp"),
+    _add_service,
+]
+
+
+def _drop_color_message(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDict:
+    # uvicorn duplicates its message with ANSI colours in an "extra" field.
+    event_dict.pop("color_message", None)
+    return event_dict
+
+
+def configure_logging(level: str, *, json: bool, service: str) -> None:
+    """Configure structlog and the standard library's root logger (idempotent)."""
+    key = (level.upper(), json, service)
+    if _state.get("key") == key and _handler_installed():
+        _quiet_uvicorn()
+        return
+
+    _state["service"] = service
+    renderer: Processor = (
+        structlog.processors.JSONRenderer()
+        if json
+        else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
+    )
+
+    if not _state.get("structlog_configured"):
+        # The structlog side never changes (rendering happens in the stdlib handler below), so
+        # loggers cached on first use stay valid across reconfigurations.
+        structlog.configure(
+            processors=[
+                structlog.stdlib.filter_by_level,
+                *_SHARED,
+                structlog.stdlib.PositionalArgumentsFormatter(),
+                structlog.processors.StackInfoRenderer(),
+                structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
+            ],
+            logger_factory=structlog.stdlib.LoggerFactory(),
+            wrapper_class=structlog.stdlib.BoundLogger,
+            cache_logger_on_first_use=True,
+        )
+        _state["structlog_configured"] = True
+
+    final: list[Processor] = [structlog.stdlib.ProcessorFormatter.remove_processors_meta]
+    if json:
+        # Structured tracebacks without local variables: those may hold tokens or personal data.
+        final.append(
+            structlog.processors.ExceptionRenderer(
+                structlog.tracebacks.ExceptionDictTransformer(show_locals=False)
+            )
+        )
+    final.extend([_drop_color_message, renderer])
+    formatter = structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=[*_SHARED, structlog.stdlib.ExtraAdder()],
+        processors=final,
+    )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.set_name(_HANDLER_NAME)
+    handler.setFormatter(formatter)
+
+    root = logging.getLogger()
+    for existing in list(root.handlers):
+        if existing.get_name() == _HANDLER_NAME:
+            root.removeHandler(existing)
+    root.addHandler(handler)
+    numeric_level = logging.getLevelName(level.upper())
+    root.setLevel(numeric_level if isinstance(numeric_level, int) else logging.INFO)
+
+    quiet = logging.DEBUG if root.level <= logging.DEBUG else logging.WARNING
+    for name in _QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(quiet)
+    logging.captureWarnings(True)
+    _quiet_uvicorn()
+    _state["key"] = key
+
+
+def _handler_installed() -> bool:
+    return any(h.get_name() == _HANDLER_NAME for h in logging.getLogger().handlers)
+
+
+def _quiet_uvicorn() -> None:
+    """Route uvicorn's loggers to the root handler; its access log is replaced by ours."""
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        logger = logging.getLogger(name)
+        logger.handlers.clear()
+        logger.propagate = True
+    logging.getLogger("uvicorn.access").setLevel(logging.WARNING)

@@ -1,0 +1,262 @@
+"""Pure ASGI middleware: request context (id, trace, metrics, access log) and body size limits.
+
+Pure ASGI rather than ``BaseHTTPMiddleware``: nothing is buffered, streaming bodies stay
+streaming in both directions, and context variables set here are visible to the handlers.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from collections.abc import Sequence
+
+import structlog
+from starlette.datastructures import MutableHeaders
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import BaseRoute
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from kommune.errors import problem_response
+from kommune.telemetry.context import child_traceparent, request_id_var, traceparent_var
+from kommune.telemetry.metrics import HTTP_REQUESTS_IN_PROGRESS, UNMATCHED_ROUTE, observe_request
+
+REQUEST_ID_HEADER = "x-request-id"
+_REQUEST_ID = re.compile(r"^[\x20-\x7e]{1,128}$")
+# W3C Trace Context: version (not ff), 32-hex trace id, 16-hex parent id, 2-hex flags.
+_TRACEPARENT = re.compile(
+    r"^(?!ff)[0-9a-f]{2}-(?!0{32})[0-9a-f]{32}-(?!0{16})[0-9a-f]{16}-[0-9a-f]{2}$"
+)
+
+access_log = structlog.get_logger("kommune.access")
+error_log = structlog.get_logger("kommune.errors")
+
+
+def valid_request_id(value: str | None) -> str | None:
+    if value is not None and _REQUEST_ID.match(value) and value.strip():
+        return value
+    return None
+
+
+def valid_traceparent(value: str | None) -> str | None:
+    if value is not None and _TRACEPARENT.match(value.strip()):
+        return value.strip()
+    return None
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers", ()):
+        if key == name:
+            try:
+                return str(value.decode("latin-1"))
+            except UnicodeDecodeError:  # pragma: no cover - latin-1 decodes everything
+                return None
+    return None
+
+
+def route_template(scope: Scope, app_root_path: str) -> str:
+    """The matched route's path template (mount prefixes included), or ``UNMATCHED_ROUTE``."""
+    route = scope.get("route")
+    if not isinstance(route, BaseRoute):
+        return UNMATCHED_ROUTE
+    path = getattr(route, "path", None)
+    if not isinstance(path, str):
+        return UNMATCHED_ROUTE
+    # Inside a mount, root_path has grown by the mount prefix (already resolved, bounded).
+    mount_prefix = str(scope.get("root_path", ""))[len(app_root_path) :]
+    return mount_prefix + path
+
+
+class RequestContextMiddleware:
+    """Request id, trace context, metrics and one access log line per HTTP request.
+
+    * ``X-Request-ID``: taken from the request when it is 1-128 printable ASCII characters,
+      otherwise a new UUID; echoed in the response.
+    * ``traceparent``: a child span of a valid incoming W3C ``traceparent``, else a new trace;
+      sent back in the response and kept in a context variable for logs and outgoing events.
+    * An exception that escapes the application becomes a logged 500 problem response (when no
+      response has started yet), so the client still gets the request id.
+    """
+
+    def __init__(self, app: ASGIApp, service: str) -> None:
+        self.app = app
+        self.service = service
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+
+        request_id = valid_request_id(_header(scope, b"x-request-id")) or uuid.uuid4().hex
+        traceparent = child_traceparent(valid_traceparent(_header(scope, b"traceparent")))
+        rid_token = request_id_var.set(request_id)
+        tp_token = traceparent_var.set(traceparent)
+        try:
+            if scope["type"] == "websocket":
+                await self.app(scope, receive, send)
+                return
+            await self._http(scope, receive, send, request_id, traceparent)
+        finally:
+            request_id_var.reset(rid_token)
+            traceparent_var.reset(tp_token)
+
+    async def _http(
+        self, scope: Scope, receive: Receive, send: Send, request_id: str, traceparent: str
+    ) -> None:
+        start = time.perf_counter()
+        app_root_path = str(scope.get("root_path", ""))
+        status = 500
+        response_started = False
+
+        async def send_with_context(message: Message) -> None:
+            nonlocal status, response_started
+            if message["type"] == "http.response.start":
+                response_started = True
+                status = int(message["status"])
+                headers = MutableHeaders(scope=message)
+                headers["X-Request-ID"] = request_id
+                headers["traceparent"] = traceparent
+            await send(message)
+
+        in_progress = HTTP_REQUESTS_IN_PROGRESS.labels(self.service)
+        in_progress.inc()
+        try:
+            await self.app(scope, receive, send_with_context)
+        except Exception:
+            error_log.exception(
+                "unhandled_error", method=scope.get("method"), path=scope.get("path")
+            )
+            if response_started:
+                raise  # the server aborts the half-sent response
+            status = 500
+            response = problem_response(
+                500,
+                "internal_error",
+                "Internal server error",
+                "An unexpected error occurred; it has been logged.",
+                instance=scope.get("path"),
+            )
+            await response(scope, receive, send_with_context)
+        finally:
+            in_progress.dec()
+            elapsed = time.perf_counter() - start
+            method = str(scope.get("method", "GET"))
+            route = route_template(scope, app_root_path)
+            observe_request(self.service, method, route, status, elapsed)
+            access_log.info(
+                "request",
+                method=method,
+                path=scope.get("path"),
+                route=route,
+                status=status,
+                duration_ms=round(elapsed * 1000, 2),
+            )
+
+
+class BodyTooLarge(StarletteHTTPException):
+    """Raised from ``receive`` once a streamed body exceeds the limit.
+
+    An ``HTTPException`` so that FastAPI's body parsing re-raises it instead of turning it into
+    a generic 400; the middleware replaces whatever response follows with its own 413.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(status_code=413)
+
+
+class BodySizeLimitMiddleware:
+    """Rejects request bodies above ``max_bytes`` with 413 ``application/problem+json``.
+
+    A declared ``Content-Length`` above the limit is refused before the application runs; a
+    chunked or understated body is counted while the application reads it and cut off as soon as
+    it passes the limit. ``path_limits`` gives path prefixes their own limit (e.g. uploads); the
+    longest matching prefix wins.
+    """
+
+    def __init__(
+        self, app: ASGIApp, max_bytes: int, path_limits: Sequence[tuple[str, int]] = ()
+    ) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+        self.path_limits = sorted(path_limits, key=lambda item: len(item[0]), reverse=True)
+
+    def limit_for(self, path: str) -> int:
+        for prefix, limit in self.path_limits:
+            if path == prefix or path.startswith(prefix.rstrip("/") + "/"):
+                return limit
+        return self.max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit = self.limit_for(str(scope.get("path", "")))
+
+        declared = _header(scope, b"content-length")
+        if declared is not None:
+            try:
+                length = int(declared)
+            except ValueError:
+                length = -1
+            if length < 0:
+                await self._reject(scope, receive, send, limit, status=400)
+                return
+            if length > limit:
+                await self._reject(scope, receive, send, limit)
+                return
+
+        received = 0
+        exceeded = False
+        response_started = False
+
+        async def limited_receive() -> Message:
+            nonlocal received, exceeded
+            if exceeded:
+                raise BodyTooLarge()
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    exceeded = True
+                    raise BodyTooLarge()
+            return message
+
+        async def guarded_send(message: Message) -> None:
+            nonlocal response_started
+            if exceeded and not response_started:
+                return  # the application's answer to the cut-off body is replaced below
+            if message["type"] == "http.response.start":
+                response_started = True
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, guarded_send)
+        except Exception:
+            if not exceeded or response_started:
+                raise
+        if exceeded and not response_started:
+            await self._reject(scope, receive, send, limit)
+
+    @staticmethod
+    async def _reject(
+        scope: Scope, receive: Receive, send: Send, limit: int, status: int = 413
+    ) -> None:
+        if status == 400:
+            response = problem_response(
+                400,
+                "bad_request",
+                "Bad request",
+                "The Content-Length header is invalid.",
+                instance=scope.get("path"),
+            )
+        else:
+            response = problem_response(
+                413,
+                "payload_too_large",
+                "Payload too large",
+                f"The request body exceeds the limit of {limit} bytes.",
+                instance=scope.get("path"),
+                max_bytes=limit,
+                headers={"Connection": "close"},
+            )
+        await response(scope, receive, send)

@@ -1,0 +1,272 @@
+"""Request context, metrics, logs and body limits, seen from a client of a small app."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+import structlog
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import StreamingResponse
+from kommune.app import install_runtime
+from kommune.telemetry.context import current_traceparent, request_id_var
+from kommune.telemetry.logging import configure_logging
+from pydantic import BaseModel
+
+router = APIRouter()
+
+
+class Item(BaseModel):
+    name: str
+
+
+@router.get("/items/{item_id}")
+async def get_item(item_id: int) -> dict[str, object]:
+    return {"id": item_id, "request_id": request_id_var.get(), "trace": current_traceparent()}
+
+
+@router.post("/items")
+async def create_item(item: Item) -> Item:
+    return item
+
+
+@router.post("/upload/raw")
+async def upload_raw(request: Request) -> dict[str, int]:
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+    return {"size": size}
+
+
+@router.get("/boom")
+async def boom() -> None:
+    raise RuntimeError("secret internal detail")
+
+
+@router.get("/stream")
+async def stream() -> StreamingResponse:
+    async def chunks() -> AsyncIterator[bytes]:
+        for i in range(3):
+            yield f"chunk{i}\n".encode()
+
+    return StreamingResponse(chunks(), media_type="text/plain")
+
+
+def make_app(service: str = "telemetry-test") -> FastAPI:
+    app = FastAPI()
+    app.include_router(router)
+    install_runtime(
+        app, service_name=service, max_body_bytes=1024, body_limits={"/upload": 64 * 1024}
+    )
+    return app
+
+
+@pytest.fixture
+async def client() -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=make_app())
+    async with httpx.AsyncClient(transport=transport, base_url="http://svc.test") as c:
+        yield c
+
+
+async def test_request_id_is_generated_and_echoed(client: httpx.AsyncClient) -> None:
+    response = await client.get("/items/1")
+    generated = response.headers["x-request-id"]
+    assert len(generated) == 32
+    assert response.json()["request_id"] == generated
+
+    response = await client.get("/items/1", headers={"X-Request-ID": "abc-123"})
+    assert response.headers["x-request-id"] == "abc-123"
+    assert response.json()["request_id"] == "abc-123"
+
+
+@pytest.mark.parametrize("bad", ["x" * 129, "bad\x01id", " "])
+async def test_invalid_request_id_is_replaced(client: httpx.AsyncClient, bad: str) -> None:
+    response = await client.get("/items/1", headers={"X-Request-ID": bad})
+    assert response.headers["x-request-id"] != bad
+    assert len(response.headers["x-request-id"]) == 32
+
+
+async def test_traceparent_continues_the_callers_trace(client: httpx.AsyncClient) -> None:
+    parent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+    response = await client.get("/items/1", headers={"traceparent": parent})
+    version, trace_id, span_id, flags = response.headers["traceparent"].split("-")
+    assert (version, trace_id, flags) == ("00", "0af7651916cd43dd8448eb211c80319c", "01")
+    assert span_id != "b7ad6b7169203331"
+    assert response.json()["trace"] == response.headers["traceparent"]
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "garbage",
+        "00-00000000000000000000000000000000-b7ad6b7169203331-01",
+        "00-0af7651916cd43dd8448eb211c80319z-b7ad6b7169203331-01",
+    ],
+)
+async def test_invalid_traceparent_starts_a_new_trace(client: httpx.AsyncClient, bad: str) -> None:
+    response = await client.get("/items/1", headers={"traceparent": bad})
+    trace_id = response.headers["traceparent"].split("-")[1]
+    assert trace_id not in bad
+    assert len(trace_id) == 32
+
+
+async def test_context_does_not_leak_after_the_request(client: httpx.AsyncClient) -> None:
+    await client.get("/items/1", headers={"X-Request-ID": "leak-check"})
+    assert request_id_var.get() is None
+
+
+async def test_unknown_route_is_a_404_problem(client: httpx.AsyncClient) -> None:
+    response = await client.get("/nope")
+    assert response.status_code == 404
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["status"] == 404
+    assert "x-request-id" in response.headers
+
+
+async def test_malformed_json_is_a_422_problem(client: httpx.AsyncClient) -> None:
+    response = await client.post(
+        "/items", content=b'{"name": ', headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 422
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["code"] == "validation_failed"
+
+
+async def test_unhandled_error_is_a_500_problem_without_internals(
+    client: httpx.AsyncClient,
+) -> None:
+    response = await client.get("/boom", headers={"X-Request-ID": "boom-1"})
+    assert response.status_code == 500
+    assert response.headers["content-type"] == "application/problem+json"
+    assert "secret" not in response.text
+    assert response.headers["x-request-id"] == "boom-1"
+
+
+async def test_declared_oversized_body_is_413(client: httpx.AsyncClient) -> None:
+    response = await client.post("/items", json={"name": "x" * 2000})
+    assert response.status_code == 413
+    assert response.headers["content-type"] == "application/problem+json"
+    body = response.json()
+    assert body["code"] == "payload_too_large"
+    assert body["max_bytes"] == 1024
+    assert "x-request-id" in response.headers
+
+
+async def test_chunked_oversized_body_is_413_while_streaming(client: httpx.AsyncClient) -> None:
+    sent = 0
+
+    async def chunks() -> AsyncIterator[bytes]:
+        nonlocal sent
+        for _ in range(100):
+            sent += 512
+            yield b"{" + b" " * 510 + b"}"
+
+    response = await client.post(
+        "/items", content=chunks(), headers={"Content-Type": "application/json"}
+    )
+    assert "content-length" not in response.request.headers
+    assert response.status_code == 413
+    assert response.json()["code"] == "payload_too_large"
+
+
+async def test_path_limit_allows_larger_uploads_only_there(client: httpx.AsyncClient) -> None:
+    async def chunks(n: int) -> AsyncIterator[bytes]:
+        for _ in range(n):
+            yield b"x" * 1024
+
+    ok = await client.post("/upload/raw", content=chunks(32))
+    assert ok.status_code == 200
+    assert ok.json() == {"size": 32 * 1024}
+    too_big = await client.post("/upload/raw", content=chunks(65))
+    assert too_big.status_code == 413
+    assert too_big.json()["max_bytes"] == 64 * 1024
+
+
+async def test_invalid_content_length_is_400(client: httpx.AsyncClient) -> None:
+    response = await client.post("/items", content=b"{}", headers={"Content-Length": "-5"})
+    assert response.status_code == 400
+
+
+async def test_streaming_response_passes_through(client: httpx.AsyncClient) -> None:
+    response = await client.get("/stream")
+    assert response.text == "chunk0\nchunk1\nchunk2\n"
+    assert "x-request-id" in response.headers
+
+
+async def test_metrics_count_by_route_template(client: httpx.AsyncClient) -> None:
+    for item_id in (1, 2, 3):
+        await client.get(f"/items/{item_id}")
+    await client.get("/this/is/random/123")
+    text = (await client.get("/metrics")).text
+    assert (
+        'kommune_http_requests_total{method="GET",route="/items/{item_id}",'
+        'service="telemetry-test",status="200"}'
+    ) in text
+    assert "kommune_http_request_duration_seconds_bucket" in text
+    assert "/items/1" not in text
+    assert "/this/is/random" not in text
+    assert 'route="<unmatched>"' in text
+
+
+async def test_probe_and_metrics_routes_are_not_in_openapi(client: httpx.AsyncClient) -> None:
+    paths = (await client.get("/openapi.json")).json()["paths"]
+    assert "/metrics" not in paths
+    assert "/healthz" not in paths
+    assert "/readyz" not in paths
+
+
+async def test_healthz_needs_nothing(client: httpx.AsyncClient) -> None:
+    response = await client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+def _capture_root() -> io.StringIO:
+    """Point the kommune handler at a buffer (pytest's capture replaces sys.stderr)."""
+    buffer = io.StringIO()
+    for handler in logging.getLogger().handlers:
+        if handler.get_name() == "kommune":
+            assert isinstance(handler, logging.StreamHandler)
+            handler.setStream(buffer)
+    return buffer
+
+
+async def test_access_log_is_one_json_line_with_request_context(
+    client: httpx.AsyncClient,
+) -> None:
+    configure_logging("INFO", json=True, service="telemetry-test")
+    buffer = _capture_root()
+    await client.get("/items/5", headers={"X-Request-ID": "log-me"})
+    lines = [json.loads(line) for line in buffer.getvalue().splitlines() if line.strip()]
+    access = [line for line in lines if line.get("logger") == "kommune.access"]
+    assert len(access) == 1
+    entry = access[0]
+    assert entry["event"] == "request"
+    assert entry["request_id"] == "log-me"
+    assert entry["route"] == "/items/{item_id}"
+    assert entry["status"] == 200
+    assert entry["service"] == "telemetry-test"
+    assert entry["level"] == "info"
+    assert entry["timestamp"].endswith("Z")
+    assert "traceparent" in entry
+
+
+def test_configure_logging_is_idempotent_and_routes_stdlib() -> None:
+    configure_logging("INFO", json=True, service="svc-a")
+    configure_logging("INFO", json=True, service="svc-a")
+    configure_logging("INFO", json=True, service="svc-b")
+    ours = [h for h in logging.getLogger().handlers if h.get_name() == "kommune"]
+    assert len(ours) == 1
+    buffer = _capture_root()
+    logging.getLogger("uvicorn.error").info("Started server process")
+    logging.getLogger("aiokafka").info("noise")
+    structlog.get_logger("kommune.test").warning("something", answer=42)
+    lines = [json.loads(line) for line in buffer.getvalue().splitlines()]
+    assert [line["event"] for line in lines] == ["Started server process", "something"]
+    assert all(line["service"] == "svc-b" for line in lines)
+    assert lines[1]["answer"] == 42
+    assert lines[0]["logger"] == "uvicorn.error"
