@@ -4,12 +4,15 @@
 responses, request context and logs, metrics, health probes, the database engine, token
 verification, topic declarations, the outbox relay and the service's consumers. Their lifetimes
 are tied to the application's lifespan; per-request state reaches handlers via ``request.state``.
+
+Applications without a database (the gateway) use :func:`install_runtime` for the HTTP-side
+pieces and build their own lifespan.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import AsyncExitStack, asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from typing import Any, TypedDict
 
 import httpx
@@ -28,6 +31,11 @@ from kommune.telemetry.logging import configure_logging
 from kommune.telemetry.metrics import metrics_router
 from kommune.telemetry.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 
+ExtraLifespan = Callable[[FastAPI], AbstractAsyncContextManager[Mapping[str, Any] | None]]
+"""A service's own startup/shutdown; what it yields is merged into the lifespan state."""
+
+OIDC_HTTP_TIMEOUT = httpx.Timeout(5.0, connect=2.0)
+
 
 class ServiceState(TypedDict):
     """Lifespan state, copied into every ``request.state``."""
@@ -37,6 +45,41 @@ class ServiceState(TypedDict):
     sessionmaker: async_sessionmaker[AsyncSession]
     token_verifier: TokenVerifier
     health: HealthChecks
+
+
+def oidc_http_client(transport: httpx.AsyncBaseTransport | None = None) -> httpx.AsyncClient:
+    """The HTTP client for OIDC discovery and JWKS (``transport`` routes it in tests)."""
+    return httpx.AsyncClient(
+        transport=transport,
+        timeout=OIDC_HTTP_TIMEOUT,
+        limits=httpx.Limits(max_connections=10, max_keepalive_connections=2),
+        follow_redirects=False,
+    )
+
+
+def install_runtime(
+    app: FastAPI,
+    *,
+    service_name: str,
+    max_body_bytes: int,
+    body_limits: Mapping[str, int] | None = None,
+) -> None:
+    """Problem handlers, ``/healthz``/``/readyz``, ``/metrics`` and the pure ASGI middleware.
+
+    ``/readyz`` expects a :class:`HealthChecks` at ``request.state.health`` (lifespan state).
+    ``body_limits`` maps path prefixes to their own body size limit (e.g. upload endpoints).
+    """
+    install_problem_handlers(app)
+    app.include_router(health_router)
+    app.include_router(metrics_router)
+    # add_middleware prepends: the last one added is the outermost. Request context wraps the
+    # size limit so that a 413 is counted, logged and carries the request id.
+    app.add_middleware(
+        BodySizeLimitMiddleware,
+        max_bytes=max_body_bytes,
+        path_limits=tuple((body_limits or {}).items()),
+    )
+    app.add_middleware(RequestContextMiddleware, service=service_name)
 
 
 def create_service_app(
@@ -50,16 +93,25 @@ def create_service_app(
     consumers: Sequence[ConsumerSpec] = (),
     http_transport: httpx.AsyncBaseTransport | None = None,
     configure: Callable[[FastAPI], None] | None = None,
+    lifespan: ExtraLifespan | None = None,
+    body_limits: Mapping[str, int] | None = None,
+    kafka_required_for_readiness: bool = False,
 ) -> FastAPI:
     """Build a service.
 
-    ``http_transport`` lets tests route the token verifier's JWKS discovery to an in-process
-    issuer; in production it is ``None`` (real network).
+    ``http_transport`` routes the token verifier's OIDC discovery and JWKS requests; tests pass
+    the ``issuer_transport`` fixture (an in-process dev issuer), production leaves it ``None``.
+    ``lifespan`` is the service's own startup/shutdown, entered after the runtime's (database,
+    topics) and left before it; ``body_limits`` maps path prefixes to larger (or smaller) body
+    limits than ``settings.max_body_bytes``.
     """
     configure_logging(settings.log_level, json=settings.log_json, service=settings.service_name)
 
     @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
+    async def app_lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
+        # Again at startup: a server that configured logging after the app was built wins
+        # otherwise (uvicorn.run(app) does).
+        configure_logging(settings.log_level, json=settings.log_json, service=settings.service_name)
         async with AsyncExitStack() as stack:
             engine = create_engine(
                 settings.database_url,
@@ -68,12 +120,14 @@ def create_service_app(
             )
             stack.push_async_callback(engine.dispose)
             sessionmaker = create_sessionmaker(engine)
-            http = httpx.AsyncClient(
-                transport=http_transport, timeout=httpx.Timeout(5.0, connect=2.0)
-            )
+            http = oidc_http_client(http_transport)
             stack.push_async_callback(http.aclose)
             verifier = TokenVerifier(settings.oidc_issuer, settings.oidc_audience, http)
-            health = HealthChecks(engine=engine, kafka_bootstrap=settings.kafka_bootstrap_servers)
+            health = HealthChecks(
+                engine=engine,
+                kafka_bootstrap=settings.kafka_bootstrap_servers,
+                kafka_required=kafka_required_for_readiness,
+            )
             stack.push_async_callback(health.aclose)
 
             if topics:
@@ -104,17 +158,23 @@ def create_service_app(
                 "token_verifier": verifier,
                 "health": health,
             }
-            yield dict(state)
+            merged: dict[str, Any] = dict(state)
+            if lifespan is not None:
+                extra = await stack.enter_async_context(lifespan(app))
+                if extra:
+                    merged.update(extra)
+            yield merged
 
-    app = FastAPI(title=title, description=description, version=version, lifespan=lifespan)
-    install_problem_handlers(app)
-    app.include_router(health_router)
-    app.include_router(metrics_router)
+    app = FastAPI(title=title, description=description, version=version, lifespan=app_lifespan)
     for router in routers:
         app.include_router(router)
     if configure is not None:
         configure(app)
-    # Pure ASGI middleware, outermost last.
-    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
-    app.add_middleware(RequestContextMiddleware, service=settings.service_name)
+    # Last, so the runtime's middleware wraps anything ``configure`` added.
+    install_runtime(
+        app,
+        service_name=settings.service_name,
+        max_body_bytes=settings.max_body_bytes,
+        body_limits=body_limits,
+    )
     return app
