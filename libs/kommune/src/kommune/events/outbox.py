@@ -39,9 +39,7 @@ class OutboxMessage(Base):
     topic: Mapped[str] = mapped_column(String(255))
     payload: Mapped[dict[str, Any]] = mapped_column(JSONB)
     headers: Mapped[dict[str, str]] = mapped_column(JSONB)
-    created_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), server_default=func.now()
-    )
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     attempts: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
     last_error: Mapped[str | None] = mapped_column(Text)

@@ -1,0 +1,452 @@
+"""Consumer runner: Kafka records → handler, each event's effects applied exactly once.
+
+For every record: decode the CloudEvent; in ONE database transaction claim the inbox row
+``(group, ce_id)`` and, if it is new, run the handler; commit; then commit the Kafka offset. A
+redelivery (relay duplicate, crash before the offset commit, rebalance) finds its inbox row and
+has no second effect.
+
+Failures are sorted by what retrying can change:
+
+* the record is unusable (:class:`~kommune.events.envelope.PoisonMessage`, or the handler raises
+  ``PoisonMessage``/``pydantic.ValidationError`` for its data) → dead-letter queue at once;
+* the infrastructure is down (database connection lost, serialization failure, pool timeout) →
+  retried with backoff *without limit*: the event is valid, dead-lettering it would lose it;
+* anything else the handler raises → retried ``max_attempts`` times, then dead-lettered.
+
+Dead-lettering produces the original key, value and headers to ``<topic>.dlq`` with the error in
+``kommune_dlq_*`` headers, waits for the broker's ack, and only then lets the offset move on.
+Records of a partition are handled one after another, so a retry holds up that partition: this is
+what keeps per-aggregate order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+
+import pydantic
+import structlog
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka.errors import KafkaError
+from prometheus_client import Counter, Gauge, Histogram
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from kommune.db import transaction
+from kommune.events.envelope import PoisonMessage, ReceivedEvent, decode
+from kommune.events.inbox import claim
+from kommune.events.topics import dlq_topic
+
+log = structlog.get_logger(__name__)
+
+EventHandler = Callable[[AsyncSession, ReceivedEvent], Awaitable[None]]
+"""Applies one event inside the runner's transaction; must not commit."""
+
+DLQ_HEADER_PREFIX = "kommune_dlq_"
+
+CONSUMED = Counter(
+    "kommune_consumer_events", "Events handled (first delivery).", ["group", "topic"]
+)
+DUPLICATES = Counter(
+    "kommune_consumer_duplicates",
+    "Redelivered events skipped thanks to the inbox.",
+    ["group", "topic"],
+)
+SKIPPED = Counter(
+    "kommune_consumer_skipped",
+    "Events of a type the consumer does not handle.",
+    ["group", "topic"],
+)
+DEAD_LETTERED = Counter(
+    "kommune_consumer_dead_lettered",
+    "Records sent to the dead-letter topic.",
+    ["group", "topic", "reason"],
+)
+RETRIES = Counter(
+    "kommune_consumer_retries", "Handler attempts that failed and were retried.", ["group"]
+)
+HANDLER_SECONDS = Histogram(
+    "kommune_consumer_handler_seconds",
+    "Time to claim and handle one event, including the commit.",
+    ["group"],
+)
+LAG = Gauge(
+    "kommune_consumer_lag",
+    "Records behind the partition's high watermark, after the last fetched batch.",
+    ["group", "topic", "partition"],
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ConsumerSpec:
+    """A service's subscription: its group, topics and handler."""
+
+    group_id: str
+    topics: Sequence[str]
+    handler: EventHandler
+    event_types: frozenset[str] | None = None
+    """If set, other types are skipped from the ``ce_type`` header, before any decoding."""
+
+
+@dataclass(slots=True)
+class ConsumerStats:
+    """What a runner has done since it started (for tests and logs)."""
+
+    handled: int = 0
+    duplicates: int = 0
+    skipped: int = 0
+    dead_lettered: int = 0
+    retries: int = 0
+    dead_letter_reasons: list[str] = field(default_factory=list)
+
+    @property
+    def processed(self) -> int:
+        """Records whose offset may move on: handled, duplicate, skipped or dead-lettered."""
+        return self.handled + self.duplicates + self.skipped + self.dead_lettered
+
+
+class _InvalidEventError(Exception):
+    """The handler found the event's data unusable: dead-letter it without retrying."""
+
+    def __init__(self, cause: BaseException) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
+
+
+class _StoppingError(Exception):
+    """Raised out of a retry loop when the runner stops; the offset stays where it is."""
+
+
+_TRANSIENT_SQLSTATES = ("08", "40", "53", "57P")
+"""Connection exception, transaction rollback (serialization, deadlock), resources, shutdown."""
+
+
+def is_transient_infrastructure_error(error: BaseException) -> bool:
+    """True for errors that say "the database is unavailable", not "this event is bad"."""
+    if isinstance(error, sa_exc.DBAPIError) and error.connection_invalidated:
+        return True
+    if isinstance(error, sa_exc.TimeoutError | sa_exc.DisconnectionError):
+        return True
+    current: BaseException | None = error
+    while current is not None:
+        if isinstance(current, OSError | ConnectionError | asyncio.TimeoutError):
+            return True
+        sqlstate = getattr(current, "sqlstate", None) or getattr(current, "pgcode", None)
+        if isinstance(sqlstate, str) and sqlstate.startswith(_TRANSIENT_SQLSTATES):
+            return True
+        if type(current).__name__ in {"ConnectionDoesNotExistError", "CannotConnectNowError"}:
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
+class ConsumerRunner:
+    """Runs one :class:`ConsumerSpec` in the background: ``start()``, ``stop()``."""
+
+    def __init__(
+        self,
+        spec: ConsumerSpec,
+        *,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        bootstrap_servers: str,
+        max_attempts: int = 3,
+        retry_backoff: float = 0.2,
+        max_backoff: float = 5.0,
+        max_poll_records: int = 200,
+    ) -> None:
+        if max_attempts < 1:
+            raise ValueError("max_attempts must be at least 1")
+        self.spec = spec
+        self._sessionmaker = sessionmaker
+        self._bootstrap_servers = bootstrap_servers
+        self.max_attempts = max_attempts
+        self.retry_backoff = retry_backoff
+        self.max_backoff = max_backoff
+        self.max_poll_records = max_poll_records
+        self.stats = ConsumerStats()
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
+        self._progress = asyncio.Event()
+        self._consumer: AIOKafkaConsumer | None = None
+        self._dlq_producer: AIOKafkaProducer | None = None
+        self._failure: BaseException | None = None
+
+    # ---- lifecycle -----------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Start consuming in the background; returns at once (Kafka may still be unreachable)."""
+        if self._task is not None:
+            return
+        self._stopping.clear()
+        self._task = asyncio.create_task(self._run(), name=f"consumer-{self.spec.group_id}")
+
+    async def stop(self) -> None:
+        """Stop promptly: the record in hand is finished or rolled back; nothing keeps running."""
+        self._stopping.set()
+        task, self._task = self._task, None
+        if task is not None:
+            done, _ = await asyncio.wait({task}, timeout=2.0)
+            if not done:
+                task.cancel()
+                await asyncio.wait({task}, timeout=5.0)
+        await self._close_clients()
+
+    async def __aenter__(self) -> ConsumerRunner:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self.stop()
+
+    async def run_until(
+        self,
+        until: int | Callable[[ConsumerStats], bool],
+        timeout: float = 30.0,  # noqa: ASYNC109 (a test helper's deadline)
+    ) -> ConsumerStats:
+        """Start if needed and wait until ``until`` records were processed (or the predicate holds).
+
+        Raises ``TimeoutError`` with the stats so far; keeps running afterwards (call ``stop``).
+        """
+
+        def reached(stats: ConsumerStats) -> bool:
+            return stats.processed >= until if isinstance(until, int) else until(stats)
+
+        await self.start()
+        try:
+            async with asyncio.timeout(timeout):
+                while not reached(self.stats):
+                    if self._task is not None and self._task.done():
+                        raise RuntimeError("consumer task ended") from self._failure
+                    self._progress.clear()
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._progress.wait(), 0.5)
+        except TimeoutError:
+            raise TimeoutError(f"consumer {self.spec.group_id}: {self.stats}") from None
+        return self.stats
+
+    # ---- the loop ------------------------------------------------------------------------------
+
+    async def _run(self) -> None:
+        failures = 0
+        while not self._stopping.is_set():
+            try:
+                await self._consume()
+                failures = 0
+            except _StoppingError:
+                break
+            except Exception as exc:
+                self._failure = exc
+                failures += 1
+                delay = min(self.max_backoff, self.retry_backoff * 2**failures)
+                log.warning(
+                    "consumer_restart",
+                    group=self.spec.group_id,
+                    error=f"{type(exc).__name__}: {exc}",
+                    retry_in=round(delay, 2),
+                )
+                await self._close_clients()
+                await self._sleep(delay)
+
+    async def _consume(self) -> None:
+        consumer = AIOKafkaConsumer(
+            *self.spec.topics,
+            bootstrap_servers=self._bootstrap_servers,
+            group_id=self.spec.group_id,
+            client_id=self.spec.group_id,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            max_poll_records=self.max_poll_records,
+        )
+        self._consumer = consumer
+        await consumer.start()
+        log.info("consumer_started", group=self.spec.group_id, topics=list(self.spec.topics))
+        while not self._stopping.is_set():
+            batches = await consumer.getmany(timeout_ms=500)
+            for tp, records in batches.items():
+                next_offset: int | None = None
+                try:
+                    for record in records:
+                        await self._process(record)
+                        next_offset = record.offset + 1
+                        self._progress.set()
+                finally:
+                    if next_offset is not None:
+                        await self._commit(consumer, tp, next_offset)
+                highwater = consumer.highwater(tp)
+                if highwater is not None and next_offset is not None:
+                    LAG.labels(self.spec.group_id, tp.topic, str(tp.partition)).set(
+                        max(0, highwater - next_offset)
+                    )
+                if self._stopping.is_set():
+                    return
+
+    async def _commit(self, consumer: AIOKafkaConsumer, tp: TopicPartition, offset: int) -> None:
+        try:
+            await consumer.commit({tp: offset})
+        except KafkaError as exc:
+            # The inbox makes the redelivery that follows harmless.
+            log.warning("consumer_commit_failed", group=self.spec.group_id, error=repr(exc))
+
+    async def _process(self, record: ConsumerRecord[bytes, bytes]) -> None:
+        topic = record.topic
+        if self.spec.event_types is not None:
+            ce_type = next((v for k, v in record.headers if k.lower() == "ce_type"), None)
+            if (
+                ce_type is not None
+                and ce_type.decode(errors="replace") not in self.spec.event_types
+            ):
+                self.stats.skipped += 1
+                SKIPPED.labels(self.spec.group_id, topic).inc()
+                return
+        try:
+            event = decode(record)
+        except PoisonMessage as exc:
+            await self._dead_letter(record, exc, reason="poison")
+            return
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                started = time.perf_counter()
+                first = await self._apply(event)
+                HANDLER_SECONDS.labels(self.spec.group_id).observe(time.perf_counter() - started)
+            except _InvalidEventError as exc:
+                await self._dead_letter(record, exc.cause, reason="invalid")
+                return
+            except Exception as exc:
+                transient = is_transient_infrastructure_error(exc)
+                if not transient and attempt >= self.max_attempts:
+                    await self._dead_letter(record, exc, reason="handler_failed")
+                    return
+                if transient:
+                    attempt -= 1  # the event is fine; the database is not: wait, never give up
+                self.stats.retries += 1
+                RETRIES.labels(self.spec.group_id).inc()
+                delay = min(self.max_backoff, self.retry_backoff * 2 ** max(attempt, 1))
+                log.warning(
+                    "consumer_handler_retry",
+                    group=self.spec.group_id,
+                    event_id=event.id,
+                    event_type=event.type,
+                    attempt=attempt,
+                    transient=transient,
+                    error=f"{type(exc).__name__}: {exc}",
+                    retry_in=round(delay, 2),
+                )
+                await self._sleep(delay)
+                if self._stopping.is_set():
+                    raise _StoppingError from exc  # leave the offset where it is
+                continue
+            if first:
+                self.stats.handled += 1
+                CONSUMED.labels(self.spec.group_id, topic).inc()
+            else:
+                self.stats.duplicates += 1
+                DUPLICATES.labels(self.spec.group_id, topic).inc()
+                log.info("consumer_duplicate_skipped", group=self.spec.group_id, event_id=event.id)
+            return
+
+    async def _apply(self, event: ReceivedEvent) -> bool:
+        async with transaction(self._sessionmaker) as session:
+            first = await claim(
+                session,
+                self.spec.group_id,
+                event.id,
+                event_type=event.type,
+                topic=event.topic,
+                partition=event.partition,
+                offset=event.offset,
+            )
+            if first:
+                try:
+                    await self.spec.handler(session, event)
+                except (PoisonMessage, pydantic.ValidationError) as exc:
+                    raise _InvalidEventError(exc) from exc
+        return first
+
+    # ---- dead letters --------------------------------------------------------------------------
+
+    async def _dead_letter(
+        self, record: ConsumerRecord[bytes, bytes], error: BaseException, *, reason: str
+    ) -> None:
+        """Produce the record to ``<topic>.dlq`` and wait for the ack; retry until it is there."""
+        headers = [(k, v) for k, v in record.headers if not k.startswith(DLQ_HEADER_PREFIX)]
+        headers += [
+            (f"{DLQ_HEADER_PREFIX}error", str(error)[:2000].encode()),
+            (f"{DLQ_HEADER_PREFIX}error_type", type(error).__name__.encode()),
+            (f"{DLQ_HEADER_PREFIX}reason", reason.encode()),
+            (f"{DLQ_HEADER_PREFIX}original_topic", record.topic.encode()),
+            (f"{DLQ_HEADER_PREFIX}original_partition", str(record.partition).encode()),
+            (f"{DLQ_HEADER_PREFIX}original_offset", str(record.offset).encode()),
+            (f"{DLQ_HEADER_PREFIX}consumer_group", self.spec.group_id.encode()),
+        ]
+        target = dlq_topic(record.topic)
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                producer = await self._ensure_dlq_producer()
+                async with asyncio.timeout(30):
+                    await producer.send_and_wait(
+                        target, value=record.value, key=record.key, headers=headers
+                    )
+                break
+            except (KafkaError, TimeoutError) as exc:
+                delay = min(self.max_backoff, self.retry_backoff * 2**attempt)
+                log.error(
+                    "consumer_dead_letter_failed",
+                    group=self.spec.group_id,
+                    topic=target,
+                    error=f"{type(exc).__name__}: {exc}",
+                    retry_in=round(delay, 2),
+                )
+                await self._close_dlq_producer()
+                await self._sleep(delay)
+                if self._stopping.is_set():
+                    raise _StoppingError from exc
+        self.stats.dead_lettered += 1
+        self.stats.dead_letter_reasons.append(f"{reason}: {type(error).__name__}: {error}")
+        DEAD_LETTERED.labels(self.spec.group_id, record.topic, reason).inc()
+        log.warning(
+            "consumer_dead_lettered",
+            group=self.spec.group_id,
+            topic=record.topic,
+            partition=record.partition,
+            offset=record.offset,
+            reason=reason,
+            error=f"{type(error).__name__}: {error}",
+        )
+
+    async def _ensure_dlq_producer(self) -> AIOKafkaProducer:
+        if self._dlq_producer is None:
+            producer = AIOKafkaProducer(
+                bootstrap_servers=self._bootstrap_servers,
+                client_id=f"{self.spec.group_id}-dlq",
+                enable_idempotence=True,
+                acks="all",
+            )
+            await producer.start()
+            self._dlq_producer = producer
+        return self._dlq_producer
+
+    # ---- helpers -------------------------------------------------------------------------------
+
+    async def _sleep(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), seconds)
+
+    async def _close_dlq_producer(self) -> None:
+        producer, self._dlq_producer = self._dlq_producer, None
+        if producer is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(producer.stop(), 5.0)
+
+    async def _close_clients(self) -> None:
+        consumer, self._consumer = self._consumer, None
+        if consumer is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(consumer.stop(), 5.0)
+        await self._close_dlq_producer()

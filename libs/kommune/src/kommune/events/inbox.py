@@ -1,0 +1,67 @@
+"""The consumer inbox: one row per (consumer group, event id), written with the handler's effects.
+
+Kafka delivers at least once (a consumer may die after its transaction committed but before the
+offset commit; the relay may publish a row twice if it dies between broker ack and its own commit).
+Like the tracking table of pyeventsourcing's process recorders, the inbox row is inserted in the
+*same* transaction as the side effects, so the primary key turns a redelivery into a no-op. Unlike
+a tracking table we key by ``ce_id`` rather than by a position: Kafka offsets are per partition and
+the relay may re-publish an event at a new offset, but its ``ce_id`` never changes.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, DateTime, Integer, String, func
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped, mapped_column
+
+from kommune.db import Base
+
+
+class InboxMessage(Base):
+    __tablename__ = "inbox"
+
+    consumer_group: Mapped[str] = mapped_column(String(255), primary_key=True)
+    # Text, not uuid: ce_id is any non-empty string by the CloudEvents spec.
+    event_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    event_type: Mapped[str] = mapped_column(String(255))
+    topic: Mapped[str | None] = mapped_column(String(255))
+    partition: Mapped[int | None] = mapped_column(Integer)
+    offset: Mapped[int | None] = mapped_column(BigInteger)
+    received_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), index=True
+    )
+
+
+async def claim(
+    session: AsyncSession,
+    consumer_group: str,
+    event_id: str,
+    *,
+    event_type: str = "",
+    topic: str | None = None,
+    partition: int | None = None,
+    offset: int | None = None,
+) -> bool:
+    """Record the event in the caller's transaction: True the first time, False for a redelivery.
+
+    A concurrent claim of the same event (a rebalance handing the partition to another member)
+    waits on the first transaction's row lock and then returns False if that one committed.
+    """
+    statement = (
+        insert(InboxMessage)
+        .values(
+            consumer_group=consumer_group,
+            event_id=event_id,
+            event_type=event_type,
+            topic=topic,
+            partition=partition,
+            offset=offset,
+        )
+        .on_conflict_do_nothing(index_elements=["consumer_group", "event_id"])
+        .returning(InboxMessage.event_id)
+    )
+    result = await session.execute(statement)
+    return result.scalar_one_or_none() is not None
