@@ -56,9 +56,18 @@ async def stream() -> StreamingResponse:
     return StreamingResponse(chunks(), media_type="text/plain")
 
 
+prefixed = APIRouter()
+
+
+@prefixed.get("/things/{thing_id}")
+async def get_thing(thing_id: str) -> dict[str, str]:
+    return {"id": thing_id}
+
+
 def make_app(service: str = "telemetry-test") -> FastAPI:
     app = FastAPI()
     app.include_router(router)
+    app.include_router(prefixed, prefix="/api/v1/{tenant}")
     install_runtime(
         app, service_name=service, max_body_bytes=1024, body_limits={"/upload": 64 * 1024}
     )
@@ -201,7 +210,10 @@ async def test_metrics_count_by_route_template(client: httpx.AsyncClient) -> Non
     for item_id in (1, 2, 3):
         await client.get(f"/items/{item_id}")
     await client.get("/this/is/random/123")
+    await client.get("/api/v1/t1/things/abc")
     text = (await client.get("/metrics")).text
+    assert 'route="/api/v1/{tenant}/things/{thing_id}"' in text
+    assert "/api/v1/t1" not in text
     assert (
         'kommune_http_requests_total{method="GET",route="/items/{item_id}",'
         'service="telemetry-test",status="200"}'

@@ -39,10 +39,12 @@ Check = Callable[[], Awaitable[CheckResult]]
 """A check returns ``{"status": "ok" | "fail", ...details}``; raising counts as ``fail``."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class _Registered:
     check: Check
     required: bool
+    cache_seconds: float = 0.0
+    cached: tuple[float, CheckResult] | None = None
 
 
 class HealthChecks:
@@ -68,8 +70,11 @@ class HealthChecks:
         if kafka_bootstrap:
             self.add_check("kafka", self.check_kafka, required=kafka_required)
 
-    def add_check(self, name: str, check: Check, *, required: bool = True) -> None:
-        self._checks[name] = _Registered(check, required)
+    def add_check(
+        self, name: str, check: Check, *, required: bool = True, cache_seconds: float = 0.0
+    ) -> None:
+        """Register a check; ``required=False`` ones are reported but never fail readiness."""
+        self._checks[name] = _Registered(check, required, cache_seconds)
 
     async def check(self) -> dict[str, Any]:
         """Run every check concurrently: ``{"status": "ok"|"degraded"|"fail", "checks": {...}}``."""
@@ -83,6 +88,9 @@ class HealthChecks:
 
     async def _run(self, name: str) -> CheckResult:
         registered = self._checks[name]
+        cached = registered.cached
+        if cached is not None and time.monotonic() - cached[0] < registered.cache_seconds:
+            return dict(cached[1])
         start = time.perf_counter()
         try:
             async with asyncio.timeout(self._timeout + 0.5):
@@ -92,7 +100,9 @@ class HealthChecks:
         result.setdefault("latency_ms", round((time.perf_counter() - start) * 1000, 1))
         if not registered.required:
             result["required"] = False
-        return result
+        if registered.cache_seconds > 0:
+            registered.cached = (time.monotonic(), result)
+        return dict(result)
 
     async def check_database(self) -> CheckResult:
         assert self._engine is not None

@@ -55,15 +55,23 @@ def _header(scope: Scope, name: bytes) -> str | None:
 
 
 def route_template(scope: Scope, app_root_path: str) -> str:
-    """The matched route's path template (mount prefixes included), or ``UNMATCHED_ROUTE``."""
+    """The matched route's path template (prefixes included), or ``UNMATCHED_ROUTE``."""
+    # Inside a mount, root_path has grown by the mount prefix (already resolved, bounded).
+    mount_prefix = str(scope.get("root_path", ""))[len(app_root_path) :]
+    # FastAPI >= 0.16x resolves included routers lazily: scope["route"] is then the original
+    # APIRoute *without* the include prefix, and the full template lives in FastAPI's
+    # per-request scope. Use it when present, fall back to the route's own path otherwise.
+    fastapi_scope = scope.get("fastapi")
+    if isinstance(fastapi_scope, dict):
+        path_format = getattr(fastapi_scope.get("effective_route_context"), "path_format", None)
+        if isinstance(path_format, str) and path_format:
+            return mount_prefix + path_format
     route = scope.get("route")
     if not isinstance(route, BaseRoute):
         return UNMATCHED_ROUTE
-    path = getattr(route, "path", None)
+    path = getattr(route, "path_format", None) or getattr(route, "path", None)
     if not isinstance(path, str):
         return UNMATCHED_ROUTE
-    # Inside a mount, root_path has grown by the mount prefix (already resolved, bounded).
-    mount_prefix = str(scope.get("root_path", ""))[len(app_root_path) :]
     return mount_prefix + path
 
 

@@ -28,17 +28,26 @@ Fixtures:
 * ``token`` (function): ``token(sub="u1", roles=("staff",), name=None, department=None,
   **issue_kwargs) -> str`` — the ``Authorization`` header *value* ``"Bearer <jwt>"``.
 * ``auth_headers`` (function): the same arguments, returns ``{"Authorization": "Bearer <jwt>"}``.
+
+:func:`lifespan_client` runs an app's lifespan (database engine, verifier, relay, ...) and gives
+an ``httpx.AsyncClient`` talking to it in-process — ``httpx.ASGITransport`` alone runs no
+lifespan, so ``request.state`` would be empty::
+
+    async with lifespan_client(app) as client:
+        response = await client.get("/readyz")
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, Protocol
 
 import httpx
 import pytest
 from fastapi import FastAPI
+from starlette.types import Receive, Scope, Send
 
 from kommune.auth.dev_issuer import DEV_ISSUER_PREFIX, DevIssuer, dev_issuer_router
 from kommune.errors import install_problem_handlers
@@ -81,6 +90,24 @@ def issuer_app(issuer: DevIssuer) -> FastAPI:
     install_problem_handlers(app)
     app.include_router(dev_issuer_router(issuer), prefix=DEV_ISSUER_PREFIX)
     return app
+
+
+@asynccontextmanager
+async def lifespan_client(
+    app: FastAPI, base_url: str = "http://testserver"
+) -> AsyncIterator[httpx.AsyncClient]:
+    """Run ``app``'s lifespan and yield a client for it (each request gets the lifespan state)."""
+    async with app.router.lifespan_context(app) as state:
+        lifespan_state = dict(state or {})
+
+        async def with_state(scope: Scope, receive: Receive, send: Send) -> None:
+            if scope["type"] in ("http", "websocket"):
+                scope["state"] = dict(lifespan_state)  # shallow copy per request, like uvicorn
+            await app(scope, receive, send)
+
+        transport = httpx.ASGITransport(app=with_state)
+        async with httpx.AsyncClient(transport=transport, base_url=base_url) as client:
+            yield client
 
 
 @pytest.fixture(scope="session")
