@@ -12,6 +12,7 @@ the AsyncAPI 3.0 document is :func:`asyncapi_path`.
 """
 
 from kommune_schemas.envelope import CLOUDEVENTS_HEADERS_SCHEMA, REQUIRED_HEADERS, SPECVERSION
+from kommune_schemas.models import model_for
 from kommune_schemas.naming import (
     SCHEMA_BASE,
     EventTypeName,
@@ -50,6 +51,7 @@ __all__ = [
     "default_schema_dir",
     "derive_topic",
     "known_types",
+    "model_for",
     "schema_for",
     "schema_id_for",
     "topic_for",

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from kommune_schemas.naming import JSON_SCHEMA_DIALECT, TITLE_PATTERN, schema_id_for
-from kommune_schemas.registry import EventSchema, SchemaRegistry
+from kommune_schemas.registry import EventContractError, EventSchema, SchemaRegistry
 
 NON_PORTABLE_KEYWORDS = frozenset(
     {
@@ -105,6 +105,11 @@ def problems(entry: EventSchema, registry: SchemaRegistry) -> list[str]:
     for path, subschema in _subschemas(schema, "#"):
         for keyword in sorted(NON_PORTABLE_KEYWORDS & subschema.keys()):
             found.append(f"portability: {path} uses {keyword!r}, which AsyncAPI tooling ignores")
+        ref = subschema.get("$ref")
+        if isinstance(ref, str) and not ref.startswith("#"):
+            found.append(
+                f"self-contained: {path} refers to {ref!r}; put shared parts in this file's $defs"
+            )
         properties = subschema.get("properties")
         if isinstance(properties, Mapping):
             for prop, prop_schema in properties.items():
@@ -125,8 +130,12 @@ def problems(entry: EventSchema, registry: SchemaRegistry) -> list[str]:
         found.append("examples: give one example payload")
     else:
         for index, example in enumerate(examples):
-            for error in registry.errors(entry.type, example):
-                found.append(f"examples: example {index} is invalid at {error}")
+            try:
+                errors = registry.errors(entry.type, example)
+            except EventContractError as exc:
+                found.append(f"examples: cannot be checked: {exc}")
+                break
+            found.extend(f"examples: example {index} is invalid at {error}" for error in errors)
     return found
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from kommune_schemas.naming import SCHEMA_BASE, TYPE_PATTERN
+from kommune_schemas.naming import SCHEMA_BASE, TYPE_REGEX
 
 SPECVERSION = "1.0"
 CONTENT_TYPE = "application/json"
@@ -48,7 +48,7 @@ CLOUDEVENTS_HEADERS_SCHEMA: dict[str, Any] = {
         },
         "ce_type": {
             "type": "string",
-            "pattern": TYPE_PATTERN.pattern,
+            "pattern": TYPE_REGEX,
             "description": "Event type, `de.kommune.<service>.<aggregate>.<event>.v<N>`.",
         },
         "ce_specversion": {

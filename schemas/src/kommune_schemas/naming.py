@@ -25,6 +25,9 @@ TYPE_PATTERN = re.compile(
 )
 """``de.kommune.<service>.<aggregate>.<event>.v<N>``; ``_`` is allowed after the service."""
 
+TYPE_REGEX = r"^de\.kommune\.[a-z][a-z0-9]*\.[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*\.v[1-9][0-9]*$"
+"""The same rule as an ECMA-262 regular expression, for JSON Schema ``pattern``."""
+
 TOPIC_PATTERN = re.compile(
     r"^(?P<service>[a-z][a-z0-9]*)\.(?P<aggregate>[a-z][a-z0-9_]*)\.v[1-9][0-9]*$"
 )

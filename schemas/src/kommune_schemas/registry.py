@@ -24,6 +24,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError, ValidationError
 from pydantic import BaseModel
 from referencing import Registry, Resource
+from referencing.exceptions import Unresolvable
 from referencing.jsonschema import DRAFT202012
 
 from kommune_schemas.envelope import CLOUDEVENTS_HEADERS_SCHEMA
@@ -220,7 +221,14 @@ class SchemaRegistry:
     def errors(self, event_type: str, payload: Mapping[str, Any] | BaseModel) -> list[str]:
         """Every way ``payload`` violates the schema of ``event_type`` (empty when valid)."""
         instance = payload.model_dump(mode="json") if isinstance(payload, BaseModel) else payload
-        return _describe(self.validator_for(event_type).iter_errors(instance))
+        try:
+            return _describe(self.validator_for(event_type).iter_errors(instance))
+        except Unresolvable as exc:
+            raise EventContractError(
+                event_type,
+                f"the schema of {event_type} has a $ref that cannot be resolved: {exc} "
+                "(event schemas must be self-contained)",
+            ) from exc
 
     def validate(self, event_type: str, payload: Mapping[str, Any] | BaseModel) -> None:
         """Raise :class:`EventContractError` unless ``payload`` is valid for ``event_type``."""
