@@ -298,6 +298,21 @@ async def delete_topics(bootstrap_servers: str, topics: list[str]) -> None:
         await admin.close()
 
 
+async def topic_partitions(bootstrap_servers: str, topic: str, *, wait: float = 15.0) -> list[int]:
+    """The partition numbers of ``topic``, waiting a moment for a just-created topic."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    await admin.start()
+    try:
+        async with asyncio.timeout(wait):
+            while True:
+                [described] = await admin.describe_topics([topic])
+                if described["error_code"] == 0 and described["partitions"]:
+                    return sorted(p["partition"] for p in described["partitions"])
+                await asyncio.sleep(0.2)
+    finally:
+        await admin.close()
+
+
 # ---- reading what arrived ----------------------------------------------------------------------
 
 
@@ -326,13 +341,7 @@ class KafkaProbe:
         await consumer.start()
         self._consumer = consumer
         try:
-            partitions: set[int] | None = None
-            async with asyncio.timeout(15):
-                while not partitions:
-                    await consumer.topics()  # refreshes the metadata
-                    partitions = consumer.partitions_for_topic(self.topic)
-                    if not partitions:
-                        await asyncio.sleep(0.2)
+            partitions = await topic_partitions(self.bootstrap_servers, self.topic)
             tps = [TopicPartition(self.topic, p) for p in sorted(partitions)]
             consumer.assign(tps)
             if self.from_beginning:

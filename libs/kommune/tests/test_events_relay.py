@@ -1,0 +1,325 @@
+"""The outbox relay against real PostgreSQL and Kafka: nothing lost, order kept, one relay."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections import defaultdict
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from kommune.db import transaction
+from kommune.events.envelope import decode
+from kommune.events.outbox import Outbox
+from kommune.events.relay import OutboxRelay
+from kommune.testing.infra import KafkaProbe, LocalKafka, kafka_events
+from prometheus_client import REGISTRY
+from sqlalchemy import text
+
+if TYPE_CHECKING:
+    from conftest import EventsDb, MakeEvent
+
+CE_HEADERS = {
+    "ce_id",
+    "ce_source",
+    "ce_type",
+    "ce_specversion",
+    "ce_time",
+    "ce_subject",
+    "ce_dataschema",
+    "content-type",
+}
+
+
+def _relay(db: EventsDb, bootstrap: str, service: str | None = None, **options: Any) -> OutboxRelay:
+    return OutboxRelay(
+        engine=db.engine,
+        dsn=db.dsn,
+        bootstrap_servers=bootstrap,
+        service_name=service or f"relay-test-{uuid.uuid4().hex[:8]}",
+        **options,
+    )
+
+
+async def _drain(relay: OutboxRelay) -> int:
+    total = 0
+    while (n := await relay.relay_once()) > 0:
+        total += n
+    return total
+
+
+async def _wait_until(condition: Any, timeout: float = 20.0, interval: float = 0.1) -> None:  # noqa: ASYNC109
+    deadline = time.monotonic() + timeout
+    while not await condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError("condition not reached")
+        await asyncio.sleep(interval)
+
+
+async def test_publishes_in_order_per_aggregate_with_headers_and_key(
+    events_db: EventsDb, kafka_bootstrap_servers: str, kafka_topic: Any, make_event: MakeEvent
+) -> None:
+    topic = await kafka_topic("relay.order", partitions=3)
+    aggregates = [str(uuid.uuid4()) for _ in range(4)]
+    # Interleaved across aggregates and transactions, 25 events each.
+    for n in range(25):
+        await events_db.add_events(*(make_event(topic, agg, {"n": n}) for agg in aggregates))
+
+    relay = _relay(events_db, kafka_bootstrap_servers, batch_size=30)
+    try:
+        assert await _drain(relay) == 100
+    finally:
+        await relay.stop()
+
+    events = await kafka_events(kafka_bootstrap_servers, topic, count=None)
+    assert len(events) == 100
+    by_key: dict[str | None, list[int]] = defaultdict(list)
+    for received in events:
+        by_key[received.key].append(received.data["n"])
+        assert received.subject == received.key
+        assert received.source == "/test"
+        assert received.type == "de.kommune.test.thing.changed.v1"
+        assert set(received.headers) >= CE_HEADERS
+    assert set(by_key) == set(aggregates)
+    assert all(ns == list(range(25)) for ns in by_key.values()), by_key
+    # All rows are marked, none left for a second relay run.
+    assert await events_db.scalar("SELECT count(*) FROM outbox WHERE published_at IS NULL") == 0
+
+
+async def test_rolled_back_event_is_never_published(
+    events_db: EventsDb, kafka_bootstrap_servers: str, kafka_topic: Any, make_event: MakeEvent
+) -> None:
+    topic = await kafka_topic("relay.rollback")
+    doomed = make_event(topic, "a", {"doomed": True})
+
+    async def failing_request() -> None:
+        async with transaction(events_db.sessionmaker) as session:
+            await Outbox(session, "/test").add(doomed)
+            await session.flush()
+            raise RuntimeError("the request failed after writing its event")
+
+    with pytest.raises(RuntimeError):
+        await failing_request()
+    kept = make_event(topic, "a", {"doomed": False})
+    await events_db.add_events(kept)
+
+    relay = _relay(events_db, kafka_bootstrap_servers)
+    try:
+        assert await _drain(relay) == 1
+    finally:
+        await relay.stop()
+    events = await kafka_events(kafka_bootstrap_servers, topic, count=None)
+    assert [e.id for e in events] == [str(kept.id)]
+
+
+async def test_late_committing_row_is_not_skipped(
+    events_db: EventsDb, kafka_bootstrap_servers: str, kafka_topic: Any, make_event: MakeEvent
+) -> None:
+    """tx1 inserts first (lower seq) but commits last: a 'last id' cursor would lose it."""
+    topic = await kafka_topic("relay.late")
+    first, second = make_event(topic, "x", {"n": 1}), make_event(topic, "y", {"n": 2})
+    relay = _relay(events_db, kafka_bootstrap_servers)
+    try:
+        async with events_db.sessionmaker() as tx1, events_db.sessionmaker() as tx2:
+            await Outbox(tx1, "/test").add(first)
+            await tx1.flush()
+            await Outbox(tx2, "/test").add(second)
+            await tx2.flush()
+            await tx2.commit()
+            assert await _drain(relay) == 1  # only the committed one is visible
+            await tx1.commit()
+        assert await _drain(relay) == 1
+    finally:
+        await relay.stop()
+
+    seqs = await events_db.scalar(
+        "SELECT array_agg(seq ORDER BY seq) FROM outbox WHERE id IN (:a, :b)",
+        a=first.id,
+        b=second.id,
+    )
+    assert len(seqs) == 2
+    events = await kafka_events(kafka_bootstrap_servers, topic, count=None)
+    assert sorted(e.id for e in events) == sorted([str(first.id), str(second.id)])
+
+
+async def test_notify_wakes_the_relay_and_stop_is_prompt(
+    events_db: EventsDb, kafka_bootstrap_servers: str, kafka_topic: Any, make_event: MakeEvent
+) -> None:
+    topic = await kafka_topic("relay.notify")
+    tasks_before = asyncio.all_tasks()
+    # Polling every 60 s: only LISTEN/NOTIFY can deliver within the test's few seconds.
+    relay = _relay(events_db, kafka_bootstrap_servers, poll_interval=60.0)
+    await relay.start()
+    try:
+        await _wait_until(lambda: _is_leader(relay))
+        async with KafkaProbe(kafka_bootstrap_servers, topic) as probe:
+            ev = make_event(topic, "n", {"hello": "world"})
+            started = time.monotonic()
+            await events_db.add_events(ev)
+            [received] = await probe.events(timeout=10)
+            assert received.id == str(ev.id)
+            assert time.monotonic() - started < 5
+    finally:
+        started = time.monotonic()
+        await relay.stop()
+        stop_took = time.monotonic() - started
+    assert stop_took < 3
+    await asyncio.sleep(0.1)
+    leftovers = [t for t in asyncio.all_tasks() - tasks_before if not t.done()]
+    assert leftovers == [asyncio.current_task()] or leftovers == [], leftovers
+
+
+async def _is_leader(relay: OutboxRelay) -> bool:
+    return relay.is_leader
+
+
+async def test_two_relays_only_one_publishes_and_the_other_takes_over(
+    events_db: EventsDb, kafka_bootstrap_servers: str, kafka_topic: Any, make_event: MakeEvent
+) -> None:
+    topic = await kafka_topic("relay.two")
+    service = f"relay-two-{uuid.uuid4().hex[:8]}"
+    options = {"poll_interval": 0.2, "lock_retry_interval": 0.2, "batch_size": 50}
+    a = _relay(events_db, kafka_bootstrap_servers, service, **options)
+    b = _relay(events_db, kafka_bootstrap_servers, service, **options)
+    await a.start()
+    await b.start()
+    try:
+        for n in range(10):
+            await events_db.add_events(
+                *(make_event(topic, f"agg-{i}", {"n": n}) for i in range(20))
+            )
+
+        async def all_published() -> bool:
+            return (
+                await events_db.scalar("SELECT count(*) FROM outbox WHERE published_at IS NULL")
+                == 0
+            )
+
+        await _wait_until(all_published)
+        assert [a.is_leader, b.is_leader].count(True) == 1
+        leader, follower = (a, b) if a.is_leader else (b, a)
+
+        # The leader goes away (a deploy): the other replica takes over within a moment.
+        await leader.stop()
+        await events_db.add_events(make_event(topic, "agg-late", {"n": 99}))
+        await _wait_until(all_published, timeout=10)
+        assert follower.is_leader
+    finally:
+        await a.stop()
+        await b.stop()
+
+    events = await kafka_events(kafka_bootstrap_servers, topic, count=None)
+    ids = [e.id for e in events]
+    assert len(ids) == 201
+    assert len(set(ids)) == 201, "an event was published twice"
+    for i in range(20):
+        assert [e.data["n"] for e in events if e.key == f"agg-{i}"] == list(range(10))
+
+
+async def test_metrics_and_housekeeping(
+    events_db: EventsDb, kafka_bootstrap_servers: str, kafka_topic: Any, make_event: MakeEvent
+) -> None:
+    topic = await kafka_topic("relay.metrics")
+    service = f"relay-metrics-{uuid.uuid4().hex[:8]}"
+    relay = _relay(events_db, kafka_bootstrap_servers, service, retention_days=3)
+    try:
+        await events_db.add_events(*(make_event(topic, "m", {"n": n}) for n in range(5)))
+        backlog, age = await relay.refresh_metrics()
+        assert backlog == 5
+        assert age >= 0
+        assert REGISTRY.get_sample_value("kommune_outbox_backlog", {"service": service}) == 5
+
+        assert await _drain(relay) == 5
+        sample = REGISTRY.get_sample_value("kommune_outbox_published_total", {"service": service})
+        assert sample == 5
+        assert await relay.refresh_metrics() == (0, 0.0)
+
+        # Two rows were published long ago, three recently: only the old ones go.
+        async with events_db.engine.begin() as conn:
+            await conn.execute(
+                text(
+                    "UPDATE outbox SET published_at = now() - interval '4 days' WHERE id IN "
+                    "(SELECT id FROM outbox ORDER BY seq LIMIT 2)"
+                )
+            )
+        await events_db.add_events(make_event(topic, "m", {"n": 5}))  # unpublished: stays
+        assert await relay.purge_published() == 2
+        assert await events_db.scalar("SELECT count(*) FROM outbox") == 4
+        assert await events_db.scalar("SELECT count(*) FROM outbox WHERE published_at IS NULL") == 1
+    finally:
+        await relay.stop()
+
+
+async def test_a_row_kafka_rejects_holds_back_only_its_aggregate(
+    events_db: EventsDb, kafka_bootstrap_servers: str, kafka_topic: Any, make_event: MakeEvent
+) -> None:
+    """A record too large for the broker is not lost and does not stop other aggregates."""
+    topic = await kafka_topic("relay.reject")
+    huge = make_event(topic, "big", {"blob": "x" * 2_000_000})
+    after_huge = make_event(topic, "big", {"n": 2})
+    other = make_event(topic, "small", {"n": 1})
+    await events_db.add_events(huge, after_huge, other)
+    relay = _relay(events_db, kafka_bootstrap_servers)
+    try:
+        assert await relay.relay_once() == 1  # only the other aggregate's event
+    finally:
+        await relay.stop()
+    rows = await events_db.scalar(
+        "SELECT json_agg(json_build_object('id', id, 'sent', published_at IS NOT NULL, "
+        "'attempts', attempts, 'error', last_error) ORDER BY seq) FROM outbox"
+    )
+    assert [(r["sent"], r["attempts"]) for r in rows] == [(False, 1), (False, 0), (True, 0)]
+    assert "TooLarge" in rows[0]["error"]
+    events = await kafka_events(kafka_bootstrap_servers, topic, count=None)
+    assert [e.id for e in events] == [str(other.id)]
+
+
+@pytest.mark.slow
+async def test_kafka_down_delays_but_never_loses_or_duplicates(
+    events_db: EventsDb,
+    kafka_bootstrap_servers: str,
+    kafka_topic: Any,
+    make_event: MakeEvent,
+    local_kafka: LocalKafka,
+) -> None:
+    topic = await kafka_topic("relay.outage", partitions=1)
+    relay = _relay(
+        events_db,
+        kafka_bootstrap_servers,
+        poll_interval=0.2,
+        publish_timeout=2.0,
+        max_backoff=1.0,
+    )
+    before = make_event(topic, "o", {"n": 0})
+    during = make_event(topic, "o", {"n": 1})
+    await relay.start()
+    try:
+        await events_db.add_events(before)
+
+        async def published(event_id: uuid.UUID) -> bool:
+            return bool(
+                await events_db.scalar(
+                    "SELECT published_at IS NOT NULL FROM outbox WHERE id = :id", id=event_id
+                )
+            )
+
+        await _wait_until(lambda: published(before.id))
+        try:
+            await local_kafka.stop()
+            await events_db.add_events(during)
+            await asyncio.sleep(4)  # the relay tries, times out, backs off
+            assert not await published(during.id)
+        finally:
+            await local_kafka.start()
+        await _wait_until(lambda: published(during.id), timeout=60, interval=0.5)
+    finally:
+        await relay.stop()
+
+    records = await KafkaProbe(kafka_bootstrap_servers, topic, from_beginning=True).start()
+    try:
+        events = [decode(r) for r in await records.records(count=None, timeout=20)]
+    finally:
+        await records.stop()
+    assert [e.id for e in events].count(str(during.id)) == 1
+    assert [e.data["n"] for e in events] == [0, 1]
