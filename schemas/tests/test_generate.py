@@ -94,9 +94,19 @@ def test_generated_models_mirror_the_schemas(
         created.model_validate({**example, "created_at": "2026-03-02T09:30:00"})
     with pytest.raises(ValidationError):
         created.model_validate({**example, "status": "gone"})
+    # A nullable enum is `Enum | None`, not an enum with a None member.
+    assert "priority: Annotated[\n        Priority | None," in code
+    assert [member.value for member in module.Priority] == ["low", "high"]
+    assert (
+        created.model_validate({**example, "priority": "high"}).model_dump(mode="json")["priority"]
+        == "high"
+    )
+    # Enum members are upper case, so a value like "title" cannot shadow a str method.
+    assert module.Status.DRAFT == "draft"
 
     event_types = module.DemoEventType
     assert {member.value for member in event_types} == {CREATED, ARCHIVED}
+    assert event_types.DE_KOMMUNE_DEMO_THING_CREATED_V1 == CREATED
     index = demo_outputs[generator.GENERATED_DIR / "__init__.py"]
     assert f'"{CREATED}": demo.ThingCreatedV1,' in index
 

@@ -70,6 +70,7 @@ CODEGEN_OPTIONS: tuple[str, ...] = (
     "AwareDatetime",
     "--formatters",
     "builtin",
+    "--capitalise-enum-members",
 )
 
 
@@ -113,6 +114,29 @@ def _by_service(registry: SchemaRegistry) -> dict[str, list[EventSchema]]:
     return grouped
 
 
+def _codegen_friendly(node: Any) -> Any:
+    """The same schema, with nullable enums spelled as ``anyOf: [enum, null]``.
+
+    ``{"type": ["string", "null"], "enum": [..., null]}`` is the natural JSON Schema, but
+    datamodel-codegen turns it into an enum with a ``None`` member instead of ``Enum | None``.
+    """
+    if isinstance(node, list):
+        return [_codegen_friendly(item) for item in node]
+    if not isinstance(node, Mapping):
+        return node
+    result = {key: _codegen_friendly(value) for key, value in node.items()}
+    kinds, values = result.get("type"), result.get("enum")
+    if isinstance(kinds, list) and "null" in kinds and isinstance(values, list) and None in values:
+        outer = {key: result.pop(key) for key in ("description", "title") if key in result}
+        non_null = [kind for kind in kinds if kind != "null"]
+        result["type"] = non_null[0] if len(non_null) == 1 else non_null
+        result["enum"] = [value for value in values if value is not None]
+        if "description" in outer:
+            result["description"] = outer["description"]
+        return {**outer, "anyOf": [result, {"type": "null"}]}
+    return result
+
+
 def _service_bundle(service: str, entries: Sequence[EventSchema]) -> dict[str, Any]:
     """One schema per service: its event types as the root enum, each event schema in ``$defs``."""
     return {
@@ -121,7 +145,7 @@ def _service_bundle(service: str, entries: Sequence[EventSchema]) -> dict[str, A
         "description": f"The event types the {service} service publishes.",
         "type": "string",
         "enum": [entry.type for entry in entries],
-        "$defs": {entry.title: dict(entry.schema) for entry in entries},
+        "$defs": {entry.title: _codegen_friendly(entry.schema) for entry in entries},
     }
 
 
