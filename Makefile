@@ -1,0 +1,60 @@
+# Kommune: developer entry points. A thin list: the logic lives in deploy/local/*.sh, and
+# docs/operations.md is the runbook (ports, folders, overrides, troubleshooting).
+#
+# Overrides: DATABASE_URL=postgresql://user:pass@host:port/db and/or KAFKA_BOOTSTRAP_SERVERS=host:port
+# make every target use those servers instead of starting the project-local ones.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+# Prerequisites (install, then infra) must run in order, even under make -j.
+.NOTPARALLEL:
+
+LOCAL := deploy/local
+UV = $(shell command -v uv 2>/dev/null || echo python3 -m uv)
+
+# Source trees type-checked by `make lint`: add a new service's src/ here.
+MYPY_PATHS := libs/kommune/src gateway/src services/ideas/src schemas/src
+# Extra pytest arguments, e.g. make test PYTEST_ARGS='-k outbox -x'
+PYTEST_ARGS ?=
+
+.PHONY: help install infra up down status test lint bench logs clean
+
+help: ## list the targets
+	@echo "Kommune: make <target>"
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z]+:.*## / {printf "  %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+install: ## uv (from PyPI if missing) + uv sync --all-packages --frozen
+	@bash $(LOCAL)/tasks.sh install
+
+infra: ## start the local PostgreSQL (55432) and Kafka (59092), unless overridden
+	@bash $(LOCAL)/infra.sh start
+
+up: install infra ## infra + every service and the gateway, then print the URLs
+	@bash $(LOCAL)/services.sh start
+	@bash $(LOCAL)/services.sh urls
+
+down: ## stop services, Kafka and PostgreSQL; fail if any process of ours survives
+	@bash $(LOCAL)/services.sh stop
+	@bash $(LOCAL)/infra.sh stop
+	@bash $(LOCAL)/infra.sh verify-stopped
+
+status: ## what runs, on which port
+	@bash $(LOCAL)/infra.sh status || true
+	@bash $(LOCAL)/services.sh status || true
+
+test: install infra ## the whole test suite against real PostgreSQL and Kafka (PYTEST_ARGS=...)
+	@bash $(LOCAL)/tasks.sh test $(PYTEST_ARGS)
+
+lint: install ## ruff check, ruff format --check, mypy
+	$(UV) run --frozen ruff check .
+	$(UV) run --frozen ruff format --check .
+	$(UV) run --frozen mypy $(MYPY_PATHS)
+
+bench: install infra ## run bench/bench_*.py and print bench/results.json
+	@bash $(LOCAL)/tasks.sh bench
+
+logs: ## last 50 lines of every log (services, Kafka, PostgreSQL)
+	@bash $(LOCAL)/tasks.sh logs 50
+
+clean: down ## stop everything and delete all local state (.run, the database cluster)
+	@bash $(LOCAL)/tasks.sh clean
