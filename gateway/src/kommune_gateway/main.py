@@ -1,0 +1,224 @@
+"""The gateway application: one public REST API in front of the services.
+
+Built from the shared runtime's HTTP pieces (problem responses, request context, metrics,
+probes, body limits) but without a database. What it adds:
+
+* routing by the table in :mod:`kommune_gateway.routes`, streaming through
+  :mod:`kommune_gateway.proxy`;
+* token verification at the edge (every service verifies again: no trusted identity headers);
+* ``GET /openapi.json`` and ``/docs`` for the merged API of all services;
+* in dev and test only, the development OIDC issuer at ``/auth/dev``.
+
+Readiness: ``/readyz`` is 200 whenever the gateway itself can serve; the upstreams' ``/readyz``
+are reported in the body (``"degraded"`` when one is down) but do not fail it. A service being
+down already yields 502 for its own routes; failing the gateway's readiness as well would take
+*every* route, including those of healthy services, out of the load balancer.
+
+Run with ``uvicorn kommune_gateway.main:app``; ``app`` is built on first access from the
+environment, so importing this module has no side effects.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import AsyncExitStack, asynccontextmanager
+from typing import Any, TypedDict
+
+import httpx
+from fastapi import FastAPI, Request
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse
+from kommune.app import install_runtime, oidc_http_client
+from kommune.auth.dev_issuer import DEV_ISSUER_PREFIX, DevIssuer, mount_dev_issuer
+from kommune.auth.principal import Principal
+from kommune.auth.verifier import TokenVerifier
+from kommune.errors import DomainError, Unauthorized
+from kommune.health import CheckResult, HealthChecks
+from kommune.telemetry.logging import configure_logging
+from starlette.responses import Response
+
+from kommune_gateway.openapi import OpenAPIAggregator
+from kommune_gateway.proxy import UpstreamPool, proxy_request
+from kommune_gateway.routes import ROUTES, Route, body_limits
+from kommune_gateway.settings import GatewaySettings
+
+PROXY_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+TITLE = "Kommune API"
+DESCRIPTION = (
+    "The public REST API of the Kommune platform: staff idea management and intranet, "
+    "electronic records (E-Akte), citizen e-services and smart-city sensor data. "
+    "Authenticate with an OIDC bearer token (`Authorization: Bearer <token>`)."
+)
+
+
+class GatewayState(TypedDict):
+    settings: GatewaySettings
+    token_verifier: TokenVerifier
+    health: HealthChecks
+    upstreams: UpstreamPool
+    openapi: OpenAPIAggregator
+
+
+class BadPath(DomainError):  # noqa: N818 - named like kommune.errors
+    status_code = 400
+    code = "bad_path"
+    title = "Bad path"
+
+
+def create_gateway_app(
+    settings: GatewaySettings | None = None,
+    *,
+    routes: Sequence[Route] = ROUTES,
+    http_transport: httpx.AsyncBaseTransport | None = None,
+    upstream_transports: Mapping[str, httpx.AsyncBaseTransport] | None = None,
+    dev_issuer: DevIssuer | None = None,
+) -> FastAPI:
+    """Build the gateway.
+
+    ``http_transport`` routes OIDC discovery (tests: the ``issuer_transport`` fixture);
+    ``upstream_transports`` replaces the network for named upstreams (unit tests only);
+    ``dev_issuer`` is the issuer mounted at ``/auth/dev`` in dev/test (default: the shared key
+    file ``settings.dev_issuer_key_file`` with ``settings.oidc_issuer`` as issuer URL).
+    """
+    settings = settings or GatewaySettings()
+    configure_logging(settings.log_level, json=settings.log_json, service=settings.service_name)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
+        configure_logging(settings.log_level, json=settings.log_json, service=settings.service_name)
+        async with AsyncExitStack() as stack:
+            http = oidc_http_client(http_transport)
+            stack.push_async_callback(http.aclose)
+            verifier = TokenVerifier(settings.oidc_issuer, settings.oidc_audience, http)
+            pool = UpstreamPool(
+                settings.upstreams(),
+                connect_timeout=settings.upstream_connect_timeout,
+                read_timeout=settings.upstream_read_timeout,
+                pool_timeout=settings.upstream_pool_timeout,
+                max_connections=settings.upstream_max_connections,
+                max_keepalive=settings.upstream_max_keepalive,
+                transports=upstream_transports,
+            )
+            stack.push_async_callback(pool.aclose)
+            health = HealthChecks(engine=None, kafka_bootstrap=None, timeout=1.0)
+            for name in pool.names():
+                health.add_check(
+                    f"upstream_{name}",
+                    functools.partial(_check_upstream, pool, name),
+                    required=False,
+                    cache_seconds=2.0,
+                )
+            aggregator = OpenAPIAggregator(
+                pool,
+                routes,
+                title=TITLE,
+                version=app.version,
+                description=DESCRIPTION,
+                server_url=settings.public_base_url,
+                own_document=app.openapi,
+                cache_seconds=settings.openapi_cache_seconds,
+            )
+            state: GatewayState = {
+                "settings": settings,
+                "token_verifier": verifier,
+                "health": health,
+                "upstreams": pool,
+                "openapi": aggregator,
+            }
+            yield dict(state)
+
+    app = FastAPI(
+        title=TITLE,
+        description=DESCRIPTION,
+        version="0.1.0",
+        lifespan=lifespan,
+        openapi_url=None,
+        docs_url=None,
+        redoc_url=None,
+    )
+
+    @app.get("/openapi.json", include_in_schema=False)
+    async def openapi(request: Request) -> JSONResponse:
+        aggregator: OpenAPIAggregator = request.state.openapi
+        return JSONResponse(await aggregator.document())
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        return get_swagger_ui_html(openapi_url="/openapi.json", title=f"{TITLE} - Swagger UI")
+
+    if settings.is_dev_or_test:
+        issuer = dev_issuer or DevIssuer.from_key_file(
+            settings.dev_issuer_key_file, settings.oidc_issuer, audience=settings.oidc_audience
+        )
+        mount_dev_issuer(app, issuer, settings.environment, prefix=DEV_ISSUER_PREFIX)
+
+    for route in routes:
+        endpoint = _proxy_endpoint(route)
+        for path in (route.prefix, route.prefix + "/{path:path}"):
+            app.add_api_route(
+                path,
+                endpoint,
+                methods=PROXY_METHODS,
+                include_in_schema=False,
+                name=f"proxy:{route.upstream}:{route.prefix}",
+            )
+
+    install_runtime(
+        app,
+        service_name=settings.service_name,
+        max_body_bytes=settings.max_body_bytes,
+        body_limits=body_limits(routes),
+    )
+    return app
+
+
+def _proxy_endpoint(route: Route) -> Any:
+    async def proxy(request: Request) -> Response:
+        path = request.url.path
+        if _has_dot_segments(path):
+            raise BadPath("The path must not contain '.' or '..' segments.")
+        if not route.is_public(request.method):
+            request.state.principal = await _authenticate(request)
+        pool: UpstreamPool = request.state.upstreams
+        return await proxy_request(request, route.upstream, pool.client(route.upstream))
+
+    return proxy
+
+
+def _has_dot_segments(path: str) -> bool:
+    return any(segment in (".", "..") for segment in path.split("/"))
+
+
+async def _authenticate(request: Request) -> Principal:
+    header = request.headers.get("authorization")
+    if not header:
+        raise Unauthorized("A bearer token is required.")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("The Authorization header must be 'Bearer <token>'.")
+    verifier: TokenVerifier = request.state.token_verifier
+    return await verifier.verify(token.strip())
+
+
+async def _check_upstream(pool: UpstreamPool, name: str) -> CheckResult:
+    try:
+        response = await pool.client(name).get("/readyz", timeout=1.0)
+    except httpx.HTTPError as exc:
+        return {"status": "fail", "error": type(exc).__name__}
+    if response.status_code != 200:
+        return {"status": "fail", "http_status": response.status_code}
+    return {"status": "ok"}
+
+
+_app: FastAPI | None = None
+
+
+def __getattr__(name: str) -> Any:
+    # ``uvicorn kommune_gateway.main:app`` builds the app from the environment on first access.
+    global _app
+    if name == "app":
+        if _app is None:
+            _app = create_gateway_app()
+        return _app
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

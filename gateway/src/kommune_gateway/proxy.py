@@ -1,0 +1,251 @@
+"""The reverse proxy: one pooled HTTP client per upstream, bodies streamed in both directions.
+
+Nothing is buffered: the request body is handed to httpx as the ASGI stream (so an upload
+reaches the service while it is still arriving, and the gateway's body limit cuts it off), and
+the response body is relayed chunk by chunk as it comes. Hop-by-hop headers are dropped both
+ways; the caller's ``Authorization`` goes through unchanged; ``X-Request-ID`` and
+``traceparent`` carry the gateway's request id and span to the service.
+
+Failures become problems: upstream not reachable → 502 ``upstream_unavailable``, no answer in
+time → 504 ``upstream_timeout``, connection pool exhausted → 503 ``upstream_busy``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from http.cookiejar import CookieJar, DefaultCookiePolicy
+from urllib.parse import quote
+
+import httpx
+import structlog
+from kommune.errors import DomainError
+from kommune.telemetry.context import current_traceparent, request_id_var
+from starlette.background import BackgroundTask
+from starlette.requests import Request
+from starlette.responses import StreamingResponse
+from starlette.types import Receive, Scope, Send
+
+log = structlog.get_logger(__name__)
+
+HOP_BY_HOP = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "proxy-connection",
+        "te",
+        "trailer",
+        "trailers",
+        "transfer-encoding",
+        "upgrade",
+    }
+)
+# Set again by this hop: the server adds its own date/server, the middleware its request id.
+_REQUEST_DROP = HOP_BY_HOP | {
+    "host",
+    "x-request-id",
+    "traceparent",
+    "x-forwarded-for",
+    "x-forwarded-host",
+    "x-forwarded-proto",
+    "forwarded",
+}
+_RESPONSE_DROP = HOP_BY_HOP | {"date", "server", "x-request-id", "traceparent"}
+
+
+class UpstreamUnavailable(DomainError):  # noqa: N818 - named like kommune.errors
+    status_code = 502
+    code = "upstream_unavailable"
+    title = "Upstream service unavailable"
+
+
+class UpstreamTimeout(DomainError):  # noqa: N818 - named like kommune.errors
+    status_code = 504
+    code = "upstream_timeout"
+    title = "Upstream service timed out"
+
+
+class UpstreamBusy(DomainError):  # noqa: N818 - named like kommune.errors
+    status_code = 503
+    code = "upstream_busy"
+    title = "Upstream service busy"
+
+
+class UpstreamNotDeployed(DomainError):  # noqa: N818 - named like kommune.errors
+    status_code = 503
+    code = "upstream_not_deployed"
+    title = "Service not deployed"
+
+
+class UpstreamPool:
+    """One ``httpx.AsyncClient`` per upstream, with explicit timeouts and connection limits.
+
+    ``transports`` replaces the network for named upstreams (unit tests of things outside the
+    platform); everything else uses a real ``AsyncHTTPTransport`` that retries failed connects
+    once (safe for every method: nothing was sent).
+    """
+
+    def __init__(
+        self,
+        upstreams: Mapping[str, str],
+        *,
+        connect_timeout: float = 2.0,
+        read_timeout: float = 30.0,
+        pool_timeout: float = 5.0,
+        max_connections: int = 200,
+        max_keepalive: int = 50,
+        transports: Mapping[str, httpx.AsyncBaseTransport] | None = None,
+    ) -> None:
+        self.base_urls = dict(upstreams)
+        timeout = httpx.Timeout(
+            connect=connect_timeout, read=read_timeout, write=read_timeout, pool=pool_timeout
+        )
+        limits = httpx.Limits(
+            max_connections=max_connections,
+            max_keepalive_connections=max_keepalive,
+            keepalive_expiry=30.0,
+        )
+        self._clients: dict[str, httpx.AsyncClient] = {}
+        for name, base_url in self.base_urls.items():
+            if not base_url:
+                continue
+            transport = (transports or {}).get(name) or httpx.AsyncHTTPTransport(
+                retries=1, limits=limits
+            )
+            self._clients[name] = httpx.AsyncClient(
+                base_url=base_url,
+                transport=transport,
+                timeout=timeout,
+                limits=limits,
+                follow_redirects=False,
+                trust_env=False,
+                # The clients are shared by all callers: never keep one caller's cookies.
+                cookies=CookieJar(policy=DefaultCookiePolicy(allowed_domains=[])),
+            )
+
+    def client(self, name: str) -> httpx.AsyncClient:
+        client = self._clients.get(name)
+        if client is None:
+            raise UpstreamNotDeployed(f"The {name} service is not deployed here.")
+        return client
+
+    def names(self) -> list[str]:
+        return list(self._clients)
+
+    async def aclose(self) -> None:
+        for client in self._clients.values():
+            await client.aclose()
+
+
+def has_body(request: Request) -> bool:
+    headers = request.headers
+    if "transfer-encoding" in headers:
+        return True
+    length = headers.get("content-length")
+    return length is not None and length.strip() not in ("", "0")
+
+
+def forward_headers(request: Request) -> list[tuple[str, str]]:
+    """The caller's end-to-end headers plus forwarding and trace context for the upstream."""
+    connection_tokens = {
+        token.strip().lower() for token in request.headers.get("connection", "").split(",")
+    }
+    headers = [
+        (key, value)
+        for key, value in request.headers.items()
+        if key not in _REQUEST_DROP and key not in connection_tokens
+    ]
+    request_id = request_id_var.get()
+    if request_id:
+        headers.append(("x-request-id", request_id))
+    traceparent = current_traceparent()
+    if traceparent:
+        headers.append(("traceparent", traceparent))
+    previous = request.headers.get("x-forwarded-for")
+    client = request.client.host if request.client else None
+    if client:
+        headers.append(("x-forwarded-for", f"{previous}, {client}" if previous else client))
+    headers.append(("x-forwarded-proto", request.url.scheme))
+    if "host" in request.headers:
+        headers.append(("x-forwarded-host", request.headers["host"]))
+    return headers
+
+
+def response_headers(upstream: httpx.Response) -> list[tuple[bytes, bytes]]:
+    connection_tokens = {
+        token.strip().lower() for token in upstream.headers.get("connection", "").split(",")
+    }
+    return [
+        (key, value)
+        for key, value in upstream.headers.raw
+        if key.lower().decode("latin-1") not in _RESPONSE_DROP
+        and key.lower().decode("latin-1") not in connection_tokens
+    ]
+
+
+class UpstreamResponse(StreamingResponse):
+    """Relays an upstream response as it arrives; the upstream connection is always released."""
+
+    def __init__(self, upstream: httpx.Response) -> None:
+        self._upstream = upstream
+        super().__init__(
+            self._relay(upstream),
+            status_code=upstream.status_code,
+            background=BackgroundTask(upstream.aclose),
+        )
+        # Raw pairs keep repeated headers (Set-Cookie, Link) and the upstream's own encoding.
+        self.raw_headers = response_headers(upstream)
+
+    @staticmethod
+    async def _relay(upstream: httpx.Response) -> AsyncIterator[bytes]:
+        try:
+            async for chunk in upstream.aiter_raw():
+                yield chunk
+        except httpx.TransportError as exc:
+            # Headers are out already: all we can do is cut the response short.
+            log.warning("upstream_body_aborted", error=type(exc).__name__)
+            raise
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            # Also on client disconnect, when the background task does not run.
+            await self._upstream.aclose()
+
+
+def upstream_target(request: Request) -> httpx.URL:
+    """The path and query exactly as the caller encoded them (services own the full path)."""
+    raw_path = request.scope.get("raw_path") or b""
+    query = request.scope.get("query_string") or b""
+    target = raw_path + (b"?" + query if query else b"")
+    if not raw_path or not target.isascii():
+        encoded = quote(request.url.path, safe="/:@!$&'()*+,;=-._~%")
+        target = encoded.encode() + (b"?" + quote(query, safe="=&+%").encode() if query else b"")
+    return httpx.URL(raw_path=target)
+
+
+async def proxy_request(
+    request: Request, upstream: str, client: httpx.AsyncClient
+) -> UpstreamResponse:
+    """Forward ``request`` to ``client``'s upstream and relay the answer as a stream."""
+    upstream_request = client.build_request(
+        request.method,
+        upstream_target(request),
+        headers=forward_headers(request),
+        content=request.stream() if has_body(request) else None,
+    )
+    try:
+        upstream_response = await client.send(upstream_request, stream=True)
+    except httpx.PoolTimeout:
+        raise UpstreamBusy(f"The {upstream} service has no free connection.") from None
+    except httpx.ConnectTimeout:
+        raise UpstreamUnavailable(f"The {upstream} service is unreachable.") from None
+    except httpx.TimeoutException:
+        log.warning("upstream_timeout", upstream=upstream, path=request.url.path)
+        raise UpstreamTimeout(f"The {upstream} service did not answer in time.") from None
+    except httpx.TransportError as exc:
+        log.warning("upstream_unavailable", upstream=upstream, error=type(exc).__name__)
+        raise UpstreamUnavailable(f"The {upstream} service is unavailable.") from None
+    return UpstreamResponse(upstream_response)
