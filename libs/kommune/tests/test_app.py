@@ -7,7 +7,7 @@ metrics.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Annotated, Any
 
 import httpx
@@ -133,7 +133,7 @@ async def test_non_bearer_scheme_is_401(client: httpx.AsyncClient) -> None:
 async def test_bad_tokens_are_401(
     client: httpx.AsyncClient, dev_issuer: DevIssuer, case: str, reason: str
 ) -> None:
-    tokens = {
+    tokens: dict[str, Callable[[], str]] = {
         "forged": lambda: DevIssuer.generate(TEST_ISSUER_URL).issue("u1", ["caseworker"]),
         "expired": lambda: dev_issuer.issue("u1", ["caseworker"], expires_in=-300),
         "wrong_issuer": lambda: dev_issuer.issue(

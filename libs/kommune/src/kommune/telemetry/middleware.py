@@ -265,6 +265,5 @@ class BodySizeLimitMiddleware:
                 f"The request body exceeds the limit of {limit} bytes.",
                 instance=scope.get("path"),
                 max_bytes=limit,
-                headers={"Connection": "close"},
             )
         await response(scope, receive, send)
