@@ -1,1 +1,1 @@
-"""kommune_ideas."""
+"""Kommune ideas: change agents' forum, idea store, decisions, innovation circles, chronicle."""

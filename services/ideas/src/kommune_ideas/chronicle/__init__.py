@@ -1,0 +1,1 @@
+"""The intranet chronicle (Chronik): news by editors, automatic entries from events, comments."""

@@ -1,0 +1,1 @@
+"""Departments (Fachbereiche) that ideas belong to."""

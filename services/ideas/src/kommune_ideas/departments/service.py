@@ -1,0 +1,46 @@
+"""Department rules: every staff member reads them, administrators add them."""
+
+from __future__ import annotations
+
+import uuid
+
+from kommune.auth.principal import Principal
+from kommune.errors import Conflict, NotFound
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kommune_ideas.access import Permission, require
+from kommune_ideas.departments.models import Department
+from kommune_ideas.departments.repository import DepartmentRepository
+from kommune_ideas.departments.schemas import DepartmentCreate
+from kommune_ideas.pagination import PageRequest
+
+
+class DepartmentService:
+    def __init__(self, session: AsyncSession) -> None:
+        self.repository = DepartmentRepository(session)
+
+    async def browse(
+        self, principal: Principal, page: PageRequest
+    ) -> tuple[list[Department], str | None]:
+        require(principal, Permission.READ_STORE)
+        return await self.repository.page(page)
+
+    async def get(self, principal: Principal, department_id: uuid.UUID) -> Department:
+        require(principal, Permission.READ_STORE)
+        department = await self.repository.get(department_id)
+        if department is None:
+            raise NotFound("No such department.")
+        return department
+
+    async def create(self, principal: Principal, body: DepartmentCreate) -> Department:
+        require(principal, Permission.MANAGE_DEPARTMENTS)
+        if await self.repository.exists_with(body.code, body.name):
+            raise Conflict("A department with this code or name exists already.")
+        return await self.repository.add(Department(code=body.code, name=body.name))
+
+    async def ensure(self, code: str, name: str) -> Department:
+        """Get or create by code (demo data and imports; no permission check)."""
+        existing = await self.repository.get_by_code(code)
+        if existing is not None:
+            return existing
+        return await self.repository.add(Department(code=code, name=name))

@@ -1,0 +1,1 @@
+"""Frequently asked questions about the digitalisation process."""

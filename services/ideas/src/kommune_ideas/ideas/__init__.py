@@ -1,0 +1,1 @@
+"""Ideas: the change agents' posts, their status workflow, history and search."""

@@ -1,0 +1,292 @@
+"""Idea queries: visibility, filters, sort orders, German full-text + trigram search, history.
+
+Visibility is part of every statement built here (:meth:`IdeaRepository.readable`), so the
+list, the search, the detail and every count that goes through it agree on what a viewer sees.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from kommune.auth.principal import Principal
+from sqlalchemy import (
+    ColumnElement,
+    DateTime,
+    Float,
+    Select,
+    and_,
+    case,
+    cast,
+    exists,
+    false,
+    func,
+    literal,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.dialects.postgresql import REGCONFIG
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import joinedload
+
+from kommune_ideas.access import Forum, Permission, can, readable_forums
+from kommune_ideas.ideas.models import TEXT_SEARCH_CONFIG, Idea, IdeaHistoryEntry
+from kommune_ideas.ideas.schemas import IdeaSort
+from kommune_ideas.ideas.workflow import IdeaStatus
+from kommune_ideas.pagination import Ordering, PageRequest, SortKey, fingerprint, paginate
+from kommune_ideas.participation.models import Endorsement, Follow
+
+MIN_SUBSTRING_TERM = 3
+"""pg_trgm indexes substrings of three characters or more; shorter terms use stemming only."""
+
+
+@dataclass(frozen=True, slots=True)
+class IdeaFilters:
+    status: IdeaStatus | None = None
+    department_id: uuid.UUID | None = None
+    tag: str | None = None
+    author_id: str | None = None
+    following: bool = False
+    q: str | None = None
+
+    def fingerprint(self, viewer: Principal) -> str:
+        return fingerprint(
+            self.status,
+            self.department_id,
+            self.tag,
+            self.author_id,
+            self.following and viewer.sub,
+            self.q,
+        )
+
+
+def search_terms(q: str) -> list[str]:
+    """Lower-cased words of ``q`` long enough for a trigram substring match."""
+    return [
+        word
+        for word in dict.fromkeys(re.findall(r"\w+", q.lower()))
+        if len(word) >= MIN_SUBSTRING_TERM
+    ]
+
+
+def _like_pattern(term: str) -> str:
+    escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+@dataclass(frozen=True, slots=True)
+class SearchClause:
+    condition: ColumnElement[bool]
+    rank: ColumnElement[float]
+
+
+def search_clause(q: str) -> SearchClause:
+    """Match a German stem (``Rechnung`` → ``Rechnungen``) or every word as a substring
+    (``Rechnung`` → ``Eingangsrechnungsworkflow``); rank stem matches by field weight."""
+    query = func.websearch_to_tsquery(literal(TEXT_SEARCH_CONFIG, type_=REGCONFIG), q)
+    stemmed = Idea.search_vector.op("@@")(query)
+    terms = search_terms(q)
+    if terms:
+        substring = and_(
+            *(Idea.search_text.like(_like_pattern(term), escape="\\") for term in terms)
+        )
+        condition: ColumnElement[bool] = or_(stemmed, substring)
+        title_hit = and_(
+            *(func.lower(Idea.title).like(_like_pattern(term), escape="\\") for term in terms)
+        )
+        bonus: ColumnElement[float] = case((title_hit, 0.1), (substring, 0.05), else_=0.0)
+    else:
+        condition = stemmed
+        bonus = literal(0.0, type_=Float)
+    rank = cast(func.ts_rank(Idea.search_vector, query), Float) + bonus
+    return SearchClause(condition=condition, rank=rank.label("rank"))
+
+
+def activity_column(viewer: Principal) -> ColumnElement[datetime]:
+    """The latest activity ``viewer`` can see: forum comments count only for their readers."""
+    forums = readable_forums(viewer)
+    columns: list[ColumnElement[Any]] = [Idea.last_activity_at.expression]
+    if Forum.CHANGE_AGENTS in forums:
+        columns.append(Idea.change_agent_activity_at.expression)
+    if Forum.LEADERS in forums:
+        columns.append(Idea.leaders_activity_at.expression)
+    if len(columns) == 1:
+        return Idea.last_activity_at.expression
+    return func.greatest(*columns, type_=DateTime(timezone=True))
+
+
+def _ordering(sort: IdeaSort, viewer: Principal, rank: ColumnElement[float] | None) -> Ordering:
+    last = SortKey(Idea.id, "uuid")
+    if sort == IdeaSort.RELEVANCE:
+        assert rank is not None
+        return Ordering("relevance", (SortKey(rank, "float"), last))
+    if sort == IdeaSort.MOST_ENDORSED:
+        return Ordering("most_endorsed", (SortKey(Idea.endorsement_count, "int"), last))
+    if sort == IdeaSort.RECENTLY_ACTIVE:
+        forums = ",".join(sorted(readable_forums(viewer)))
+        return Ordering(
+            f"recently_active:{forums}", (SortKey(activity_column(viewer), "datetime"), last)
+        )
+    return Ordering("newest", (SortKey(Idea.created_at, "datetime"), last))
+
+
+class IdeaRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    # -- visibility -----------------------------------------------------------------------------
+
+    @staticmethod
+    def readable(viewer: Principal) -> Select[Idea]:
+        """Every idea ``viewer`` may read: all of them for staff, none for anybody else."""
+        statement = select(Idea).options(joinedload(Idea.department))
+        if not can(viewer, Permission.READ_STORE):
+            statement = statement.where(false())
+        return statement
+
+    @staticmethod
+    def readable_ids(viewer: Principal) -> Select[uuid.UUID]:
+        statement = select(Idea.id)
+        if not can(viewer, Permission.READ_STORE):
+            statement = statement.where(false())
+        return statement
+
+    # -- reads ----------------------------------------------------------------------------------
+
+    async def get_readable(
+        self, viewer: Principal, idea_id: uuid.UUID, *, for_update: bool = False
+    ) -> Idea | None:
+        statement = self.readable(viewer).where(Idea.id == idea_id)
+        if for_update:
+            statement = statement.with_for_update(of=Idea)
+        return (await self.session.execute(statement)).scalar_one_or_none()
+
+    async def exists_readable(self, viewer: Principal, idea_id: uuid.UUID) -> bool:
+        statement = self.readable_ids(viewer).where(Idea.id == idea_id)
+        return (await self.session.execute(statement)).first() is not None
+
+    def filtered(self, viewer: Principal, filters: IdeaFilters) -> Select[Idea]:
+        statement = self.readable(viewer)
+        if filters.status is not None:
+            statement = statement.where(Idea.status == filters.status.value)
+        if filters.department_id is not None:
+            statement = statement.where(Idea.department_id == filters.department_id)
+        if filters.tag is not None:
+            statement = statement.where(Idea.tags.contains([filters.tag]))
+        if filters.author_id is not None:
+            statement = statement.where(Idea.author_id == filters.author_id)
+        if filters.following:
+            statement = statement.where(
+                exists().where(Follow.idea_id == Idea.id, Follow.user_id == viewer.sub)
+            )
+        return statement
+
+    async def page(
+        self, viewer: Principal, filters: IdeaFilters, sort: IdeaSort, page: PageRequest
+    ) -> tuple[list[Idea], str | None]:
+        statement = self.filtered(viewer, filters)
+        rank = None
+        if filters.q:
+            clause = search_clause(filters.q)
+            statement = statement.where(clause.condition)
+            rank = clause.rank
+        ordering = _ordering(sort, viewer, rank)
+        return await paginate(
+            self.session, statement, ordering, page, filters=filters.fingerprint(viewer)
+        )
+
+    async def count(self, viewer: Principal, filters: IdeaFilters) -> int:
+        statement = self.filtered(viewer, filters)
+        if filters.q:
+            statement = statement.where(search_clause(filters.q).condition)
+        counted = select(func.count()).select_from(
+            statement.with_only_columns(Idea.id).order_by(None).subquery()
+        )
+        return int((await self.session.execute(counted)).scalar_one())
+
+    async def is_endorsed_by(self, idea_id: uuid.UUID, user_id: str) -> bool:
+        statement = select(Endorsement.idea_id).where(
+            Endorsement.idea_id == idea_id, Endorsement.user_id == user_id
+        )
+        return (await self.session.execute(statement)).first() is not None
+
+    async def is_followed_by(self, idea_id: uuid.UUID, user_id: str) -> bool:
+        statement = select(Follow.idea_id).where(
+            Follow.idea_id == idea_id, Follow.user_id == user_id
+        )
+        return (await self.session.execute(statement)).first() is not None
+
+    async def created_between(self, start: datetime | None, end: datetime) -> list[Idea]:
+        """Ideas posted after ``start`` (exclusive) and up to ``end`` (meeting agendas)."""
+        statement = select(Idea).where(Idea.created_at <= end)
+        if start is not None:
+            statement = statement.where(Idea.created_at > start)
+        statement = statement.where(Idea.status != IdeaStatus.REJECTED.value)
+        result = await self.session.execute(statement.order_by(Idea.created_at, Idea.id))
+        return list(result.scalars())
+
+    async def with_status(self, status: IdeaStatus) -> list[Idea]:
+        statement = (
+            select(Idea).where(Idea.status == status.value).order_by(Idea.created_at, Idea.id)
+        )
+        return list((await self.session.execute(statement)).scalars())
+
+    # -- writes ---------------------------------------------------------------------------------
+
+    async def add(self, idea: Idea) -> Idea:
+        self.session.add(idea)
+        await self.session.flush()
+        return idea
+
+    async def refresh_search_columns(self, idea: Idea) -> None:
+        await self.session.refresh(idea, attribute_names=["department"])
+
+    async def record_forum_comment(self, idea_id: uuid.UUID, forum: Forum, at: datetime) -> None:
+        if forum == Forum.CHANGE_AGENTS:
+            values: dict[str, Any] = {
+                "change_agent_comment_count": Idea.change_agent_comment_count + 1,
+                "change_agent_activity_at": at,
+            }
+        else:
+            values = {
+                "leaders_comment_count": Idea.leaders_comment_count + 1,
+                "leaders_activity_at": at,
+            }
+        await self.session.execute(
+            update(Idea)
+            .where(Idea.id == idea_id)
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
+
+    async def change_endorsement_count(self, idea_id: uuid.UUID, delta: int, at: datetime) -> int:
+        statement = (
+            update(Idea)
+            .where(Idea.id == idea_id)
+            .values(endorsement_count=Idea.endorsement_count + delta, last_activity_at=at)
+            .returning(Idea.endorsement_count)
+            .execution_options(synchronize_session=False)
+        )
+        return int((await self.session.execute(statement)).scalar_one())
+
+    # -- history --------------------------------------------------------------------------------
+
+    async def add_history(self, entry: IdeaHistoryEntry) -> None:
+        self.session.add(entry)
+
+    async def history_page(
+        self, idea_id: uuid.UUID, page: PageRequest
+    ) -> tuple[list[IdeaHistoryEntry], str | None]:
+        ordering = Ordering(
+            "history",
+            (
+                SortKey(IdeaHistoryEntry.occurred_at, "datetime", descending=False),
+                SortKey(IdeaHistoryEntry.id, "uuid", descending=False),
+            ),
+        )
+        statement = select(IdeaHistoryEntry).where(IdeaHistoryEntry.idea_id == idea_id)
+        return await paginate(self.session, statement, ordering, page, filters=fingerprint(idea_id))

@@ -1,0 +1,147 @@
+"""Idea request/response models."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import Field, StringConstraints, field_validator, model_validator
+
+from kommune_ideas.departments.schemas import DepartmentOut
+from kommune_ideas.ideas.workflow import IdeaStatus
+from kommune_ideas.schema_types import (
+    InputModel,
+    LongText,
+    Note,
+    OutputModel,
+    PersonOut,
+    Title,
+    VeryLongText,
+)
+
+MAX_TAGS = 10
+
+Tag = Annotated[
+    str,
+    StringConstraints(
+        strip_whitespace=True,
+        to_lower=True,
+        min_length=2,
+        max_length=40,
+        pattern=r"^[\w][\w\- ]*$",
+    ),
+]
+"""Lower-cased; letters (incl. umlauts), digits, space, hyphen, underscore."""
+
+SearchQuery = Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=200)]
+
+
+def _unique_tags(tags: list[str]) -> list[str]:
+    return list(dict.fromkeys(tags))
+
+
+class IdeaCreate(InputModel):
+    title: Title
+    problem_statement: LongText = Field(description="Problemstellung")
+    proposed_solution: LongText = Field(description="Lösungsansatz")
+    added_value: LongText = Field(description="Mehrwert")
+    description: VeryLongText = Field(description="Beschreibung")
+    department_id: uuid.UUID
+    tags: list[Tag] = Field(default_factory=list, max_length=MAX_TAGS)
+
+    _tags = field_validator("tags")(_unique_tags)
+
+
+class IdeaUpdate(InputModel):
+    """Only the fields given change; ``null`` is not a value of any of them."""
+
+    title: Title | None = None
+    problem_statement: LongText | None = None
+    proposed_solution: LongText | None = None
+    added_value: LongText | None = None
+    description: VeryLongText | None = None
+    department_id: uuid.UUID | None = None
+    tags: list[Tag] | None = Field(default=None, max_length=MAX_TAGS)
+
+    @field_validator("tags")
+    @classmethod
+    def _tags(cls, tags: list[str] | None) -> list[str] | None:
+        return None if tags is None else _unique_tags(tags)
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> IdeaUpdate:
+        if not self.model_fields_set:
+            raise ValueError("Give at least one field to change.")
+        nulls = sorted(name for name in self.model_fields_set if getattr(self, name) is None)
+        if nulls:
+            raise ValueError(f"These fields cannot be null: {', '.join(nulls)}.")
+        return self
+
+    def changes(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in sorted(self.model_fields_set)}
+
+
+class StatusChange(InputModel):
+    status: IdeaStatus
+    note: Note = Field(description="The official answer, shown with the idea.")
+    reason: Note | None = Field(default=None, description="Required for, and only for, rejected.")
+
+
+class IdeaSort(StrEnum):
+    NEWEST = "newest"
+    MOST_ENDORSED = "most_endorsed"
+    RECENTLY_ACTIVE = "recently_active"
+    RELEVANCE = "relevance"
+    """Only with ``q``; the default when searching."""
+
+
+class IdeaOut(OutputModel):
+    id: uuid.UUID
+    title: str
+    problem_statement: str
+    proposed_solution: str
+    added_value: str
+    description: str
+    tags: list[str]
+    status: IdeaStatus
+    answer: str | None = Field(description="The note of the latest status change.")
+    rejection_reason: str | None
+    author: PersonOut
+    department: DepartmentOut
+    endorsement_count: int
+    comment_count: int | None = Field(
+        description="Comments in the change agents' forum; null if you may not read it."
+    )
+    decision_comment_count: int | None = Field(
+        description="Comments in the leaders' forum; null if you may not read it."
+    )
+    created_at: datetime
+    updated_at: datetime
+    status_changed_at: datetime
+    last_activity_at: datetime = Field(
+        description="Latest activity you can see (forum comments count for their readers only)."
+    )
+
+
+class IdeaDetail(IdeaOut):
+    endorsed_by_me: bool
+    following: bool
+    editable: bool
+    allowed_transitions: list[IdeaStatus] = Field(
+        description="The statuses you may move this idea to."
+    )
+
+
+class HistoryEntryOut(OutputModel):
+    id: uuid.UUID
+    kind: str
+    from_status: IdeaStatus | None
+    to_status: IdeaStatus | None
+    note: str | None
+    reason: str | None
+    changed_fields: list[str] | None
+    actor: PersonOut
+    meeting_id: uuid.UUID | None
+    occurred_at: datetime

@@ -1,0 +1,1 @@
+"""Innovation circles (Innovationszirkel): meetings, agendas and minutes."""

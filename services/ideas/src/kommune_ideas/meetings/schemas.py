@@ -1,0 +1,137 @@
+"""Innovation circle request/response models."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import AwareDatetime, Field, StringConstraints, model_validator
+
+from kommune_ideas.ideas.workflow import IdeaStatus
+from kommune_ideas.meetings.models import AgendaItemKind
+from kommune_ideas.schema_types import InputModel, Note, OutputModel, ShortText, Title
+
+UserId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
+Minutes = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20_000)]
+MAX_PARTICIPANTS = 100
+
+
+class Participant(InputModel):
+    user_id: UserId
+    name: ShortText | None = None
+
+
+class MeetingCreate(InputModel):
+    title: Title
+    scheduled_at: AwareDatetime
+    location: ShortText | None = None
+    participants: list[Participant] = Field(default_factory=list, max_length=MAX_PARTICIPANTS)
+    propose_agenda: bool = Field(
+        default=True,
+        description="Put every idea posted since the previous circle and every idea up for "
+        "decision on the agenda.",
+    )
+
+
+class MeetingUpdate(InputModel):
+    title: Title | None = None
+    scheduled_at: AwareDatetime | None = None
+    location: ShortText | None = None
+    participants: list[Participant] | None = Field(default=None, max_length=MAX_PARTICIPANTS)
+    minutes: Minutes | None = None
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> MeetingUpdate:
+        if not self.model_fields_set:
+            raise ValueError("Give at least one field to change.")
+        required = {"title", "scheduled_at", "participants"} & self.model_fields_set
+        nulls = sorted(name for name in required if getattr(self, name) is None)
+        if nulls:
+            raise ValueError(f"These fields cannot be null: {', '.join(nulls)}.")
+        return self
+
+
+class AgendaItemCreate(InputModel):
+    idea_id: uuid.UUID | None = None
+    title: ShortText | None = Field(default=None, description="Required for a topic without idea.")
+    position: int | None = Field(default=None, ge=1, le=1000, strict=True)
+
+    @model_validator(mode="after")
+    def _idea_or_title(self) -> AgendaItemCreate:
+        if self.idea_id is None and self.title is None:
+            raise ValueError("Give an idea_id or a title.")
+        return self
+
+
+class AgendaItemUpdate(InputModel):
+    title: ShortText | None = None
+    position: int | None = Field(default=None, ge=1, le=1000, strict=True)
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> AgendaItemUpdate:
+        if not self.model_fields_set or all(
+            getattr(self, name) is None for name in self.model_fields_set
+        ):
+            raise ValueError("Give a title or a position.")
+        return self
+
+
+class OutcomeCreate(InputModel):
+    note: Note = Field(description="What the circle concluded; becomes the idea's answer.")
+    status: IdeaStatus | None = Field(
+        default=None, description="Move the idea to this status (the workflow's rules apply)."
+    )
+    reason: Note | None = Field(default=None, description="Required when rejecting.")
+
+    @model_validator(mode="after")
+    def _reason_needs_status(self) -> OutcomeCreate:
+        if self.reason is not None and self.status is None:
+            raise ValueError("A reason is given only with a status change to rejected.")
+        return self
+
+
+class ParticipantOut(OutputModel):
+    user_id: str
+    name: str | None
+
+
+class OutcomeOut(OutputModel):
+    note: str
+    new_status: IdeaStatus | None
+    reason: str | None
+    recorded_by: str
+    recorded_at: datetime
+
+
+class AgendaItemOut(OutputModel):
+    id: uuid.UUID
+    position: int
+    kind: AgendaItemKind
+    idea_id: uuid.UUID | None
+    title: str
+    outcome: OutcomeOut | None
+
+
+class MeetingSummary(OutputModel):
+    id: uuid.UUID
+    title: str
+    scheduled_at: datetime
+    location: str | None
+    participants: list[ParticipantOut]
+    created_by: str
+    created_at: datetime
+    updated_at: datetime
+
+
+class MeetingOut(MeetingSummary):
+    minutes: str | None
+    agenda: list[AgendaItemOut]
+
+
+class MeetingPeriod(StrEnum):
+    UPCOMING = "upcoming"
+    """From now on, soonest first."""
+    PAST = "past"
+    """Before now, latest first."""

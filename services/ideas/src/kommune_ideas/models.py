@@ -1,0 +1,34 @@
+"""Every table of the service, imported in one place: ``metadata`` is what Alembic compares."""
+
+from __future__ import annotations
+
+from kommune.db import Base
+from kommune.events.inbox import InboxMessage
+from kommune.events.outbox import OutboxMessage
+
+from kommune_ideas.chronicle.models import ChronicleComment, ChronicleEntry
+from kommune_ideas.comments.models import Comment
+from kommune_ideas.departments.models import Department
+from kommune_ideas.faq.models import FaqEntry
+from kommune_ideas.ideas.models import Idea, IdeaHistoryEntry
+from kommune_ideas.meetings.models import AgendaItem, Meeting
+from kommune_ideas.participation.models import Endorsement, Follow
+
+metadata = Base.metadata
+
+__all__ = [
+    "AgendaItem",
+    "ChronicleComment",
+    "ChronicleEntry",
+    "Comment",
+    "Department",
+    "Endorsement",
+    "FaqEntry",
+    "Follow",
+    "Idea",
+    "IdeaHistoryEntry",
+    "InboxMessage",
+    "Meeting",
+    "OutboxMessage",
+    "metadata",
+]

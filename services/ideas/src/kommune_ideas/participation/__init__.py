@@ -1,0 +1,1 @@
+"""Participation in the idea store: endorsements and follows."""
