@@ -1,0 +1,96 @@
+"""The routing table and the OpenAPI merge as plain functions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from kommune_gateway.openapi import merge_documents
+from kommune_gateway.routes import ROUTES, Route, body_limits, match_route
+
+
+@pytest.mark.parametrize(
+    ("path", "upstream"),
+    [
+        ("/api/v1/ideas", "ideas"),
+        ("/api/v1/ideas/123/comments", "ideas"),
+        ("/api/v1/meetings/1", "ideas"),
+        ("/api/v1/documents/abc", "documents"),
+        ("/open311/v2/requests.json", "egov"),
+        ("/sta/v1.1/Things", "sensors"),
+        ("/api/v1/ideasx", None),
+        ("/api/v1", None),
+        ("/", None),
+    ],
+)
+def test_longest_prefix_decides(path: str, upstream: str | None) -> None:
+    route = match_route(path)
+    assert (route.upstream if route else None) == upstream
+
+
+def test_more_specific_route_wins() -> None:
+    routes = (Route("/api/v1/egov", "egov"), Route("/api/v1/egov/uploads", "documents"))
+    match = match_route("/api/v1/egov/uploads/1", routes)
+    assert match is not None
+    assert match.upstream == "documents"
+
+
+def test_only_open311_reads_are_public() -> None:
+    open311 = match_route("/open311/v2/services.json")
+    assert open311 is not None
+    assert open311.is_public("GET")
+    assert not open311.is_public("POST")
+    assert not any(r.public_methods for r in ROUTES if r.prefix.startswith("/api/"))
+
+
+def test_invalid_prefixes_are_refused() -> None:
+    with pytest.raises(ValueError, match="prefix"):
+        Route("api/v1/x", "x")
+    with pytest.raises(ValueError, match="prefix"):
+        Route("/api/v1/x/", "x")
+
+
+def test_body_limits_come_from_the_table() -> None:
+    limits = body_limits(ROUTES)
+    assert limits["/api/v1/documents"] > 1024 * 1024
+    assert "/api/v1/ideas" not in limits
+
+
+def _doc(paths: dict[str, Any], schemas: dict[str, Any]) -> dict[str, Any]:
+    return {"openapi": "3.1.0", "paths": paths, "components": {"schemas": schemas}}
+
+
+def test_clashing_components_are_prefixed_and_refs_rewritten() -> None:
+    ref = {"$ref": "#/components/schemas/Status"}
+    a = _doc(
+        {"/a": {"get": {"responses": {"200": {"content": {"x": {"schema": ref}}}}}}},
+        {"Status": {"type": "string", "enum": ["open"]}},
+    )
+    b = _doc(
+        {"/b": {"get": {"responses": {"200": {"content": {"x": {"schema": ref}}}}}}},
+        {
+            "Status": {"type": "integer"},
+            "Wrapper": {"properties": {"s": {"$ref": "#/components/schemas/Status"}}},
+        },
+    )
+    merged = merge_documents([("ideas", a), ("documents", b)], title="t", version="1")
+    schemas = merged["components"]["schemas"]
+    assert schemas["Status"] == {"type": "string", "enum": ["open"]}
+    assert schemas["Documents_Status"] == {"type": "integer"}
+    assert schemas["Wrapper"]["properties"]["s"]["$ref"] == "#/components/schemas/Documents_Status"
+    b_schema = merged["paths"]["/b"]["get"]["responses"]["200"]["content"]["x"]["schema"]
+    assert b_schema["$ref"] == "#/components/schemas/Documents_Status"
+    a_schema = merged["paths"]["/a"]["get"]["responses"]["200"]["content"]["x"]["schema"]
+    assert a_schema["$ref"] == "#/components/schemas/Status"
+    # The inputs are not modified.
+    assert b["components"]["schemas"]["Wrapper"]["properties"]["s"] == ref
+
+
+def test_identical_components_are_shared() -> None:
+    shared = {"type": "object", "properties": {"detail": {"type": "string"}}}
+    merged = merge_documents(
+        [("ideas", _doc({}, {"Problem": shared})), ("egov", _doc({}, {"Problem": dict(shared)}))],
+        title="t",
+        version="1",
+    )
+    assert set(merged["components"]["schemas"]) == {"Problem"}
