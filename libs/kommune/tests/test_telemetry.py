@@ -282,3 +282,36 @@ def test_configure_logging_is_idempotent_and_routes_stdlib() -> None:
     assert all(line["service"] == "svc-b" for line in lines)
     assert lines[1]["answer"] == 42
     assert lines[0]["logger"] == "uvicorn.error"
+
+
+async def test_client_disconnect_is_recorded_not_treated_as_an_error() -> None:
+    app = make_app(service="disconnect-test")
+    sent: list[dict[str, object]] = []
+
+    async def receive() -> dict[str, object]:
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict[str, object]) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0", "spec_version": "2.3"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/upload/raw",
+        "raw_path": b"/upload/raw",
+        "root_path": "",
+        "query_string": b"",
+        "headers": [(b"host", b"svc.test"), (b"transfer-encoding", b"chunked")],
+        "client": ("127.0.0.1", 1234),
+        "server": ("svc.test", 80),
+        "state": {},
+    }
+    await app(scope, receive, send)
+    assert sent == []  # nobody to answer
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://svc.test") as c:
+        text = (await c.get("/metrics")).text
+    assert 'route="/upload/raw",service="disconnect-test",status="499"' in text

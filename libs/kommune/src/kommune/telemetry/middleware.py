@@ -14,6 +14,7 @@ from collections.abc import Sequence
 import structlog
 from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -22,6 +23,8 @@ from kommune.telemetry.context import child_traceparent, request_id_var, tracepa
 from kommune.telemetry.metrics import HTTP_REQUESTS_IN_PROGRESS, UNMATCHED_ROUTE, observe_request
 
 REQUEST_ID_HEADER = "x-request-id"
+CLIENT_CLOSED_REQUEST = 499
+"""Status recorded (never sent) when the client disconnected before the response (nginx's 499)."""
 _REQUEST_ID = re.compile(r"^[\x20-\x7e]{1,128}$")
 # W3C Trace Context: version (not ff), 32-hex trace id, 16-hex parent id, 2-hex flags.
 _TRACEPARENT = re.compile(
@@ -130,6 +133,9 @@ class RequestContextMiddleware:
         in_progress.inc()
         try:
             await self.app(scope, receive, send_with_context)
+        except ClientDisconnect:
+            # The caller went away mid-request: nobody to answer, nothing to alert on.
+            status = CLIENT_CLOSED_REQUEST
         except Exception:
             error_log.exception(
                 "unhandled_error", method=scope.get("method"), path=scope.get("path")
