@@ -8,6 +8,21 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
-MODELS: dict[str, type[BaseModel]] = {}
+from kommune_schemas.generated import egov
+from kommune_schemas.generated import ideas
 
-__all__ = ["MODELS"]
+MODELS: dict[str, type[BaseModel]] = {
+    "de.kommune.egov.service.published.v1": egov.ServicePublishedV1,
+    "de.kommune.ideas.chronicle.commented.v1": ideas.ChronicleCommentedV1,
+    "de.kommune.ideas.chronicle.published.v1": ideas.ChroniclePublishedV1,
+    "de.kommune.ideas.idea.commented.v1": ideas.IdeaCommentedV1,
+    "de.kommune.ideas.idea.created.v1": ideas.IdeaCreatedV1,
+    "de.kommune.ideas.idea.endorsed.v1": ideas.IdeaEndorsedV1,
+    "de.kommune.ideas.idea.endorsement_withdrawn.v1": ideas.IdeaEndorsementWithdrawnV1,
+    "de.kommune.ideas.idea.status_changed.v1": ideas.IdeaStatusChangedV1,
+    "de.kommune.ideas.idea.updated.v1": ideas.IdeaUpdatedV1,
+    "de.kommune.ideas.meeting.outcome_recorded.v1": ideas.MeetingOutcomeRecordedV1,
+    "de.kommune.ideas.meeting.scheduled.v1": ideas.MeetingScheduledV1,
+}
+
+__all__ = ["MODELS", "egov", "ideas"]
