@@ -528,8 +528,10 @@ def render_catalogue(registry: SchemaRegistry) -> str:
     lines += [
         "",
         "Delivery is at least once: a consumer records `ce_id` in its inbox in the transaction of",
-        "its side effects, so a redelivered event has no second effect, and a message it cannot",
-        "process goes to `<topic>.dlq` with the error in its headers.",
+        "its side effects, so a redelivered event has no second effect. A record it cannot process",
+        "goes to `<topic>.dlq` with its original key, value and headers plus `kommune_dlq_*` headers",
+        "(`error`, `error_type`, `reason`, `original_topic`, `original_partition`,",
+        "`original_offset`, `consumer_group`), and the consumer moves on.",
         "",
         "Names: topic `<service>.<aggregate>.v<N>`, event type",
         "`de.kommune.<service>.<aggregate>.<event>.v<N>`, schema",
