@@ -274,3 +274,12 @@ def test_required_headers(demo_registry: SchemaRegistry, missing: str) -> None:
     assert demo_registry.header_errors(CREATED, headers) == [
         f"$: '{missing}' is a required property"
     ]
+
+
+def test_an_unresolvable_ref_is_a_contract_error(
+    write_schemas: Any, demo_schemas: dict[str, dict[str, Any]]
+) -> None:
+    demo_schemas[CREATED]["properties"]["location"]["$ref"] = "https://example.org/l.json"
+    registry = SchemaRegistry(write_schemas(demo_schemas))
+    with pytest.raises(EventContractError, match="cannot be resolved"):
+        registry.validate(CREATED, registry.get(CREATED).examples[0])
