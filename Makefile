@@ -17,7 +17,7 @@ MYPY_PATHS := libs/kommune/src gateway/src services/ideas/src schemas/src
 # Extra pytest arguments, e.g. make test PYTEST_ARGS='-k outbox -x'
 PYTEST_ARGS ?=
 
-.PHONY: help install infra up down status test lint bench logs clean
+.PHONY: help install infra up down status test lint bench logs clean schemas
 
 help: ## list the targets
 	@echo "Kommune: make <target>"
@@ -52,6 +52,9 @@ lint: install ## ruff check, ruff format --check, mypy
 
 bench: install infra ## run bench/bench_*.py and print bench/results.json
 	@bash $(LOCAL)/tasks.sh bench
+
+schemas: install ## regenerate AsyncAPI document, event models and docs/events.md from schemas/events
+	$(UV) run --frozen python schemas/tools/generate.py
 
 logs: ## last 50 lines of every log (services, Kafka, PostgreSQL)
 	@bash $(LOCAL)/tasks.sh logs 50
