@@ -104,9 +104,13 @@ class MeetingService:
         return meeting
 
     async def _propose_agenda(self, meeting: Meeting) -> None:
-        """Every idea posted since the previous circle, then every idea up for decision."""
-        previous = await self.meetings.previous(meeting.scheduled_at, exclude=meeting.id)
+        """Every idea posted since the previous circle, then every idea up for decision.
+
+        The previous circle is the latest one that has taken place before this one (circles
+        scheduled for later dates have not happened yet, so they do not count).
+        """
         until = min(meeting.scheduled_at, utc_now())
+        previous = await self.meetings.previous(until, exclude=meeting.id)
         new_ideas = await self.ideas.ideas.created_between(
             previous.scheduled_at if previous else None, until
         )
