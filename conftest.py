@@ -1,4 +1,4 @@
-"""Root test configuration: the shared fixtures of the Kommune runtime (real PostgreSQL and Kafka)."""
+"""Root test configuration: the shared fixtures (real PostgreSQL and Kafka, tokens, contracts)."""
 
 pytest_plugins = [
     "kommune.testing.infra",

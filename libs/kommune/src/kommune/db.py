@@ -50,7 +50,9 @@ def sqlalchemy_url(url: str) -> str:
     return url
 
 
-def create_engine(url: str, *, pool_size: int = 10, application_name: str = "kommune") -> AsyncEngine:
+def create_engine(
+    url: str, *, pool_size: int = 10, application_name: str = "kommune"
+) -> AsyncEngine:
     return create_async_engine(
         sqlalchemy_url(url),
         pool_size=pool_size,
@@ -68,7 +70,7 @@ def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]
 async def transaction(
     sessionmaker: async_sessionmaker[AsyncSession],
 ) -> AsyncIterator[AsyncSession]:
-    """A unit of work outside HTTP (consumers, jobs, demo data): commit on success, else roll back."""
+    """A unit of work outside HTTP (consumers, jobs, demo data): commit, or roll back on error."""
     async with sessionmaker() as session:
         try:
             yield session

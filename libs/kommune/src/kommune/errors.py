@@ -5,6 +5,7 @@ Services raise the subclasses below from ``service.py``; routers never build err
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any
 
@@ -79,7 +80,7 @@ def problem_response(
     detail: str | None = None,
     *,
     instance: str | None = None,
-    headers: dict[str, str] | None = None,
+    headers: Mapping[str, str] | None = None,
     **extensions: Any,
 ) -> JSONResponse:
     body: dict[str, Any] = {
@@ -93,7 +94,9 @@ def problem_response(
     if instance:
         body["instance"] = instance
     body.update(extensions)
-    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+    return JSONResponse(
+        body, status_code=status, media_type=PROBLEM_JSON, headers=dict(headers or {}) or None
+    )
 
 
 async def _domain_error(request: Request, exc: Exception) -> JSONResponse:

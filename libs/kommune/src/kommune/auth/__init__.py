@@ -1,11 +1,11 @@
 """Authentication (OIDC bearer tokens, verified in every service) and role-based permissions."""
 
 from kommune.auth.principal import (
+    STAFF_ROLES,
     CurrentPrincipal,
     OptionalPrincipal,
     Principal,
     Role,
-    STAFF_ROLES,
     require_roles,
 )
 
