@@ -26,7 +26,7 @@ help: ## list the targets
 install: ## uv (from PyPI if missing) + uv sync --all-packages --frozen
 	@bash $(LOCAL)/tasks.sh install
 
-infra: ## start the local PostgreSQL (55432) and Kafka (59092), unless overridden
+infra: ## start the local PostgreSQL (15432) and Kafka (19092), unless overridden
 	@bash $(LOCAL)/infra.sh start
 
 up: install infra ## infra + every service and the gateway, then print the URLs

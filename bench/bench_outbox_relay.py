@@ -38,8 +38,8 @@ from kommune.events.topics import TopicSpec, ensure_topics
 from results import merge, result
 from sqlalchemy.engine import make_url
 
-DEFAULT_DATABASE_URL = "postgresql://kommune:kommune@127.0.0.1:55432/postgres"
-DEFAULT_KAFKA = "127.0.0.1:59092"
+DEFAULT_DATABASE_URL = "postgresql://kommune:kommune@127.0.0.1:15432/postgres"
+DEFAULT_KAFKA = "127.0.0.1:19092"
 AGGREGATES = 1000
 
 

@@ -7,7 +7,7 @@
 #   deploy/local/kafka.sh purge     stop and delete the broker's data (topics, offsets); jars stay
 #
 # KRaft mode, one process that is both broker and controller, static quorum of one voter.
-# PLAINTEXT on 127.0.0.1:59092 (clients), controller on 127.0.0.1:59093. Data, log and pid under
+# PLAINTEXT on 127.0.0.1:19092 (clients), controller on 127.0.0.1:19093. Data, log and pid under
 # <repo>/.run/kafka; the data survives stop/start (only `purge` or `make clean` remove it).
 #
 # Jars come from Maven Central through deploy/local/kafka/pom.xml, copied to .run/kafka/libs.

@@ -13,11 +13,13 @@ KOMMUNE_PID_DIR="$KOMMUNE_RUN_DIR/pids"
 
 # ---- local ports (all on 127.0.0.1; see docs/operations.md) -----------------------------------
 # The defaults are the platform's contract (the test fixtures assume them); the variables exist
-# only to run a second checkout's servers side by side.
+# only to run a second checkout's servers side by side. Ports stay below the kernel's ephemeral
+# range (32768-60999): a client retrying a stopped server there can connect to itself and hold
+# the port, and the server then cannot bind it again.
 KOMMUNE_HOST=127.0.0.1
-KOMMUNE_PG_PORT=${KOMMUNE_PG_PORT:-55432}
-KOMMUNE_KAFKA_PORT=${KOMMUNE_KAFKA_PORT:-59092}
-KOMMUNE_KAFKA_CONTROLLER_PORT=${KOMMUNE_KAFKA_CONTROLLER_PORT:-59093}
+KOMMUNE_PG_PORT=${KOMMUNE_PG_PORT:-15432}
+KOMMUNE_KAFKA_PORT=${KOMMUNE_KAFKA_PORT:-19092}
+KOMMUNE_KAFKA_CONTROLLER_PORT=${KOMMUNE_KAFKA_CONTROLLER_PORT:-19093}
 KOMMUNE_PG_USER=kommune
 KOMMUNE_PG_PASSWORD=kommune
 

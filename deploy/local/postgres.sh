@@ -4,12 +4,12 @@
 #   deploy/local/postgres.sh start            init (first time) + start + create the service databases
 #   deploy/local/postgres.sh stop             fast shutdown
 #   deploy/local/postgres.sh status           running or not, where the data lives
-#   deploy/local/postgres.sh url              postgresql://kommune:kommune@127.0.0.1:55432/postgres
+#   deploy/local/postgres.sh url              postgresql://kommune:kommune@127.0.0.1:15432/postgres
 #   deploy/local/postgres.sh createdb NAME    create database NAME if it does not exist (server must run)
 #   deploy/local/postgres.sh psql [ARGS...]   psql as superuser `kommune` (default database: postgres)
 #   deploy/local/postgres.sh purge            stop and delete the cluster (all data)
 #
-# Listens on 127.0.0.1:55432 only, plus a unix socket in the cluster directory. Superuser `kommune`,
+# Listens on 127.0.0.1:15432 only, plus a unix socket in the cluster directory. Superuser `kommune`,
 # password `kommune`: trust on the unix socket, scram-sha-256 over TCP. Binaries from Debian's
 # postgresql-15 (/usr/lib/postgresql/15/bin), installed on demand when running as root.
 #

@@ -56,7 +56,7 @@ def test_document_is_valid_asyncapi_3(which: str, request: pytest.FixtureRequest
 
 
 def _check_consistency(document: dict[str, Any], registry: SchemaRegistry, base: Path) -> None:
-    assert document["servers"]["local"]["host"] == "127.0.0.1:59092"
+    assert document["servers"]["local"]["host"] == "127.0.0.1:19092"
     assert document["servers"]["local"]["protocol"] == "kafka"
     assert set(document["channels"]) == set(registry.topics())
     messages = document["components"]["messages"]

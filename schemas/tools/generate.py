@@ -45,7 +45,7 @@ ASYNCAPI_FILE = Path("schemas/asyncapi.yaml")
 CATALOGUE_FILE = Path("docs/events.md")
 COMMAND = "make schemas  (= uv run python schemas/tools/generate.py)"
 
-LOCAL_KAFKA = "127.0.0.1:59092"
+LOCAL_KAFKA = "127.0.0.1:19092"
 KAFKA_VERSION = "4.1"
 EXAMPLE_TIME = "2026-03-02T09:30:00+01:00"
 EXAMPLE_TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"

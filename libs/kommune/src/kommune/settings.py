@@ -29,9 +29,9 @@ class ServiceSettings(BaseSettings):
         default=Environment.DEV,
         validation_alias=AliasChoices("KOMMUNE_ENVIRONMENT"),
     )
-    database_url: str = "postgresql+asyncpg://kommune:kommune@127.0.0.1:55432/postgres"
+    database_url: str = "postgresql+asyncpg://kommune:kommune@127.0.0.1:15432/postgres"
     database_pool_size: int = Field(default=10, ge=1, le=200)
-    kafka_bootstrap_servers: str = "127.0.0.1:59092"
+    kafka_bootstrap_servers: str = "127.0.0.1:19092"
     oidc_issuer: str = Field(
         default="http://127.0.0.1:8000/auth/dev",
         validation_alias=AliasChoices("KOMMUNE_OIDC_ISSUER"),

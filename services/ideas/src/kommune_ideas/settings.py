@@ -13,7 +13,7 @@ class IdeasSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="IDEAS_", extra="ignore")
 
     service_name: str = "ideas"
-    database_url: str = "postgresql+asyncpg://kommune:kommune@127.0.0.1:55432/ideas"
+    database_url: str = "postgresql+asyncpg://kommune:kommune@127.0.0.1:15432/ideas"
     consumer_group_prefix: str = Field(
         default="ideas",
         min_length=1,

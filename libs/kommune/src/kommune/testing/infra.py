@@ -49,8 +49,8 @@ log = structlog.get_logger(__name__)
 
 DATABASE_ENV = "KOMMUNE_TEST_DATABASE_URL"
 KAFKA_ENV = "KOMMUNE_TEST_KAFKA_BOOTSTRAP_SERVERS"
-LOCAL_DATABASE_URL = "postgresql://kommune:kommune@127.0.0.1:55432/postgres"
-LOCAL_KAFKA_BOOTSTRAP = "127.0.0.1:59092"
+LOCAL_DATABASE_URL = "postgresql://kommune:kommune@127.0.0.1:15432/postgres"
+LOCAL_KAFKA_BOOTSTRAP = "127.0.0.1:19092"
 Provider = Literal["env", "docker", "local"]
 
 
