@@ -9,8 +9,8 @@ Both use the relay's producer settings, so the ratio is the cost of the outbox r
 
     uv run python bench/bench_outbox_relay.py [--events 20000] [--batch-size 1000]
 
-Servers: ``KOMMUNE_TEST_DATABASE_URL`` / ``KOMMUNE_TEST_KAFKA_BOOTSTRAP_SERVERS`` or the local
-runtime's defaults (``bash deploy/local/postgres.sh start``, ``bash deploy/local/kafka.sh start``).
+Servers: ``KOMMUNE_TEST_DATABASE_URL`` / ``KOMMUNE_TEST_KAFKA_BOOTSTRAP_SERVERS``, else the running
+project-local ones (``bash deploy/local/postgres.sh start``, ``bash deploy/local/kafka.sh start``).
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ from kommune.events.envelope import encode_headers
 from kommune.events.outbox import DomainEvent, OutboxMessage, cloudevent_headers
 from kommune.events.relay import PRODUCER_DEFAULTS, OutboxRelay
 from kommune.events.topics import TopicSpec, ensure_topics
+from kommune.testing.infra import local_endpoints
 from results import merge, result
 from sqlalchemy.engine import make_url
 
@@ -185,9 +186,10 @@ async def main() -> None:
     args = parser.parse_args()
     batch_size = args.batch_size or OutboxRelay.__init__.__kwdefaults__["batch_size"]
 
-    admin_url = make_url(os.environ.get("KOMMUNE_TEST_DATABASE_URL", DEFAULT_DATABASE_URL))
+    local_database, local_kafka = local_endpoints()
+    admin_url = make_url(os.environ.get("KOMMUNE_TEST_DATABASE_URL", local_database))
     admin_dsn = admin_url.set(drivername="postgresql").render_as_string(hide_password=False)
-    bootstrap = os.environ.get("KOMMUNE_TEST_KAFKA_BOOTSTRAP_SERVERS", DEFAULT_KAFKA)
+    bootstrap = os.environ.get("KOMMUNE_TEST_KAFKA_BOOTSTRAP_SERVERS", local_kafka)
 
     suffix = uuid.uuid4().hex[:10]
     raw_topic, relay_topic = f"bench.raw.{suffix}", f"bench.relay.{suffix}"

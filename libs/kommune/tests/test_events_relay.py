@@ -217,6 +217,40 @@ async def test_two_relays_only_one_publishes_and_the_other_takes_over(
         assert [e.data["n"] for e in events if e.key == f"agg-{i}"] == list(range(10))
 
 
+async def test_relay_survives_losing_its_database_connection(
+    events_db: EventsDb, kafka_bootstrap_servers: str, kafka_topic: Any, make_event: MakeEvent
+) -> None:
+    """Losing the connection loses the lock; the relay reconnects, relocks and carries on."""
+    topic = await kafka_topic("relay.reconnect")
+    service = f"relay-reconnect-{uuid.uuid4().hex[:8]}"
+    relay = _relay(events_db, kafka_bootstrap_servers, service, poll_interval=0.2)
+    await relay.start()
+    try:
+        await _wait_until(lambda: _is_leader(relay))
+        async with events_db.engine.connect() as conn:
+            killed = await conn.scalar(
+                text(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                    "WHERE application_name = :name"
+                ),
+                {"name": f"{service}-outbox-relay"},
+            )
+        assert killed == 1
+        await events_db.add_events(make_event(topic, "r", {"n": 1}))
+
+        async def all_published() -> bool:
+            return (
+                await events_db.scalar("SELECT count(*) FROM outbox WHERE published_at IS NULL")
+                == 0
+            )
+
+        await _wait_until(all_published, timeout=15)
+        assert relay.is_leader
+    finally:
+        await relay.stop()
+    assert len(await kafka_events(kafka_bootstrap_servers, topic, count=None)) == 1
+
+
 async def test_metrics_and_housekeeping(
     events_db: EventsDb, kafka_bootstrap_servers: str, kafka_topic: Any, make_event: MakeEvent
 ) -> None:

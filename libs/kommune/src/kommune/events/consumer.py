@@ -26,6 +26,7 @@ import contextlib
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 import pydantic
 import structlog
@@ -37,7 +38,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from kommune.db import transaction
 from kommune.events.envelope import PoisonMessage, ReceivedEvent, decode
-from kommune.events.inbox import claim
+from kommune.events.inbox import claim, prune
 from kommune.events.topics import dlq_topic
 
 log = structlog.get_logger(__name__)
@@ -156,6 +157,8 @@ class ConsumerRunner:
         retry_backoff: float = 0.2,
         max_backoff: float = 5.0,
         max_poll_records: int = 200,
+        inbox_retention: timedelta = timedelta(days=30),
+        housekeeping_interval: float = 3600.0,
     ) -> None:
         if max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
@@ -166,6 +169,9 @@ class ConsumerRunner:
         self.retry_backoff = retry_backoff
         self.max_backoff = max_backoff
         self.max_poll_records = max_poll_records
+        self.inbox_retention = inbox_retention
+        self.housekeeping_interval = housekeeping_interval
+        self._next_housekeeping = 0.0
         self.stats = ConsumerStats()
         self._task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
@@ -264,6 +270,7 @@ class ConsumerRunner:
         await consumer.start()
         log.info("consumer_started", group=self.spec.group_id, topics=list(self.spec.topics))
         while not self._stopping.is_set():
+            await self._housekeeping()
             batches = await consumer.getmany(timeout_ms=500)
             for tp, records in batches.items():
                 next_offset: int | None = None
@@ -366,6 +373,19 @@ class ConsumerRunner:
                 except (PoisonMessage, pydantic.ValidationError) as exc:
                     raise _InvalidEventError(exc) from exc
         return first
+
+    async def _housekeeping(self) -> None:
+        now = time.monotonic()
+        if now < self._next_housekeeping:
+            return
+        self._next_housekeeping = now + self.housekeeping_interval
+        try:
+            async with transaction(self._sessionmaker) as session:
+                pruned = await prune(session, self.spec.group_id, self.inbox_retention)
+            if pruned:
+                log.info("consumer_inbox_pruned", group=self.spec.group_id, rows=pruned)
+        except Exception as exc:
+            log.warning("consumer_inbox_prune_failed", error=f"{type(exc).__name__}: {exc}")
 
     # ---- dead letters --------------------------------------------------------------------------
 

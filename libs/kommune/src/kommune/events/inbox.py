@@ -10,9 +10,9 @@ the relay may re-publish an event at a new offset, but its ``ce_id`` never chang
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import BigInteger, DateTime, Integer, String, func
+from sqlalchemy import BigInteger, DateTime, Integer, String, delete, func
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
@@ -65,3 +65,18 @@ async def claim(
     )
     result = await session.execute(statement)
     return result.scalar_one_or_none() is not None
+
+
+async def prune(session: AsyncSession, consumer_group: str, older_than: timedelta) -> int:
+    """Forget the group's inbox rows older than ``older_than``; return how many went.
+
+    Choose it well beyond the topics' retention: a record older than that cannot be redelivered,
+    so its row can no longer prevent anything. (A record re-driven from the DLQ has no row.)
+    """
+    result = await session.execute(
+        delete(InboxMessage).where(
+            InboxMessage.consumer_group == consumer_group,
+            InboxMessage.received_at < func.now() - older_than,
+        )
+    )
+    return int(getattr(result, "rowcount", 0) or 0)

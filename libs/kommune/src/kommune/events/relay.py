@@ -211,7 +211,6 @@ class OutboxRelay:
                 raise
             except Exception:
                 # Database trouble: drop the connection (and with it the lock) and start afresh.
-                log.warning("outbox_relay_db_error", exc_info=True)
                 await self._close_connection()
                 raise
 

@@ -23,6 +23,7 @@ consumer groups. Typical service test::
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import re
 import shutil
@@ -99,6 +100,35 @@ def run_local_script(name: str, command: str, *, timeout: float = 900) -> None:
         )
 
 
+@functools.cache
+def local_endpoints() -> tuple[str, str]:
+    """(database URL, Kafka bootstrap) of the project-local runtime, as deploy/local/lib.sh says.
+
+    Asking the scripts keeps one source of truth for the ports (and honours their overrides,
+    e.g. ``KOMMUNE_PG_PORT`` for a second checkout).
+    """
+    try:
+        root = repo_root()
+    except RuntimeError:
+        return LOCAL_DATABASE_URL, LOCAL_KAFKA_BOOTSTRAP
+    script = (
+        "source deploy/local/lib.sh >/dev/null && "
+        'printf "%s\\n%s\\n" "$KOMMUNE_LOCAL_DATABASE_URL" "$KOMMUNE_LOCAL_KAFKA_BOOTSTRAP"'
+    )
+    result = subprocess.run(  # noqa: S603 (a fixed script)
+        ["bash", "-c", script],  # noqa: S607
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    lines = result.stdout.split()
+    if result.returncode != 0 or len(lines) != 2:
+        return LOCAL_DATABASE_URL, LOCAL_KAFKA_BOOTSTRAP
+    return lines[0], lines[1]
+
+
 def _asyncpg_url(url: str) -> str:
     return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
@@ -126,13 +156,13 @@ def _postgres_server() -> Iterator[Server]:
             container.stop()
     else:
         run_local_script("postgres", "start")
-        yield Server(LOCAL_DATABASE_URL, "local")
+        yield Server(local_endpoints()[0], "local")
 
 
 @pytest.fixture(scope="session")
 def _kafka_server() -> Iterator[Server]:
     if bootstrap := os.environ.get(KAFKA_ENV):
-        local = bootstrap == LOCAL_KAFKA_BOOTSTRAP
+        local = bootstrap == local_endpoints()[1]
         yield Server(bootstrap, "local" if local else "env")
     elif docker_available():
         from testcontainers.kafka import KafkaContainer
@@ -146,7 +176,7 @@ def _kafka_server() -> Iterator[Server]:
             container.stop()
     else:
         run_local_script("kafka", "start")
-        yield Server(LOCAL_KAFKA_BOOTSTRAP, "local")
+        yield Server(local_endpoints()[1], "local")
 
 
 @pytest.fixture(scope="session")
