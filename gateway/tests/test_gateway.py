@@ -16,6 +16,8 @@ from kommune_gateway.main import create_gateway_app
 
 MiB = 1024 * 1024
 
+BEARER = "bearerAuth"
+
 
 def assert_problem(
     response: httpx.Response, status: int, code: str | None = None
@@ -265,7 +267,8 @@ async def test_merged_openapi_contains_every_reachable_upstream(client: httpx.As
     assert {tag["name"] for tag in doc.get("tags", [])} <= {"ideas", "open311", "applications"}
     assert doc["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
     assert {} in paths["/open311/services"]["get"]["security"]
-    assert "security" not in paths["/api/v1/ideas/whoami"]["get"]
+    # Protected operations keep the services' own declaration of the same scheme.
+    assert paths["/api/v1/ideas/whoami"]["get"].get("security", [{BEARER: []}]) == [{BEARER: []}]
 
 
 async def test_swagger_ui_is_served(client: httpx.AsyncClient) -> None:

@@ -22,7 +22,7 @@ class Environment(StrEnum):
 class ServiceSettings(BaseSettings):
     """Base class; subclasses set ``model_config = SettingsConfigDict(env_prefix="IDEAS_")``."""
 
-    model_config = SettingsConfigDict(env_prefix="KOMMUNE_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="KOMMUNE_", extra="ignore", populate_by_name=True)
 
     service_name: str = "kommune"
     environment: Environment = Field(

@@ -2,11 +2,25 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 from contextvars import ContextVar
 
 request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
 traceparent_var: ContextVar[str | None] = ContextVar("traceparent", default=None)
+
+
+# W3C Trace Context: version (not ff), 32-hex trace id, 16-hex parent id, 2-hex flags; ids not 0.
+_TRACEPARENT = re.compile(
+    r"^(?!ff)[0-9a-f]{2}-(?!0{32})[0-9a-f]{32}-(?!0{16})[0-9a-f]{16}-[0-9a-f]{2}$"
+)
+
+
+def valid_traceparent(value: str | None) -> str | None:
+    """``value`` stripped if it is a well-formed ``traceparent``, else None (never trust input)."""
+    if value is not None and _TRACEPARENT.match(value.strip()):
+        return value.strip()
+    return None
 
 
 def current_traceparent() -> str | None:
@@ -20,8 +34,8 @@ def new_traceparent() -> str:
 
 def child_traceparent(parent: str | None) -> str:
     """Continue the caller's trace with a new span id; start a new trace when none is valid."""
-    if parent:
-        parts = parent.split("-")
-        if len(parts) == 4 and len(parts[1]) == 32 and len(parts[2]) == 16:
-            return f"{parts[0]}-{parts[1]}-{secrets.token_hex(8)}-{parts[3]}"
+    valid = valid_traceparent(parent)
+    if valid:
+        version, trace_id, _, flags = valid.split("-")
+        return f"{version}-{trace_id}-{secrets.token_hex(8)}-{flags}"
     return new_traceparent()

@@ -19,17 +19,18 @@ from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from kommune.errors import problem_response
-from kommune.telemetry.context import child_traceparent, request_id_var, traceparent_var
+from kommune.telemetry.context import (
+    child_traceparent,
+    request_id_var,
+    traceparent_var,
+    valid_traceparent,
+)
 from kommune.telemetry.metrics import HTTP_REQUESTS_IN_PROGRESS, UNMATCHED_ROUTE, observe_request
 
 REQUEST_ID_HEADER = "x-request-id"
 CLIENT_CLOSED_REQUEST = 499
 """Status recorded (never sent) when the client disconnected before the response (nginx's 499)."""
 _REQUEST_ID = re.compile(r"^[\x20-\x7e]{1,128}$")
-# W3C Trace Context: version (not ff), 32-hex trace id, 16-hex parent id, 2-hex flags.
-_TRACEPARENT = re.compile(
-    r"^(?!ff)[0-9a-f]{2}-(?!0{32})[0-9a-f]{32}-(?!0{16})[0-9a-f]{16}-[0-9a-f]{2}$"
-)
 
 access_log = structlog.get_logger("kommune.access")
 error_log = structlog.get_logger("kommune.errors")
@@ -38,12 +39,6 @@ error_log = structlog.get_logger("kommune.errors")
 def valid_request_id(value: str | None) -> str | None:
     if value is not None and _REQUEST_ID.match(value) and value.strip():
         return value
-    return None
-
-
-def valid_traceparent(value: str | None) -> str | None:
-    if value is not None and _TRACEPARENT.match(value.strip()):
-        return value.strip()
     return None
 
 

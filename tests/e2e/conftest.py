@@ -1,0 +1,156 @@
+"""The platform as a user meets it: the gateway and the services as real HTTP servers.
+
+Each server is a uvicorn instance on a free loopback port in this test process. Nothing is
+injected: the services discover the gateway's dev issuer over HTTP, the gateway proxies over
+HTTP, events go through the real outbox relay into the real Kafka broker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest_asyncio
+import uvicorn
+from fastapi import FastAPI
+from kommune.db import create_engine
+from kommune.events.topics import ensure_topics
+from kommune.migrations import upgrade
+from kommune.testing.contracts import check_outbox
+from kommune.testing.infra import CreateDatabase
+from kommune_gateway.main import create_gateway_app
+from kommune_gateway.settings import GatewaySettings
+from kommune_ideas import events as ideas_events
+from kommune_ideas.main import create_app as create_ideas_app
+from kommune_ideas.settings import IdeasSettings
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+REPO = Path(__file__).resolve().parents[2]
+IDEAS_ALEMBIC = REPO / "services" / "ideas" / "alembic.ini"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@contextlib.asynccontextmanager
+async def serve(app: FastAPI, port: int) -> AsyncIterator[str]:
+    """Run ``app`` with uvicorn on ``127.0.0.1:port`` (lifespan included) until the block ends."""
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="on", log_config=None)
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    try:
+        async with asyncio.timeout(30):
+            while not server.started:
+                if task.done():
+                    task.result()  # start-up failed: raise its error
+                    raise RuntimeError(f"uvicorn on port {port} stopped during start-up")
+                await asyncio.sleep(0.05)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await asyncio.wait_for(task, timeout=15)
+
+
+@dataclass
+class Platform:
+    gateway_url: str
+    ideas_url: str
+    ideas_db_url: str
+    ideas_engine: AsyncEngine
+    kafka_bootstrap_servers: str
+    client: httpx.AsyncClient
+    issuer_url: str
+    issuer_key_file: Path
+
+    async def token(self, sub: str, roles: list[str], name: str | None = None) -> dict[str, str]:
+        """A bearer token from the gateway's dev issuer, as a frontend would get one."""
+        response = await self.client.post(
+            "/auth/dev/token", json={"sub": sub, "roles": roles, "name": name or sub}
+        )
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert body["token_type"] == "bearer"
+        assert body["expires_in"] > 0
+        return {"Authorization": f"Bearer {body['access_token']}"}
+
+    async def ideas_scalar(self, sql: str, **params: Any) -> Any:
+        async with self.ideas_engine.connect() as connection:
+            return (await connection.execute(text(sql), params)).scalar()
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def platform(
+    create_database: CreateDatabase,
+    kafka_bootstrap_servers: str,
+    tmp_path_factory: Any,
+) -> AsyncIterator[Platform]:
+    ideas_db = await create_database("e2e_ideas")
+    await upgrade(IDEAS_ALEMBIC, ideas_db)
+    await ensure_topics(
+        kafka_bootstrap_servers, [*ideas_events.TOPICS, *ideas_events.CONSUMED_TOPICS]
+    )
+    gateway_port, ideas_port = free_port(), free_port()
+    issuer = f"http://127.0.0.1:{gateway_port}/auth/dev"
+    common = {
+        "KOMMUNE_ENVIRONMENT": "test",
+        "KOMMUNE_OIDC_ISSUER": issuer,
+        "KOMMUNE_LOG_LEVEL": "WARNING",
+        "kafka_bootstrap_servers": kafka_bootstrap_servers,
+    }
+    key_file = tmp_path_factory.mktemp("e2e-issuer") / "jwk.json"
+    gateway = create_gateway_app(
+        GatewaySettings.model_validate(
+            {
+                **common,
+                "KOMMUNE_DEV_ISSUER_KEY_FILE": str(key_file),
+                "public_base_url": f"http://127.0.0.1:{gateway_port}",
+                "upstream_ideas": f"http://127.0.0.1:{ideas_port}",
+                # Not deployed in this test: their routes answer 503.
+                "upstream_documents": "",
+                "upstream_egov": "",
+                "upstream_sensors": "",
+            }
+        )
+    )
+    ideas = create_ideas_app(
+        IdeasSettings.model_validate(
+            {
+                **common,
+                "database_url": ideas_db,
+                "consumer_group_prefix": f"e2e-{uuid.uuid4().hex[:8]}",
+            }
+        )
+    )
+    engine = create_engine(ideas_db, pool_size=2, application_name="e2e-tests")
+    try:
+        async with (
+            serve(gateway, gateway_port) as gateway_url,
+            serve(ideas, ideas_port) as ideas_url,
+            httpx.AsyncClient(base_url=gateway_url, timeout=30) as client,
+        ):
+            yield Platform(
+                gateway_url=gateway_url,
+                ideas_url=ideas_url,
+                ideas_db_url=ideas_db,
+                ideas_engine=engine,
+                kafka_bootstrap_servers=kafka_bootstrap_servers,
+                client=client,
+                issuer_url=issuer,
+                issuer_key_file=key_file,
+            )
+    finally:
+        await engine.dispose()
+    # Every event the platform wrote during these tests keeps its contract.
+    await check_outbox(ideas_db)
