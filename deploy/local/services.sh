@@ -79,9 +79,11 @@ service_env() { # name
         "${prefix}_KAFKA_BOOTSTRAP_SERVERS=$kafka"
     if [[ $name == gateway ]]; then
         printf '%s\n' "KOMMUNE_DEV_ISSUER_KEY_FILE=$DEV_ISSUER_DIR/jwk.json"
+        # An empty URL tells the gateway a service is not deployed: its routes answer 503.
         for other in "${NAMES[@]}"; do
-            if [[ $other == gateway ]] || ! implemented "$other"; then continue; fi
-            printf 'GATEWAY_UPSTREAM_%s=%s\n' "$(tr '[:lower:]-' '[:upper:]_' <<<"$other")" "$(url_of "$other")"
+            [[ $other == gateway ]] && continue
+            printf 'GATEWAY_UPSTREAM_%s=%s\n' "$(tr '[:lower:]-' '[:upper:]_' <<<"$other")" \
+                "$(implemented "$other" && url_of "$other")"
         done
     fi
 }
