@@ -32,6 +32,20 @@ async def test_migrated_schema_matches_the_models(create_database: CreateDatabas
                 (await connection.execute(text("SELECT extname FROM pg_extension"))).scalars().all()
             )
             assert "pg_trgm" in extensions
+            options = dict(
+                (
+                    await connection.execute(
+                        text(
+                            "SELECT relname, reloptions::text FROM pg_class "
+                            "WHERE relname LIKE 'ix_ideas_search_%'"
+                        )
+                    )
+                ).all()
+            )
+            assert options == {
+                "ix_ideas_search_vector": "{fastupdate=off}",
+                "ix_ideas_search_text_trgm": "{fastupdate=off}",
+            }
     finally:
         await engine.dispose()
 

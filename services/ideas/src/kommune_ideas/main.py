@@ -24,6 +24,17 @@ Every endpoint needs a bearer token of a staff member; citizens get 403.
 """
 
 
+ROUTERS = (
+    ideas_router,
+    comments_router,
+    participation_router,
+    meetings_router,
+    chronicle_router,
+    faq_router,
+    departments_router,
+)
+
+
 def create_app(
     settings: IdeasSettings | None = None, *, http_transport: httpx.AsyncBaseTransport | None = None
 ) -> FastAPI:
@@ -32,15 +43,7 @@ def create_app(
         settings,
         title="Kommune ideas",
         description=DESCRIPTION,
-        routers=[
-            ideas_router,
-            comments_router,
-            participation_router,
-            meetings_router,
-            chronicle_router,
-            faq_router,
-            departments_router,
-        ],
+        routers=ROUTERS,
         topics=[*events.TOPICS, *events.CONSUMED_TOPICS],
         consumers=[chronicle_consumer(settings)],
         http_transport=http_transport,

@@ -81,9 +81,18 @@ class Idea(Base):
     """Latest comment in the change agents' forum (counts as activity only for its readers)."""
     leaders_activity_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     """Latest comment in the leaders' forum (counts as activity only for its readers)."""
-    search_text: Mapped[str] = mapped_column(Text, Computed(SEARCH_TEXT_SQL, persisted=True))
+    # Only for WHERE clauses: never loaded (deferred; reading them raises instead of querying).
+    search_text: Mapped[str] = mapped_column(
+        Text,
+        Computed(SEARCH_TEXT_SQL, persisted=True),
+        deferred=True,
+        deferred_raiseload=True,
+    )
     search_vector: Mapped[Any] = mapped_column(
-        TSVECTOR, Computed(SEARCH_VECTOR_SQL, persisted=True)
+        TSVECTOR,
+        Computed(SEARCH_VECTOR_SQL, persisted=True),
+        deferred=True,
+        deferred_raiseload=True,
     )
 
     department: Mapped[Department] = relationship(lazy="raise")
@@ -98,12 +107,20 @@ class Idea(Base):
         Index("ix_ideas_department_created", "department_id", "created_at"),
         Index("ix_ideas_author_created", "author_id", "created_at"),
         Index("ix_ideas_tags", "tags", postgresql_using="gin"),
-        Index("ix_ideas_search_vector", "search_vector", postgresql_using="gin"),
+        # fastupdate off: ideas are written rarely and searched often; a GIN pending list
+        # (the default) makes the planner avoid these indexes until the next vacuum.
+        Index(
+            "ix_ideas_search_vector",
+            "search_vector",
+            postgresql_using="gin",
+            postgresql_with={"fastupdate": "off"},
+        ),
         Index(
             "ix_ideas_search_text_trgm",
             "search_text",
             postgresql_using="gin",
             postgresql_ops={"search_text": "gin_trgm_ops"},
+            postgresql_with={"fastupdate": "off"},
         ),
     )
 
