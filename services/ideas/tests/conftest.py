@@ -24,7 +24,7 @@ from kommune.events.topics import ensure_topics
 from kommune.migrations import upgrade
 from kommune.testing.auth import issuer_settings_overrides, lifespan_client
 from kommune.testing.contracts import check_outbox
-from kommune.testing.infra import CreateDatabase, unique_group
+from kommune.testing.infra import CreateDatabase, CreateTopic, unique_group
 from kommune_ideas import events
 from kommune_ideas.main import create_app
 from kommune_ideas.settings import IdeasSettings
@@ -179,7 +179,7 @@ async def start_group_at_end(bootstrap: str, group_id: str, topics: Iterable[str
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
-async def settings(db: Db, kafka_bootstrap_servers: str) -> IdeasSettings:
+async def settings(db: Db, kafka_bootstrap_servers: str, kafka_topic: CreateTopic) -> IdeasSettings:
     values: dict[str, Any] = {
         "KOMMUNE_ENVIRONMENT": "test",
         "KOMMUNE_LOG_JSON": True,
@@ -187,14 +187,16 @@ async def settings(db: Db, kafka_bootstrap_servers: str) -> IdeasSettings:
         "database_url": db.url,
         "kafka_bootstrap_servers": kafka_bootstrap_servers,
         "consumer_group_prefix": unique_group("ideas-test"),
+        # Announcements go to a topic of this session: nobody else's service reads them.
+        "egov_service_topic": await kafka_topic("egov.service.v1"),
         **{f"KOMMUNE_{k.upper()}": v for k, v in issuer_settings_overrides().items()},
     }
     settings = IdeasSettings.model_validate(values)
-    await ensure_topics(kafka_bootstrap_servers, [*events.TOPICS, *events.CONSUMED_TOPICS])
+    await ensure_topics(kafka_bootstrap_servers, events.TOPICS)
     await start_group_at_end(
         kafka_bootstrap_servers,
         f"{settings.consumer_group_prefix}.chronicle",
-        [events.IDEA_TOPIC, events.EGOV_SERVICE_TOPIC],
+        [events.IDEA_TOPIC, settings.egov_service_topic],
     )
     return settings
 

@@ -12,6 +12,7 @@ from kommune.events.envelope import encode
 from kommune.events.outbox import DomainEvent
 from kommune.testing.contracts import AssertEventValid
 from kommune_ideas import events
+from kommune_ideas.settings import IdeasSettings
 
 from .conftest import Db, Personas, assert_problem
 from .test_acceptance import wait_for
@@ -127,6 +128,7 @@ async def test_an_announcement_delivered_twice_makes_one_entry(
     client: httpx.AsyncClient,
     people: Personas,
     db: Db,
+    settings: IdeasSettings,
     kafka_bootstrap_servers: str,
     assert_event_valid: AssertEventValid,
 ) -> None:
@@ -138,9 +140,9 @@ async def test_an_announcement_delivered_twice_makes_one_entry(
     marker = announcement(service_id, "Marker")
     await produce(
         kafka_bootstrap_servers,
-        (events.EGOV_SERVICE_TOPIC, event, "/kommune/egov"),
-        (events.EGOV_SERVICE_TOPIC, event, "/kommune/egov"),
-        (events.EGOV_SERVICE_TOPIC, marker, "/kommune/egov"),
+        (settings.egov_service_topic, event, "/kommune/egov"),
+        (settings.egov_service_topic, event, "/kommune/egov"),
+        (settings.egov_service_topic, marker, "/kommune/egov"),
     )
 
     async def marker_entry() -> Any:
@@ -164,3 +166,44 @@ async def test_an_announcement_delivered_twice_makes_one_entry(
         )
     ).json()["items"]
     assert str(rows[0]["id"]) in [entry["id"] for entry in listed]
+
+
+async def test_events_about_ideas_of_another_database_are_skipped(
+    db: Db, settings: IdeasSettings, kafka_bootstrap_servers: str
+) -> None:
+    """The broker is shared (test sessions, a second checkout): an implemented idea that this
+    database does not hold makes no chronicle entry, but the event is consumed (inbox)."""
+    stranger = uuid.uuid4()
+    event = DomainEvent(
+        topic=events.IDEA_TOPIC,
+        type=events.IDEA_STATUS_CHANGED,
+        aggregate_type="idea",
+        aggregate_id=str(stranger),
+        data={
+            "idea_id": str(stranger),
+            "title": "Fremde Idee",
+            "from_status": "in_progress",
+            "to_status": "implemented",
+            "note": "Anderswo umgesetzt.",
+            "reason": None,
+            "decision": False,
+            "changed_by": "ca-x",
+            "changed_by_name": None,
+            "meeting_id": None,
+            "changed_at": datetime.now(UTC).isoformat(),
+        },
+    )
+    await produce(kafka_bootstrap_servers, (events.IDEA_TOPIC, event, events.SOURCE))
+
+    async def claimed() -> Any:
+        return await db.scalar(
+            "SELECT count(*) FROM inbox WHERE event_id = :id AND consumer_group = :group",
+            id=str(event.id),
+            group=f"{settings.consumer_group_prefix}.chronicle",
+        )
+
+    await wait_for(claimed)
+    assert (
+        await db.scalar("SELECT count(*) FROM chronicle_entries WHERE idea_id = :id", id=stranger)
+        == 0
+    )

@@ -59,10 +59,11 @@ TOPICS: tuple[TopicSpec, ...] = (
 )
 """Declared and created by this service (with their ``.dlq``)."""
 
-CONSUMED_TOPICS: tuple[TopicSpec, ...] = (
-    TopicSpec(name=EGOV_SERVICE_TOPIC, partitions=3, retention_ms=30 * DAY_MS),
-)
-"""Declared here as well so the chronicle can subscribe before egov ever started (idempotent)."""
+
+def consumed_topics(egov_service_topic: str = EGOV_SERVICE_TOPIC) -> tuple[TopicSpec, ...]:
+    """Topics of other services the chronicle reads, declared here as well so that it can
+    subscribe before egov ever started (creation is idempotent; egov's declaration is the same)."""
+    return (TopicSpec(name=egov_service_topic, partitions=3, retention_ms=30 * DAY_MS),)
 
 
 class _Payload(BaseModel):

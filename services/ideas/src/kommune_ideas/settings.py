@@ -20,3 +20,8 @@ class IdeasSettings(ServiceSettings):
         max_length=100,
         description="Prefix of the Kafka consumer groups of this service (one group per handler).",
     )
+    egov_service_topic: str = Field(
+        default="egov.service.v1",
+        pattern=r"^[a-zA-Z0-9._-]{1,249}$",
+        description="Where egov announces e-services going live (tests use a topic of their own).",
+    )

@@ -16,6 +16,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
+import structlog
 from kommune.events.consumer import ConsumerSpec
 from kommune.events.envelope import ReceivedEvent
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, UrlConstraints
@@ -24,8 +25,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kommune_ideas import events
 from kommune_ideas.chronicle.models import EntryKind
 from kommune_ideas.chronicle.service import ChronicleService
+from kommune_ideas.ideas.models import Idea
 from kommune_ideas.ideas.workflow import GERMAN_LABELS, IdeaStatus
 from kommune_ideas.settings import IdeasSettings
+
+log = structlog.get_logger(__name__)
 
 
 class _Tolerant(BaseModel):
@@ -53,6 +57,12 @@ class ServicePublished(_Tolerant):
 
 async def on_status_changed(session: AsyncSession, event: ReceivedEvent) -> None:
     data = StatusChanged.model_validate(event.data)
+    if await session.get(Idea, data.idea_id) is None:
+        # Not an idea of this database: an event another environment (a test run, another
+        # checkout) published on the same broker. Our own events always find their idea: the
+        # outbox row commits with it.
+        log.warning("chronicle_unknown_idea_skipped", idea_id=str(data.idea_id), event_id=event.id)
+        return
     chronicle = ChronicleService(session)
     if data.to_status == IdeaStatus.IMPLEMENTED:
         await chronicle.publish_automatic(
@@ -111,7 +121,7 @@ async def handle(session: AsyncSession, event: ReceivedEvent) -> None:
 def chronicle_consumer(settings: IdeasSettings) -> ConsumerSpec:
     return ConsumerSpec(
         group_id=f"{settings.consumer_group_prefix}.chronicle",
-        topics=(events.IDEA_TOPIC, events.EGOV_SERVICE_TOPIC),
+        topics=(events.IDEA_TOPIC, settings.egov_service_topic),
         handler=handle,
         event_types=frozenset(HANDLERS),
     )
