@@ -21,13 +21,11 @@ import pytest_asyncio
 import uvicorn
 from fastapi import FastAPI
 from kommune.db import create_engine
-from kommune.events.topics import ensure_topics
 from kommune.migrations import upgrade
 from kommune.testing.contracts import check_outbox
 from kommune.testing.infra import CreateDatabase
 from kommune_gateway.main import create_gateway_app
 from kommune_gateway.settings import GatewaySettings
-from kommune_ideas import events as ideas_events
 from kommune_ideas.main import create_app as create_ideas_app
 from kommune_ideas.settings import IdeasSettings
 from sqlalchemy import text
@@ -98,9 +96,6 @@ async def platform(
 ) -> AsyncIterator[Platform]:
     ideas_db = await create_database("e2e_ideas")
     await upgrade(IDEAS_ALEMBIC, ideas_db)
-    await ensure_topics(
-        kafka_bootstrap_servers, [*ideas_events.TOPICS, *ideas_events.CONSUMED_TOPICS]
-    )
     gateway_port, ideas_port = free_port(), free_port()
     issuer = f"http://127.0.0.1:{gateway_port}/auth/dev"
     common = {
