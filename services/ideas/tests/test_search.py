@@ -140,3 +140,28 @@ async def test_the_planner_can_use_the_search_indexes(db: Db) -> None:
     rendered = "\n".join(plan)
     assert "ix_ideas_search_vector" in rendered
     assert "ix_ideas_search_text_trgm" in rendered
+
+
+async def test_counts_agree_with_the_list(
+    api: Api, client: httpx.AsyncClient, people: Personas, corpus: dict[str, str]
+) -> None:
+    await api.move(corpus["other"], "for_decision", people.change_agent)
+    query = f"q={corpus['marker']}"
+    counts = await client.get(f"/api/v1/ideas/counts?{query}", headers=people.staff.headers)
+    assert counts.status_code == 200, counts.text
+    body = counts.json()
+    listed = await search(client, people.staff.headers, query)
+    assert body["total"] == len(listed) == 3
+    assert body["by_status"] == {
+        "idea": 2,
+        "in_progress": 0,
+        "implemented": 0,
+        "rejected": 0,
+        "for_decision": 1,
+    }
+    assert_problem(
+        await client.get(f"/api/v1/ideas/counts?{query}", headers=people.citizen.headers), 403
+    )
+    assert_problem(
+        await client.get("/api/v1/ideas/counts?status=nope", headers=people.staff.headers), 422
+    )

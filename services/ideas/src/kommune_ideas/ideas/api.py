@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Depends, Query, status
 from kommune.auth.principal import CurrentPrincipal
 from kommune.db import DbSession
 
@@ -14,6 +14,7 @@ from kommune_ideas.ideas.models import Idea, IdeaHistoryEntry
 from kommune_ideas.ideas.repository import IdeaFilters
 from kommune_ideas.ideas.schemas import (
     HistoryEntryOut,
+    IdeaCounts,
     IdeaCreate,
     IdeaDetail,
     IdeaOut,
@@ -89,11 +90,8 @@ async def _detail(service: IdeaService, principal: CurrentPrincipal, idea: Idea)
     return idea_detail(await service.detail(principal, idea.id))
 
 
-@router.get("", summary="List and search the idea store")
-async def list_ideas(
-    session: DbSession,
+def idea_filters(
     principal: CurrentPrincipal,
-    page: PageParams,
     q: Annotated[
         SearchQuery | None,
         Query(
@@ -109,12 +107,8 @@ async def list_ideas(
         Query(min_length=1, max_length=255, description="Author's subject id, or `me`."),
     ] = None,
     following: Annotated[bool, Query(description="Only ideas you follow.")] = False,
-    sort: Annotated[
-        IdeaSort | None,
-        Query(description="Default: `relevance` when searching, else `newest`."),
-    ] = None,
-) -> Page[IdeaOut]:
-    filters = IdeaFilters(
+) -> IdeaFilters:
+    return IdeaFilters(
         status=status_,
         department_id=department_id,
         tag=tag,
@@ -122,8 +116,32 @@ async def list_ideas(
         following=following,
         q=q,
     )
+
+
+Filters = Annotated[IdeaFilters, Depends(idea_filters)]
+
+
+@router.get("", summary="List and search the idea store")
+async def list_ideas(
+    session: DbSession,
+    principal: CurrentPrincipal,
+    page: PageParams,
+    filters: Filters,
+    sort: Annotated[
+        IdeaSort | None,
+        Query(description="Default: `relevance` when searching, else `newest`."),
+    ] = None,
+) -> Page[IdeaOut]:
     views, next_cursor = await IdeaService(session).browse(principal, filters, sort, page)
     return Page(items=[idea_out(view) for view in views], next_cursor=next_cursor)
+
+
+@router.get("/counts", summary="How many ideas per status (same filters as the list)")
+async def count_ideas(
+    session: DbSession, principal: CurrentPrincipal, filters: Filters
+) -> IdeaCounts:
+    by_status = await IdeaService(session).counts(principal, filters)
+    return IdeaCounts(total=sum(by_status.values()), by_status=by_status)
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, summary="Post an idea (change agents)")

@@ -199,14 +199,18 @@ class IdeaRepository:
             self.session, statement, ordering, page, filters=filters.fingerprint(viewer)
         )
 
-    async def count(self, viewer: Principal, filters: IdeaFilters) -> int:
+    async def count_by_status(self, viewer: Principal, filters: IdeaFilters) -> dict[str, int]:
+        """How many ideas ``viewer`` sees per status, under the same filters as the list."""
         statement = self.filtered(viewer, filters)
         if filters.q:
             statement = statement.where(search_clause(filters.q).condition)
-        counted = select(func.count()).select_from(
-            statement.with_only_columns(Idea.id).order_by(None).subquery()
+        counted = (
+            statement.with_only_columns(Idea.status, func.count())
+            .group_by(Idea.status)
+            .order_by(None)
         )
-        return int((await self.session.execute(counted)).scalar_one())
+        rows = (await self.session.execute(counted)).all()
+        return {str(status): int(count) for status, count in rows}
 
     async def is_endorsed_by(self, idea_id: uuid.UUID, user_id: str) -> bool:
         statement = select(Endorsement.idea_id).where(
@@ -241,9 +245,6 @@ class IdeaRepository:
         self.session.add(idea)
         await self.session.flush()
         return idea
-
-    async def refresh_search_columns(self, idea: Idea) -> None:
-        await self.session.refresh(idea, attribute_names=["department"])
 
     async def record_forum_comment(self, idea_id: uuid.UUID, forum: Forum, at: datetime) -> None:
         if forum == Forum.CHANGE_AGENTS:

@@ -145,3 +145,10 @@ class HistoryEntryOut(OutputModel):
     actor: PersonOut
     meeting_id: uuid.UUID | None
     occurred_at: datetime
+
+
+class IdeaCounts(OutputModel):
+    """Counts under the same filters and visibility as the list (for dashboards)."""
+
+    total: int
+    by_status: dict[IdeaStatus, int]

@@ -99,9 +99,11 @@ class IdeaService:
         ideas, next_cursor = await self.ideas.page(viewer, filters, sort, page)
         return [view_of(idea, viewer) for idea in ideas], next_cursor
 
-    async def count(self, viewer: Principal, filters: IdeaFilters) -> int:
+    async def counts(self, viewer: Principal, filters: IdeaFilters) -> dict[IdeaStatus, int]:
+        """Ideas per status (every status present, zeros included) under the list's filters."""
         require(viewer, Permission.READ_STORE)
-        return await self.ideas.count(viewer, filters)
+        found = await self.ideas.count_by_status(viewer, filters)
+        return {status: found.get(status.value, 0) for status in IdeaStatus}
 
     async def detail(self, viewer: Principal, idea_id: uuid.UUID) -> IdeaDetailView:
         idea = await self.get_readable(viewer, idea_id)
