@@ -38,15 +38,16 @@ from typing import Any
 import asyncpg  # type: ignore[import-untyped]
 import httpx
 import structlog
+from results import merge, result
+from sqlalchemy import event
+from sqlalchemy.engine import Engine, make_url
+
 from kommune.app import create_service_app
 from kommune.auth.dev_issuer import DevIssuer
 from kommune.migrations import upgrade
 from kommune.testing.auth import TEST_ISSUER_URL, issuer_app, lifespan_client
 from kommune_ideas.main import ROUTERS
 from kommune_ideas.settings import IdeasSettings
-from results import merge, result
-from sqlalchemy import event
-from sqlalchemy.engine import Engine, make_url
 
 DEFAULT_DATABASE_URL = "postgresql://kommune:kommune@127.0.0.1:15432/postgres"
 ALEMBIC_INI = Path(__file__).resolve().parents[1] / "services" / "ideas" / "alembic.ini"

@@ -30,14 +30,15 @@ import asyncpg  # type: ignore[import-untyped]
 import structlog
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
+from results import merge, result
+from sqlalchemy.engine import make_url
+
 from kommune.db import Base, create_engine
 from kommune.events.envelope import encode_headers
 from kommune.events.outbox import DomainEvent, OutboxMessage, cloudevent_headers
 from kommune.events.relay import PRODUCER_DEFAULTS, OutboxRelay
 from kommune.events.topics import TopicSpec, ensure_topics
 from kommune.testing.infra import local_endpoints
-from results import merge, result
-from sqlalchemy.engine import make_url
 
 DEFAULT_DATABASE_URL = "postgresql://kommune:kommune@127.0.0.1:15432/postgres"
 DEFAULT_KAFKA = "127.0.0.1:19092"

@@ -26,6 +26,9 @@ import pytest_asyncio
 import uvicorn
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import StreamingResponse
+from pydantic import BaseModel
+from starlette.types import ASGIApp
+
 from kommune.app import create_service_app
 from kommune.auth.dev_issuer import DevIssuer
 from kommune.auth.principal import CurrentPrincipal
@@ -33,8 +36,6 @@ from kommune.settings import ServiceSettings
 from kommune.testing.auth import TEST_AUDIENCE, TEST_ISSUER_URL
 from kommune_gateway.main import create_gateway_app
 from kommune_gateway.settings import GatewaySettings
-from pydantic import BaseModel
-from starlette.types import ASGIApp
 
 MiB = 1024 * 1024
 

@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
+
 from kommune.auth.dev_issuer import DevIssuer
 from kommune.testing.auth import TEST_ISSUER_URL, TokenFactory, lifespan_client
 from kommune_gateway.main import create_gateway_app

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+
 from kommune_gateway.openapi import merge_documents
 from kommune_gateway.routes import ROUTES, Route, body_limits, match_route
 

@@ -16,6 +16,7 @@ from types import ModuleType
 from typing import Any
 
 import pytest
+
 from kommune_schemas import SchemaRegistry, default_registry
 
 SCHEMAS_ROOT = Path(__file__).resolve().parents[1]

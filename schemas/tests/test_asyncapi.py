@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 import yaml
 from jsonschema import Draft7Validator
+
 from kommune_schemas import SchemaRegistry, asyncapi_path
 from kommune_schemas.naming import TOPIC_PATTERN
 

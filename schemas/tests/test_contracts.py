@@ -8,13 +8,14 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
+from sqlalchemy import text, update
+from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.pool import NullPool
+
 from kommune.db import create_sessionmaker, transaction
 from kommune.events.outbox import DomainEvent, Outbox, OutboxMessage
 from kommune.testing.contracts import check_event, check_outbox, outbox_problems
 from kommune_schemas import SchemaRegistry
-from sqlalchemy import text, update
-from sqlalchemy.ext.asyncio import create_async_engine
-from sqlalchemy.pool import NullPool
 
 CREATED = "de.kommune.demo.thing.created.v1"
 ARCHIVED = "de.kommune.demo.thing.archived.v1"

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from kommune_schemas import SchemaRegistry, default_registry
 from kommune_schemas.conventions import problems, registry_problems
 

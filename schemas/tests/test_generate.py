@@ -10,8 +10,9 @@ from types import ModuleType
 from typing import Any
 
 import pytest
-from kommune_schemas import EventContractError, SchemaRegistry, model_for
 from pydantic import BaseModel, ValidationError
+
+from kommune_schemas import EventContractError, SchemaRegistry, model_for
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CREATED = "de.kommune.demo.thing.created.v1"

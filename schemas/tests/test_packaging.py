@@ -11,6 +11,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+
 from kommune_schemas import SchemaRegistry
 
 SCHEMAS_ROOT = Path(__file__).resolve().parents[1]

@@ -7,8 +7,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import kommune_schemas
 import pytest
+from pydantic import BaseModel
+
+import kommune_schemas
 from kommune_schemas import (
     EventContractError,
     EventTypeName,
@@ -19,7 +21,6 @@ from kommune_schemas import (
     schema_id_for,
 )
 from kommune_schemas.formats import is_rfc3339_date_time
-from pydantic import BaseModel
 
 CREATED = "de.kommune.demo.thing.created.v1"
 ARCHIVED = "de.kommune.demo.thing.archived.v1"

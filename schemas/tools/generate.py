@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
 from kommune_schemas.conventions import problems, registry_problems
 from kommune_schemas.envelope import (
     CLOUDEVENTS_HEADERS_SCHEMA,

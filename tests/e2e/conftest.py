@@ -20,6 +20,9 @@ import httpx
 import pytest_asyncio
 import uvicorn
 from fastapi import FastAPI
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
 from kommune.db import create_engine
 from kommune.migrations import upgrade
 from kommune.testing.contracts import check_outbox
@@ -28,8 +31,6 @@ from kommune_gateway.main import create_gateway_app
 from kommune_gateway.settings import GatewaySettings
 from kommune_ideas.main import create_app as create_ideas_app
 from kommune_ideas.settings import IdeasSettings
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 REPO = Path(__file__).resolve().parents[2]
 IDEAS_ALEMBIC = REPO / "services" / "ideas" / "alembic.ini"

@@ -7,6 +7,7 @@ import uuid
 from typing import Any
 
 import pytest
+
 from kommune.auth.dev_issuer import DevIssuer
 from kommune.testing.infra import KafkaProbe, LocalKafka
 from kommune_ideas.events import IDEA_TOPIC

@@ -29,6 +29,8 @@ import httpx
 from fastapi import FastAPI, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
+from starlette.responses import Response
+
 from kommune.app import install_runtime, oidc_http_client
 from kommune.auth.dev_issuer import DEV_ISSUER_PREFIX, DevIssuer, mount_dev_issuer
 from kommune.auth.principal import Principal
@@ -36,8 +38,6 @@ from kommune.auth.verifier import TokenVerifier
 from kommune.errors import DomainError, Unauthorized
 from kommune.health import CheckResult, HealthChecks
 from kommune.telemetry.logging import configure_logging
-from starlette.responses import Response
-
 from kommune_gateway.openapi import OpenAPIAggregator
 from kommune_gateway.proxy import UpstreamPool, proxy_request
 from kommune_gateway.routes import ROUTES, Route, body_limits

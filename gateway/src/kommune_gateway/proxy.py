@@ -18,12 +18,13 @@ from urllib.parse import quote
 
 import httpx
 import structlog
-from kommune.errors import DomainError
-from kommune.telemetry.context import current_traceparent, request_id_var
 from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
+
+from kommune.errors import DomainError
+from kommune.telemetry.context import current_traceparent, request_id_var
 
 log = structlog.get_logger(__name__)
 

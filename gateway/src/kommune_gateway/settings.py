@@ -7,9 +7,10 @@ not deployed (its routes answer 503).
 
 from __future__ import annotations
 
-from kommune.settings import ServiceSettings
 from pydantic import AliasChoices, Field
 from pydantic_settings import SettingsConfigDict
+
+from kommune.settings import ServiceSettings
 
 
 class GatewaySettings(ServiceSettings):

@@ -9,12 +9,13 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
 from kommune.db import Base, asyncpg_dsn, create_engine, create_sessionmaker, transaction
 from kommune.events.inbox import InboxMessage
 from kommune.events.outbox import DomainEvent, Outbox, OutboxMessage
 from kommune.testing.infra import CreateDatabase
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 
 @dataclass

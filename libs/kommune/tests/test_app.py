@@ -13,6 +13,9 @@ from typing import Annotated, Any
 import httpx
 import pytest
 from fastapi import APIRouter, Depends
+from pydantic import BaseModel, Field
+from sqlalchemy import text
+
 from kommune.app import create_service_app
 from kommune.auth.dev_issuer import DevIssuer
 from kommune.auth.principal import Principal, Role, require_roles
@@ -25,8 +28,6 @@ from kommune.testing.auth import (
     issuer_settings_overrides,
     lifespan_client,
 )
-from pydantic import BaseModel, Field
-from sqlalchemy import text
 
 router = APIRouter(prefix="/api/v1/things", tags=["things"])
 Caseworker = Annotated[Principal, Depends(require_roles(Role.CASEWORKER))]

@@ -15,6 +15,7 @@ import pytest
 from fastapi import FastAPI
 from joserfc import jwt
 from joserfc.jwk import OctKey
+
 from kommune.auth.dev_issuer import DevIssuer, load_or_create_key
 from kommune.auth.verifier import TokenVerifier
 from kommune.errors import ServiceUnavailable, Unauthorized

@@ -9,13 +9,14 @@ from typing import TYPE_CHECKING, Any
 import pydantic
 import pytest
 from aiokafka import AIOKafkaProducer
+from prometheus_client import REGISTRY
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from kommune.events.consumer import ConsumerRunner, ConsumerSpec
 from kommune.events.envelope import ReceivedEvent, encode_headers
 from kommune.events.relay import OutboxRelay
 from kommune.testing.infra import KafkaProbe, unique_group
-from prometheus_client import REGISTRY
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession
 
 if TYPE_CHECKING:
     from conftest import EventsDb, MakeEvent

@@ -9,6 +9,7 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from aiokafka.structs import ConsumerRecord
 from cloudevents.core.bindings.kafka import KafkaMessage, from_binary_event
+
 from kommune.events.envelope import PoisonMessage, decode, encode, encode_headers
 from kommune.events.outbox import DomainEvent, cloudevent_headers
 from kommune.telemetry.context import traceparent_var

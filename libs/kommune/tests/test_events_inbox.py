@@ -6,9 +6,10 @@ import asyncio
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
+from sqlalchemy import text
+
 from kommune.db import transaction
 from kommune.events.inbox import claim, prune
-from sqlalchemy import text
 
 if TYPE_CHECKING:
     from conftest import EventsDb

@@ -9,13 +9,14 @@ from collections import defaultdict
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from prometheus_client import REGISTRY
+from sqlalchemy import text
+
 from kommune.db import transaction
 from kommune.events.envelope import decode
 from kommune.events.outbox import Outbox
 from kommune.events.relay import OutboxRelay
 from kommune.testing.infra import KafkaProbe, LocalKafka, kafka_events
-from prometheus_client import REGISTRY
-from sqlalchemy import text
 
 if TYPE_CHECKING:
     from conftest import EventsDb, MakeEvent

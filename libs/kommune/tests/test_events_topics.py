@@ -6,6 +6,7 @@ import asyncio
 
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+
 from kommune.events.topics import DAY_MS, TopicSpec, ensure_topics
 from kommune.testing.infra import delete_topics, unique_topic
 

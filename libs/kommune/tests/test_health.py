@@ -7,9 +7,10 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+
 from kommune.db import create_engine
 from kommune.health import CheckResult, HealthChecks
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 
 @pytest.fixture

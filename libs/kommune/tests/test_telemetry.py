@@ -12,10 +12,11 @@ import pytest
 import structlog
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import StreamingResponse
+from pydantic import BaseModel
+
 from kommune.app import install_runtime
 from kommune.telemetry.context import current_traceparent, request_id_var
 from kommune.telemetry.logging import configure_logging
-from pydantic import BaseModel
 
 router = APIRouter()
 

@@ -18,6 +18,9 @@ import pytest
 import pytest_asyncio
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
 from kommune.auth.dev_issuer import DevIssuer
 from kommune.db import create_engine
 from kommune.events.topics import ensure_topics
@@ -28,8 +31,6 @@ from kommune.testing.infra import CreateDatabase, CreateTopic, unique_group
 from kommune_ideas import events
 from kommune_ideas.main import create_app
 from kommune_ideas.settings import IdeasSettings
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 ALEMBIC_INI = Path(__file__).resolve().parents[1] / "alembic.ini"
 

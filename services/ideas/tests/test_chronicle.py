@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx
 from aiokafka import AIOKafkaProducer
+
 from kommune.events.envelope import encode
 from kommune.events.outbox import DomainEvent
 from kommune.testing.contracts import AssertEventValid

@@ -7,6 +7,7 @@ from typing import Any
 
 import httpx
 import pytest
+
 from kommune.testing.contracts import check_outbox
 from kommune_ideas import events
 from kommune_schemas import default_registry

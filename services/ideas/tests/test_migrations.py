@@ -6,12 +6,13 @@ from typing import Any
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from sqlalchemy import text
+from sqlalchemy.engine import Connection
+
 from kommune.db import create_engine
 from kommune.migrations import downgrade, upgrade
 from kommune.testing.infra import CreateDatabase
 from kommune_ideas.models import metadata
-from sqlalchemy import text
-from sqlalchemy.engine import Connection
 
 from .conftest import ALEMBIC_INI
 

@@ -6,6 +6,7 @@ import uuid
 from typing import Any
 
 import httpx
+
 from kommune.testing.contracts import AssertEventValid
 from kommune.testing.infra import OpenProbe
 from kommune_ideas import events

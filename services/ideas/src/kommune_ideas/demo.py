@@ -21,12 +21,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from kommune.auth.principal import Principal, Role
-from kommune.db import create_engine, create_sessionmaker, transaction
-from kommune.migrations import upgrade
 from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kommune.auth.principal import Principal, Role
+from kommune.db import create_engine, create_sessionmaker, transaction
+from kommune.migrations import upgrade
 from kommune_ideas.access import Forum
 from kommune_ideas.chronicle.models import ChronicleEntry
 from kommune_ideas.chronicle.schemas import ChronicleCommentCreate, EntryCreate

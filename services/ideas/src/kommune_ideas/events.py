@@ -12,10 +12,10 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from kommune.events.outbox import DomainEvent
-from kommune.events.topics import DAY_MS, TopicSpec
 from pydantic import BaseModel, ConfigDict, Field
 
+from kommune.events.outbox import DomainEvent
+from kommune.events.topics import DAY_MS, TopicSpec
 from kommune_ideas.access import Forum
 from kommune_ideas.ideas.workflow import IdeaStatus
 

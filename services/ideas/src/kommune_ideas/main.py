@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import httpx
 from fastapi import FastAPI
-from kommune.app import create_service_app
 
+from kommune.app import create_service_app
 from kommune_ideas import events
 from kommune_ideas.chronicle.api import router as chronicle_router
 from kommune_ideas.chronicle.consumers import chronicle_consumer

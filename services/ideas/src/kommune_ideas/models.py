@@ -5,7 +5,6 @@ from __future__ import annotations
 from kommune.db import Base
 from kommune.events.inbox import InboxMessage
 from kommune.events.outbox import OutboxMessage
-
 from kommune_ideas.chronicle.models import ChronicleComment, ChronicleEntry
 from kommune_ideas.comments.models import Comment
 from kommune_ideas.departments.models import Department

@@ -22,11 +22,12 @@ from datetime import datetime
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from fastapi import Depends, Query
-from kommune.errors import InvalidInput
 from pydantic import BaseModel
 from sqlalchemy import ColumnElement, Select, and_, false, literal, or_, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import QueryableAttribute
+
+from kommune.errors import InvalidInput
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from kommune.settings import ServiceSettings
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
+
+from kommune.settings import ServiceSettings
 
 
 class IdeasSettings(ServiceSettings):

@@ -31,13 +31,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from kommune_schemas import EventContractError, SchemaRegistry, default_registry
 from pydantic import BaseModel
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
 from kommune.db import sqlalchemy_url
+from kommune_schemas import EventContractError, SchemaRegistry, default_registry
 
 AssertEventValid = Callable[[str, Mapping[str, Any] | BaseModel], None]
 AssertOutboxValid = Callable[[str], Awaitable[int]]

@@ -6,9 +6,9 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Query, status
+
 from kommune.auth.principal import CurrentPrincipal
 from kommune.db import DbSession
-
 from kommune_ideas.chronicle.models import ChronicleComment, ChronicleEntry, EntryKind
 from kommune_ideas.chronicle.schemas import (
     ChronicleCommentCreate,

@@ -17,11 +17,11 @@ from datetime import datetime
 from typing import Annotated
 
 import structlog
-from kommune.events.consumer import ConsumerSpec
-from kommune.events.envelope import ReceivedEvent
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, UrlConstraints
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kommune.events.consumer import ConsumerSpec
+from kommune.events.envelope import ReceivedEvent
 from kommune_ideas import events
 from kommune_ideas.chronicle.models import EntryKind
 from kommune_ideas.chronicle.service import ChronicleService

@@ -5,11 +5,11 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 
-from kommune.auth.principal import Principal
 from sqlalchemy import Select, false, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kommune.auth.principal import Principal
 from kommune_ideas.access import Permission, can
 from kommune_ideas.chronicle.models import ChronicleComment, ChronicleEntry, EntryKind
 from kommune_ideas.pagination import Ordering, PageRequest, SortKey, fingerprint, paginate

@@ -5,9 +5,9 @@ from __future__ import annotations
 import uuid
 
 from fastapi import APIRouter, status
+
 from kommune.auth.principal import CurrentPrincipal
 from kommune.db import DbSession
-
 from kommune_ideas.access import Forum
 from kommune_ideas.comments.models import Comment
 from kommune_ideas.comments.schemas import CommentCreate, CommentOut, ReplyOut

@@ -5,10 +5,10 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 
-from kommune.auth.principal import Principal
 from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kommune.auth.principal import Principal
 from kommune_ideas.access import Forum, readable_forums
 from kommune_ideas.comments.models import Comment
 from kommune_ideas.pagination import Ordering, PageRequest, SortKey, fingerprint, paginate

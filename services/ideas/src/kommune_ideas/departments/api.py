@@ -5,9 +5,9 @@ from __future__ import annotations
 import uuid
 
 from fastapi import APIRouter, status
+
 from kommune.auth.principal import CurrentPrincipal
 from kommune.db import DbSession
-
 from kommune_ideas.departments.schemas import DepartmentCreate, DepartmentOut
 from kommune_ideas.departments.service import DepartmentService
 from kommune_ideas.pagination import Page, PageParams

@@ -5,9 +5,9 @@ from __future__ import annotations
 import uuid
 
 from fastapi import APIRouter, Response, status
+
 from kommune.auth.principal import CurrentPrincipal
 from kommune.db import DbSession
-
 from kommune_ideas.faq.schemas import FaqCreate, FaqOut, FaqUpdate
 from kommune_ideas.faq.service import FaqService
 from kommune_ideas.pagination import Page, PageParams

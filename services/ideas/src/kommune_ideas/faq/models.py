@@ -5,10 +5,10 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from kommune.db import Base
 from sqlalchemy import DateTime, Index, Integer, String, Text, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
+from kommune.db import Base
 from kommune_ideas.clock import utc_now
 
 

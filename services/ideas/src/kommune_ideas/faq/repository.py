@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import uuid
 
-from kommune.auth.principal import Principal
 from sqlalchemy import false, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kommune.auth.principal import Principal
 from kommune_ideas.access import Permission, can
 from kommune_ideas.faq.models import FaqEntry
 from kommune_ideas.pagination import Ordering, PageRequest, SortKey, paginate

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import uuid
 
-from kommune.auth.principal import Principal
-from kommune.errors import Conflict, NotFound
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kommune.auth.principal import Principal
+from kommune.errors import Conflict, NotFound
 from kommune_ideas.access import Permission, require
 from kommune_ideas.clock import utc_now
 from kommune_ideas.faq.models import FaqEntry

@@ -6,9 +6,9 @@ import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, status
+
 from kommune.auth.principal import CurrentPrincipal
 from kommune.db import DbSession
-
 from kommune_ideas.departments.schemas import DepartmentOut
 from kommune_ideas.ideas.models import Idea, IdeaHistoryEntry
 from kommune_ideas.ideas.repository import IdeaFilters

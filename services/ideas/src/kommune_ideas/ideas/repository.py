@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from kommune.auth.principal import Principal
 from sqlalchemy import (
     ColumnElement,
     DateTime,
@@ -33,6 +32,7 @@ from sqlalchemy.dialects.postgresql import REGCONFIG
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
+from kommune.auth.principal import Principal
 from kommune_ideas.access import Forum, Permission, can, readable_forums
 from kommune_ideas.ideas.models import TEXT_SEARCH_CONFIG, Idea, IdeaHistoryEntry
 from kommune_ideas.ideas.schemas import IdeaSort

@@ -9,11 +9,11 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from kommune.auth.principal import Principal
 from kommune.errors import InvalidInput, NotFound
 from kommune.events.outbox import Outbox
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from kommune_ideas import events
 from kommune_ideas.access import Forum, Permission, readable_forums, require
 from kommune_ideas.clock import utc_now

@@ -6,9 +6,9 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Query, status
+
 from kommune.auth.principal import CurrentPrincipal
 from kommune.db import DbSession
-
 from kommune_ideas.ideas.workflow import IdeaStatus
 from kommune_ideas.meetings.models import AgendaItem, AgendaItemKind, Meeting
 from kommune_ideas.meetings.schemas import (

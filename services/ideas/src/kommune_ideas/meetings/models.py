@@ -7,7 +7,6 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from kommune.db import Base
 from sqlalchemy import (
     CheckConstraint,
     DateTime,
@@ -23,6 +22,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from kommune.db import Base
 from kommune_ideas.clock import utc_now
 
 

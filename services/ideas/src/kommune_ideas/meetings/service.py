@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import uuid
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from kommune.auth.principal import Principal
 from kommune.errors import Conflict, InvalidInput, NotFound
 from kommune.events.outbox import Outbox
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from kommune_ideas import events
 from kommune_ideas.access import Permission, require
 from kommune_ideas.clock import utc_now

@@ -5,9 +5,9 @@ from __future__ import annotations
 import uuid
 
 from fastapi import APIRouter, Response, status
+
 from kommune.auth.principal import CurrentPrincipal
 from kommune.db import DbSession
-
 from kommune_ideas.participation.schemas import EndorsementOut
 from kommune_ideas.participation.service import ParticipationService
 
