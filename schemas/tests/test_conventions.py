@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -91,8 +92,6 @@ def test_each_rule_is_enforced(
 def test_a_schema_in_the_wrong_service_folder_is_reported(
     tmp_path: Path, demo_schemas: dict[str, dict[str, Any]]
 ) -> None:
-    import json
-
     path = tmp_path / "other" / f"{CREATED}.json"
     path.parent.mkdir()
     path.write_text(json.dumps(demo_schemas[CREATED]), encoding="utf-8")
@@ -110,3 +109,33 @@ def test_duplicate_titles_are_reported(
     registry = SchemaRegistry(write_schemas(demo_schemas))
     [found] = registry_problems(registry)
     assert "'ThingCreatedV1' is used by" in found
+
+
+def test_shared_definitions_that_differ_are_reported(
+    write_schemas: Callable[[dict[str, dict[str, Any]]], Path],
+    demo_schemas: dict[str, dict[str, Any]],
+) -> None:
+    archived = demo_schemas["de.kommune.demo.thing.archived.v1"]
+    location = demo_schemas[CREATED]["$defs"]["Location"]
+    archived["$defs"] = {"Location": location}
+    registry = SchemaRegistry(write_schemas(demo_schemas))
+    assert registry_problems(registry) == []  # the same definition in two files is fine
+
+    archived["$defs"]["Location"] = {**location, "description": "Another point."}
+    registry = SchemaRegistry(write_schemas(demo_schemas))
+    [found] = registry_problems(registry)
+    assert "$defs: 'Location' in de.kommune.demo.thing.created.v1 differs" in found
+    assert "kommune_schemas.generated.demo" in found
+
+    # Definitions are matched by the name they generate: the title, else the key.
+    archived["$defs"] = {"Place": {**location, "description": "Another point."}}
+    registry = SchemaRegistry(write_schemas(demo_schemas))
+    [found] = registry_problems(registry)
+    assert "'Location'" in found
+
+    # Another service may use the name for something else: its models are another module.
+    other = json.loads(json.dumps(archived).replace(".demo.", ".other."))
+    demo_schemas.pop("de.kommune.demo.thing.archived.v1")
+    demo_schemas["de.kommune.other.thing.archived.v1"] = other
+    registry = SchemaRegistry(write_schemas(demo_schemas))
+    assert registry_problems(registry) == []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import sys
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
@@ -110,6 +111,49 @@ def test_generated_models_mirror_the_schemas(
     assert event_types.DE_KOMMUNE_DEMO_THING_CREATED_V1 == CREATED
     index = demo_outputs[generator.GENERATED_DIR / "__init__.py"]
     assert f'"{CREATED}": demo.ThingCreatedV1,' in index
+
+
+def test_a_definition_shared_by_several_files_is_one_class(
+    generator: ModuleType,
+    write_schemas: Callable[[dict[str, dict[str, Any]]], Path],
+    demo_schemas: dict[str, dict[str, Any]],
+    tmp_path: Path,
+) -> None:
+    phase = {
+        "title": "ThingPhase",
+        "type": "string",
+        "enum": ["draft", "open", "archived"],
+        "description": "Where the thing is in its life.",
+    }
+    created, archived = demo_schemas[CREATED], demo_schemas[ARCHIVED]
+    created["$defs"]["ThingPhase"] = phase
+    created["properties"]["phase"] = {"$ref": "#/$defs/ThingPhase", "description": "Now."}
+    archived["$defs"] = {"ThingPhase": phase}
+    archived["properties"]["previous_phase"] = {
+        "anyOf": [{"$ref": "#/$defs/ThingPhase"}, {"type": "null"}],
+        "description": "Before archiving; null if unknown.",
+    }
+    archived["required"].append("previous_phase")
+    archived["examples"][0]["previous_phase"] = "open"
+    registry = SchemaRegistry(write_schemas(demo_schemas))
+    outputs = generator.render_all(registry)
+    code = outputs[generator.GENERATED_DIR / "demo.py"]
+    assert code.count("class ThingPhase(StrEnum)") == 1
+    assert 'phase: Annotated[ThingPhase | None, Field(description="Now.")]' in code
+    assert "previous_phase: Annotated[\n        ThingPhase | None," in code
+    module = _load_module("kommune_demo_shared_events", code, tmp_path)
+    payload = module.ThingArchivedV1(thing_id=uuid.uuid4(), previous_phase=module.ThingPhase.OPEN)
+    registry.validate(ARCHIVED, payload)
+    catalogue = outputs[generator.CATALOGUE_FILE]
+    assert (
+        '| `previous_phase` | one of `"draft"`, `"open"`, `"archived"` or null | yes '
+        "| Before archiving; null if unknown. Where the thing is in its life. |" in catalogue
+    )
+
+    archived["$defs"]["ThingPhase"] = {**phase, "enum": ["draft", "archived"]}
+    archived["examples"][0]["previous_phase"] = "draft"
+    with pytest.raises(generator.ContractError, match=r"'ThingPhase' in .* differs"):
+        generator.render_all(SchemaRegistry(write_schemas(demo_schemas)))
 
 
 def test_catalogue_lists_topics_events_and_fields(

@@ -442,6 +442,24 @@ def _type_label(schema: Mapping[str, Any], root: Mapping[str, Any]) -> str:
     return " \\| ".join(labels)
 
 
+def _field_description(prop: Mapping[str, Any], root: Mapping[str, Any]) -> str:
+    """The property's description, followed by that of the named enum it refers to, if any.
+
+    A shared enum (``$defs``) explains its values once; each field using it says what it means.
+    """
+    options = [prop, *(o for k in ("anyOf", "oneOf") for o in prop.get(k, []))]
+    refs = [
+        _resolve(str(o["$ref"]), root) for o in options if isinstance(o, Mapping) and "$ref" in o
+    ]
+    own = str(prop.get("description") or "")
+    parts = [own] if own else []
+    for target in refs:
+        explained = str(target.get("description") or "")
+        if explained and explained not in parts and ("enum" in target or not own):
+            parts.append(explained)
+    return " ".join(parts)
+
+
 def _field_rows(
     schema: Mapping[str, Any], root: Mapping[str, Any], prefix: str = "", depth: int = 0
 ) -> list[str]:
@@ -456,7 +474,7 @@ def _field_rows(
         if not isinstance(prop, Mapping):
             continue
         target = _resolve(str(prop["$ref"]), root) if "$ref" in prop else prop
-        description = prop.get("description") or target.get("description") or ""
+        description = _field_description(prop, root)
         path = f"{prefix}{name}"
         rows.append(
             f"| `{path}` | {_type_label(prop, root)} | {'yes' if name in required else 'no'} "

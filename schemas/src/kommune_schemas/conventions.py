@@ -140,8 +140,17 @@ def problems(entry: EventSchema, registry: SchemaRegistry) -> list[str]:
 
 
 def registry_problems(entries: Iterable[EventSchema]) -> list[str]:
-    """Rules across files: titles are unique (they name models and AsyncAPI messages)."""
+    """Rules across files.
+
+    Titles are unique (they name models and AsyncAPI messages). A shared definition (a ``$defs``
+    entry used by several files of a service, such as an enum of statuses) is written the same way
+    in every file: each file stays self-contained, and the generator turns the identical copies
+    into one class of ``kommune_schemas.generated.<service>`` (a copy that differs would become a
+    second class with a made-up name). Definitions are matched by the name they generate: their
+    ``title``, else their ``$defs`` key.
+    """
     seen: dict[str, EventSchema] = {}
+    definitions: dict[tuple[str, str], tuple[EventSchema, Any]] = {}
     found: list[str] = []
     for entry in entries:
         previous = seen.get(entry.title)
@@ -151,4 +160,18 @@ def registry_problems(entries: Iterable[EventSchema]) -> list[str]:
                 "titles name the generated models and AsyncAPI messages, so must be unique"
             )
         seen.setdefault(entry.title, entry)
+        defs = entry.schema.get("$defs")
+        if not isinstance(defs, Mapping):
+            continue
+        for key, definition in defs.items():
+            title = definition.get("title") if isinstance(definition, Mapping) else None
+            name = title if isinstance(title, str) and title else str(key)
+            first = definitions.setdefault((entry.service, name), (entry, definition))
+            if first[1] != definition:
+                found.append(
+                    f"$defs: {name!r} in {entry.type} differs from {name!r} in {first[0].type}; "
+                    f"a definition shared by the {entry.service} schemas must be identical in "
+                    f"every file (it becomes one class of kommune_schemas.generated."
+                    f"{entry.service})"
+                )
     return found

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 from typing import Any
 
 import httpx
@@ -10,7 +11,12 @@ import pytest
 
 from kommune.testing.contracts import check_outbox
 from kommune_ideas import events
-from kommune_schemas import default_registry
+from kommune_ideas.access import Forum
+from kommune_ideas.chronicle.models import EntryKind
+from kommune_ideas.ideas.workflow import IdeaStatus
+from kommune_ideas.meetings.models import AgendaItemKind
+from kommune_schemas import default_registry, model_for
+from kommune_schemas.generated import ideas as contract
 
 from .conftest import Api, Db, Personas
 
@@ -32,6 +38,7 @@ def test_every_emitted_type_has_a_schema_and_a_payload_model() -> None:
     registry = default_registry()
     assert set(PAYLOAD_MODELS) == set(events.EMITTED_TYPES)
     for event_type, model in PAYLOAD_MODELS.items():
+        assert model is model_for(event_type), "events re-exports the generated models"
         entry = registry.get(event_type)
         assert entry.topic in {events.IDEA_TOPIC, events.MEETING_TOPIC, events.CHRONICLE_TOPIC}
         # The schema's example is a valid payload for the model, and the model's JSON for it
@@ -40,6 +47,27 @@ def test_every_emitted_type_has_a_schema_and_a_payload_model() -> None:
         dumped = model.model_validate(example).model_dump(mode="json")
         assert registry.errors(event_type, dumped) == []
     assert events.EGOV_SERVICE_PUBLISHED in registry
+
+
+@pytest.mark.parametrize(
+    ("ours", "theirs"),
+    [
+        (IdeaStatus, contract.IdeaStatus),
+        (Forum, contract.Forum),
+        (AgendaItemKind, contract.AgendaItemKind),
+        (EntryKind, contract.ChronicleEntryKind),
+    ],
+    ids=["IdeaStatus", "Forum", "AgendaItemKind", "ChronicleEntryKind"],
+)
+def test_the_service_enums_are_the_contract_enums(
+    ours: type[StrEnum], theirs: type[StrEnum]
+) -> None:
+    """The payload models take the service's enums by value: the values must be the same."""
+    assert [member.value for member in ours] == [member.value for member in theirs]
+
+
+def test_a_new_idea_starts_in_the_initial_status_of_the_contract() -> None:
+    assert [member.value for member in contract.InitialIdeaStatus] == [IdeaStatus.IDEA.value]
 
 
 @pytest.mark.parametrize("event_type", sorted(PAYLOAD_MODELS))

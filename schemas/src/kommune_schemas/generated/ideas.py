@@ -56,141 +56,8 @@ class ChronicleCommentedV1(BaseModel):
     ]
 
 
-class Kind(StrEnum):
-    """
-    news: by an editor; idea_implemented, decision_taken: from the idea workflow; announcement: from another service's event.
-    """
-
-    NEWS = "news"
-    IDEA_IMPLEMENTED = "idea_implemented"
-    DECISION_TAKEN = "decision_taken"
-    ANNOUNCEMENT = "announcement"
-
-
-class ChroniclePublishedV1(BaseModel):
-    """
-    An entry appeared in the intranet chronicle (Chronik): news by an editor, or an entry the service wrote itself from an event (an idea implemented, a decision taken, an announcement of another service). Visible to every staff role (the idea store is open to all staff); not for citizens.
-    """
-
-    model_config = ConfigDict(
-        extra="forbid",
-    )
-    entry_id: Annotated[UUID, Field(description="Id of the chronicle entry.")]
-    kind: Annotated[
-        Kind,
-        Field(
-            description="news: by an editor; idea_implemented, decision_taken: from the idea workflow; announcement: from another service's event."
-        ),
-    ]
-    title: Annotated[
-        str, Field(description="Title of the entry.", max_length=200, min_length=1)
-    ]
-    idea_id: Annotated[
-        UUID | None, Field(description="The idea the entry is about, if any.")
-    ]
-    source_event_id: Annotated[
-        str | None,
-        Field(
-            description="ce_id of the event an automatic entry was written from; null for news.",
-            max_length=255,
-            min_length=1,
-        ),
-    ]
-    published_at: Annotated[
-        AwareDatetime, Field(description="When the entry was published.")
-    ]
-
-
-class Forum(StrEnum):
-    """
-    change_agents: the change agents' forum; leaders: the project leads' forum.
-    """
-
-    CHANGE_AGENTS = "change_agents"
-    LEADERS = "leaders"
-
-
-class IdeaCommentedV1(BaseModel):
-    """
-    Someone commented on an idea in one of its two forums. Carries ids and the forum only, never the text: the change agents' forum is closed to most staff and the leaders' forum to all but project leads; read the comment through the API with a token allowed to see it.
-    """
-
-    model_config = ConfigDict(
-        extra="forbid",
-    )
-    idea_id: Annotated[UUID, Field(description="Id of the idea.")]
-    comment_id: Annotated[UUID, Field(description="Id of the comment.")]
-    parent_id: Annotated[
-        UUID | None,
-        Field(
-            description="The top-level comment this one replies to; null for a top-level comment."
-        ),
-    ]
-    forum: Annotated[
-        Forum,
-        Field(
-            description="change_agents: the change agents' forum; leaders: the project leads' forum."
-        ),
-    ]
-    author_id: Annotated[
-        str,
-        Field(
-            description="Subject id of the comment's author.",
-            max_length=255,
-            min_length=1,
-        ),
-    ]
-    created_at: Annotated[
-        AwareDatetime, Field(description="When the comment was written.")
-    ]
-
-
-class Status(StrEnum):
-    """
-    Always idea (Idee) for a new idea.
-    """
-
-    IDEA = "idea"
-
-
 class Tag(RootModel[str]):
     root: Annotated[str, Field(max_length=40, min_length=1)]
-
-
-class IdeaCreatedV1(BaseModel):
-    """
-    A change agent posted an idea in the change agents' forum; it starts in status idea. Visible to every staff role (the idea store is open to all staff); not for citizens.
-    """
-
-    model_config = ConfigDict(
-        extra="forbid",
-    )
-    idea_id: Annotated[UUID, Field(description="Id of the idea.")]
-    title: Annotated[
-        str, Field(description="Title of the idea.", max_length=200, min_length=1)
-    ]
-    status: Annotated[Status, Field(description="Always idea (Idee) for a new idea.")]
-    department_id: Annotated[
-        UUID, Field(description="Department (Fachbereich) the idea belongs to.")
-    ]
-    author_id: Annotated[
-        str,
-        Field(
-            description="Subject id of the change agent who posted it.",
-            max_length=255,
-            min_length=1,
-        ),
-    ]
-    author_name: Annotated[
-        str | None,
-        Field(
-            description="Display name of the author, if the token carried one.",
-            max_length=200,
-            min_length=1,
-        ),
-    ]
-    tags: Annotated[list[Tag], Field(description="Lower-cased tags.", max_length=10)]
-    created_at: Annotated[AwareDatetime, Field(description="When the idea was posted.")]
 
 
 class IdeaEndorsedV1(BaseModel):
@@ -225,9 +92,71 @@ class IdeaEndorsementWithdrawnV1(BaseModel):
     ]
 
 
-class FromStatus(StrEnum):
+class ChangedField(StrEnum):
+    TITLE = "title"
+    PROBLEM_STATEMENT = "problem_statement"
+    PROPOSED_SOLUTION = "proposed_solution"
+    ADDED_VALUE = "added_value"
+    DESCRIPTION = "description"
+    DEPARTMENT_ID = "department_id"
+    TAGS = "tags"
+
+
+class IdeaUpdatedV1(BaseModel):
     """
-    Status before the change. Status of the idea: idea (Idee), in_progress (In Umsetzung), implemented (Umgesetzt), rejected (Abgelehnt), for_decision (Zur Entscheidung).
+    The author edited an idea (possible only while its status is idea). Names the changed fields, not their content; read the idea from the API for that. Visible to every staff role (the idea store is open to all staff); not for citizens.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    idea_id: Annotated[UUID, Field(description="Id of the idea.")]
+    title: Annotated[
+        str, Field(description="Title after the change.", max_length=200, min_length=1)
+    ]
+    changed_fields: Annotated[
+        list[ChangedField], Field(description="The fields that changed.", min_length=1)
+    ]
+    updated_by: Annotated[
+        str,
+        Field(
+            description="Subject id of whoever edited it.", max_length=255, min_length=1
+        ),
+    ]
+    updated_at: Annotated[AwareDatetime, Field(description="When it was edited.")]
+
+
+class ChronicleEntryKind(StrEnum):
+    """
+    news: by an editor; idea_implemented, decision_taken: from the idea workflow; announcement: from another service's event.
+    """
+
+    NEWS = "news"
+    IDEA_IMPLEMENTED = "idea_implemented"
+    DECISION_TAKEN = "decision_taken"
+    ANNOUNCEMENT = "announcement"
+
+
+class Forum(StrEnum):
+    """
+    change_agents: the change agents' forum; leaders: the project leads' forum.
+    """
+
+    CHANGE_AGENTS = "change_agents"
+    LEADERS = "leaders"
+
+
+class InitialIdeaStatus(StrEnum):
+    """
+    Always idea (Idee): every idea starts in this status.
+    """
+
+    IDEA = "idea"
+
+
+class IdeaStatus(StrEnum):
+    """
+    Status of the idea: idea (Idee), in_progress (In Umsetzung), implemented (Umgesetzt), rejected (Abgelehnt), for_decision (Zur Entscheidung).
     """
 
     IDEA = "idea"
@@ -237,16 +166,110 @@ class FromStatus(StrEnum):
     FOR_DECISION = "for_decision"
 
 
-class ToStatus(StrEnum):
+class AgendaItemKind(StrEnum):
     """
-    Status after the change. Status of the idea: idea (Idee), in_progress (In Umsetzung), implemented (Umgesetzt), rejected (Abgelehnt), for_decision (Zur Entscheidung).
+    new_idea: posted since the previous circle; for_decision: waiting for the leaders; idea: added by hand; topic: free topic.
     """
 
-    IDEA = "idea"
-    IN_PROGRESS = "in_progress"
-    IMPLEMENTED = "implemented"
-    REJECTED = "rejected"
+    NEW_IDEA = "new_idea"
     FOR_DECISION = "for_decision"
+    IDEA = "idea"
+    TOPIC = "topic"
+
+
+class ChroniclePublishedV1(BaseModel):
+    """
+    An entry appeared in the intranet chronicle (Chronik): news by an editor, or an entry the service wrote itself from an event (an idea implemented, a decision taken, an announcement of another service). Visible to every staff role (the idea store is open to all staff); not for citizens.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    entry_id: Annotated[UUID, Field(description="Id of the chronicle entry.")]
+    kind: Annotated[ChronicleEntryKind, Field(description="What kind of entry it is.")]
+    title: Annotated[
+        str, Field(description="Title of the entry.", max_length=200, min_length=1)
+    ]
+    idea_id: Annotated[
+        UUID | None, Field(description="The idea the entry is about, if any.")
+    ]
+    source_event_id: Annotated[
+        str | None,
+        Field(
+            description="ce_id of the event an automatic entry was written from; null for news.",
+            max_length=255,
+            min_length=1,
+        ),
+    ]
+    published_at: Annotated[
+        AwareDatetime, Field(description="When the entry was published.")
+    ]
+
+
+class IdeaCommentedV1(BaseModel):
+    """
+    Someone commented on an idea in one of its two forums. Carries ids and the forum only, never the text: the change agents' forum is closed to most staff and the leaders' forum to all but project leads; read the comment through the API with a token allowed to see it.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    idea_id: Annotated[UUID, Field(description="Id of the idea.")]
+    comment_id: Annotated[UUID, Field(description="Id of the comment.")]
+    parent_id: Annotated[
+        UUID | None,
+        Field(
+            description="The top-level comment this one replies to; null for a top-level comment."
+        ),
+    ]
+    forum: Annotated[Forum, Field(description="The forum the comment was written in.")]
+    author_id: Annotated[
+        str,
+        Field(
+            description="Subject id of the comment's author.",
+            max_length=255,
+            min_length=1,
+        ),
+    ]
+    created_at: Annotated[
+        AwareDatetime, Field(description="When the comment was written.")
+    ]
+
+
+class IdeaCreatedV1(BaseModel):
+    """
+    A change agent posted an idea in the change agents' forum; it starts in status idea. Visible to every staff role (the idea store is open to all staff); not for citizens.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    idea_id: Annotated[UUID, Field(description="Id of the idea.")]
+    title: Annotated[
+        str, Field(description="Title of the idea.", max_length=200, min_length=1)
+    ]
+    status: Annotated[InitialIdeaStatus, Field(description="Status of the new idea.")]
+    department_id: Annotated[
+        UUID, Field(description="Department (Fachbereich) the idea belongs to.")
+    ]
+    author_id: Annotated[
+        str,
+        Field(
+            description="Subject id of the change agent who posted it.",
+            max_length=255,
+            min_length=1,
+        ),
+    ]
+    author_name: Annotated[
+        str | None,
+        Field(
+            description="Display name of the author, if the token carried one.",
+            max_length=200,
+            min_length=1,
+        ),
+    ]
+    tags: Annotated[list[Tag], Field(description="Lower-cased tags.", max_length=10)]
+    created_at: Annotated[AwareDatetime, Field(description="When the idea was posted.")]
 
 
 class IdeaStatusChangedV1(BaseModel):
@@ -261,18 +284,8 @@ class IdeaStatusChangedV1(BaseModel):
     title: Annotated[
         str, Field(description="Title of the idea.", max_length=200, min_length=1)
     ]
-    from_status: Annotated[
-        FromStatus,
-        Field(
-            description="Status before the change. Status of the idea: idea (Idee), in_progress (In Umsetzung), implemented (Umgesetzt), rejected (Abgelehnt), for_decision (Zur Entscheidung)."
-        ),
-    ]
-    to_status: Annotated[
-        ToStatus,
-        Field(
-            description="Status after the change. Status of the idea: idea (Idee), in_progress (In Umsetzung), implemented (Umgesetzt), rejected (Abgelehnt), for_decision (Zur Entscheidung)."
-        ),
-    ]
+    from_status: Annotated[IdeaStatus, Field(description="Status before the change.")]
+    to_status: Annotated[IdeaStatus, Field(description="Status after the change.")]
     note: Annotated[
         str,
         Field(
@@ -320,52 +333,6 @@ class IdeaStatusChangedV1(BaseModel):
     changed_at: Annotated[AwareDatetime, Field(description="When the status changed.")]
 
 
-class ChangedField(StrEnum):
-    TITLE = "title"
-    PROBLEM_STATEMENT = "problem_statement"
-    PROPOSED_SOLUTION = "proposed_solution"
-    ADDED_VALUE = "added_value"
-    DESCRIPTION = "description"
-    DEPARTMENT_ID = "department_id"
-    TAGS = "tags"
-
-
-class IdeaUpdatedV1(BaseModel):
-    """
-    The author edited an idea (possible only while its status is idea). Names the changed fields, not their content; read the idea from the API for that. Visible to every staff role (the idea store is open to all staff); not for citizens.
-    """
-
-    model_config = ConfigDict(
-        extra="forbid",
-    )
-    idea_id: Annotated[UUID, Field(description="Id of the idea.")]
-    title: Annotated[
-        str, Field(description="Title after the change.", max_length=200, min_length=1)
-    ]
-    changed_fields: Annotated[
-        list[ChangedField], Field(description="The fields that changed.", min_length=1)
-    ]
-    updated_by: Annotated[
-        str,
-        Field(
-            description="Subject id of whoever edited it.", max_length=255, min_length=1
-        ),
-    ]
-    updated_at: Annotated[AwareDatetime, Field(description="When it was edited.")]
-
-
-class NewStatus(StrEnum):
-    """
-    The status the idea moved to; null if it was only discussed. Status of the idea: idea (Idee), in_progress (In Umsetzung), implemented (Umgesetzt), rejected (Abgelehnt), for_decision (Zur Entscheidung).
-    """
-
-    IDEA = "idea"
-    IN_PROGRESS = "in_progress"
-    IMPLEMENTED = "implemented"
-    REJECTED = "rejected"
-    FOR_DECISION = "for_decision"
-
-
 class MeetingOutcomeRecordedV1(BaseModel):
     """
     The minutes of an innovation circle recorded the outcome of an agenda item. If the outcome changed the idea's status, an idea status_changed event with the same meeting_id is emitted too. Visible to change agents and project leads; the note becomes the idea's public answer when the status changed.
@@ -384,9 +351,9 @@ class MeetingOutcomeRecordedV1(BaseModel):
         Field(description="What the circle concluded.", max_length=5000, min_length=1),
     ]
     new_status: Annotated[
-        NewStatus | None,
+        IdeaStatus | None,
         Field(
-            description="The status the idea moved to; null if it was only discussed. Status of the idea: idea (Idee), in_progress (In Umsetzung), implemented (Umgesetzt), rejected (Abgelehnt), for_decision (Zur Entscheidung)."
+            description="The status the idea moved to; null if it was only discussed."
         ),
     ]
     recorded_by: Annotated[
@@ -402,17 +369,6 @@ class MeetingOutcomeRecordedV1(BaseModel):
     ]
 
 
-class Kind1(StrEnum):
-    """
-    new_idea: posted since the previous circle; for_decision: waiting for the leaders; idea: added by hand; topic: free topic.
-    """
-
-    NEW_IDEA = "new_idea"
-    FOR_DECISION = "for_decision"
-    IDEA = "idea"
-    TOPIC = "topic"
-
-
 class AgendaEntry(BaseModel):
     """
     One proposed agenda item.
@@ -425,12 +381,7 @@ class AgendaEntry(BaseModel):
     idea_id: Annotated[
         UUID | None, Field(description="The idea discussed; null for a free topic.")
     ]
-    kind: Annotated[
-        Kind1,
-        Field(
-            description="new_idea: posted since the previous circle; for_decision: waiting for the leaders; idea: added by hand; topic: free topic."
-        ),
-    ]
+    kind: Annotated[AgendaItemKind, Field(description="Why the item is on the agenda.")]
     title: Annotated[
         str, Field(description="Title of the item.", max_length=200, min_length=1)
     ]

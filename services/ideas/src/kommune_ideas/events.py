@@ -1,23 +1,74 @@
 """The events of the ideas service: topics, types and payloads (one JSON Schema per type).
 
-Payload models mirror ``schemas/events/ideas/<type>.json``; the tests validate every outbox row
-against those files. Everything in a payload is visible to every staff role (the idea store is
-open to all staff). Comment events carry ids and the forum, never the text: the forums are
-closed to most staff.
+The payload models are the ones generated from ``schemas/events/ideas/<type>.json`` into
+``kommune_schemas.generated.ideas`` (``make schemas``), re-exported here; the tests validate every
+outbox row against those files. The service fills them with its own enums (``IdeaStatus``,
+``Forum``, ``AgendaItemKind``, ``EntryKind``), which the generated enum fields take by value; the
+contract tests keep both sets of values equal.
+
+Everything in a payload is visible to every staff role (the idea store is open to all staff).
+Comment events carry ids and the forum, never the text: the forums are closed to most staff.
 """
 
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
-from typing import Annotated
-
-from pydantic import BaseModel, ConfigDict, Field
+from typing import TypeAlias
 
 from kommune.events.outbox import DomainEvent
 from kommune.events.topics import DAY_MS, TopicSpec
-from kommune_ideas.access import Forum
-from kommune_ideas.ideas.workflow import IdeaStatus
+from kommune_schemas.generated.ideas import (
+    AgendaEntry,
+    ChronicleCommentedV1,
+    ChroniclePublishedV1,
+    IdeaCommentedV1,
+    IdeaCreatedV1,
+    IdeaEndorsedV1,
+    IdeaEndorsementWithdrawnV1,
+    IdeaStatusChangedV1,
+    IdeaUpdatedV1,
+    MeetingOutcomeRecordedV1,
+    MeetingScheduledV1,
+)
+
+__all__ = [
+    "CHRONICLE_COMMENTED",
+    "CHRONICLE_PUBLISHED",
+    "CHRONICLE_TOPIC",
+    "EGOV_SERVICE_PUBLISHED",
+    "EGOV_SERVICE_TOPIC",
+    "EMITTED_TYPES",
+    "IDEA_COMMENTED",
+    "IDEA_CREATED",
+    "IDEA_ENDORSED",
+    "IDEA_ENDORSEMENT_WITHDRAWN",
+    "IDEA_STATUS_CHANGED",
+    "IDEA_TOPIC",
+    "IDEA_UPDATED",
+    "MEETING_OUTCOME_RECORDED",
+    "MEETING_SCHEDULED",
+    "MEETING_TOPIC",
+    "SOURCE",
+    "TOPICS",
+    "AgendaEntry",
+    "ChronicleCommentedV1",
+    "ChroniclePayload",
+    "ChroniclePublishedV1",
+    "IdeaCommentedV1",
+    "IdeaCreatedV1",
+    "IdeaEndorsedV1",
+    "IdeaEndorsementWithdrawnV1",
+    "IdeaPayload",
+    "IdeaStatusChangedV1",
+    "IdeaUpdatedV1",
+    "MeetingOutcomeRecordedV1",
+    "MeetingPayload",
+    "MeetingScheduledV1",
+    "chronicle_event",
+    "consumed_topics",
+    "idea_event",
+    "meeting_event",
+]
 
 SOURCE = "/kommune/ideas"
 
@@ -66,112 +117,19 @@ def consumed_topics(egov_service_topic: str = EGOV_SERVICE_TOPIC) -> tuple[Topic
     return (TopicSpec(name=egov_service_topic, partitions=3, retention_ms=30 * DAY_MS),)
 
 
-class _Payload(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+IdeaPayload: TypeAlias = (
+    IdeaCreatedV1
+    | IdeaUpdatedV1
+    | IdeaStatusChangedV1
+    | IdeaCommentedV1
+    | IdeaEndorsedV1
+    | IdeaEndorsementWithdrawnV1
+)
+MeetingPayload: TypeAlias = MeetingScheduledV1 | MeetingOutcomeRecordedV1
+ChroniclePayload: TypeAlias = ChroniclePublishedV1 | ChronicleCommentedV1
 
 
-Text200 = Annotated[str, Field(min_length=1, max_length=200)]
-
-
-class IdeaCreatedV1(_Payload):
-    idea_id: uuid.UUID
-    title: Text200
-    status: IdeaStatus
-    department_id: uuid.UUID
-    author_id: str
-    author_name: str | None
-    tags: list[str]
-    created_at: datetime
-
-
-class IdeaUpdatedV1(_Payload):
-    idea_id: uuid.UUID
-    title: Text200
-    changed_fields: list[str]
-    updated_by: str
-    updated_at: datetime
-
-
-class IdeaStatusChangedV1(_Payload):
-    idea_id: uuid.UUID
-    title: Text200
-    from_status: IdeaStatus
-    to_status: IdeaStatus
-    note: str
-    reason: str | None
-    decision: bool
-    changed_by: str
-    changed_by_name: str | None
-    meeting_id: uuid.UUID | None
-    changed_at: datetime
-
-
-class IdeaCommentedV1(_Payload):
-    idea_id: uuid.UUID
-    comment_id: uuid.UUID
-    parent_id: uuid.UUID | None
-    forum: Forum
-    author_id: str
-    created_at: datetime
-
-
-class IdeaEndorsedV1(_Payload):
-    idea_id: uuid.UUID
-    endorsement_count: int
-    endorsed_at: datetime
-
-
-class IdeaEndorsementWithdrawnV1(_Payload):
-    idea_id: uuid.UUID
-    endorsement_count: int
-    withdrawn_at: datetime
-
-
-class AgendaEntryV1(_Payload):
-    agenda_item_id: uuid.UUID
-    idea_id: uuid.UUID | None
-    kind: str
-    title: Text200
-
-
-class MeetingScheduledV1(_Payload):
-    meeting_id: uuid.UUID
-    title: Text200
-    scheduled_at: datetime
-    location: str | None
-    participant_count: int
-    agenda: list[AgendaEntryV1]
-    scheduled_by: str
-
-
-class MeetingOutcomeRecordedV1(_Payload):
-    meeting_id: uuid.UUID
-    agenda_item_id: uuid.UUID
-    idea_id: uuid.UUID | None
-    note: str
-    new_status: IdeaStatus | None
-    recorded_by: str
-    recorded_at: datetime
-
-
-class ChroniclePublishedV1(_Payload):
-    entry_id: uuid.UUID
-    kind: str
-    title: Text200
-    idea_id: uuid.UUID | None
-    source_event_id: str | None
-    published_at: datetime
-
-
-class ChronicleCommentedV1(_Payload):
-    entry_id: uuid.UUID
-    comment_id: uuid.UUID
-    parent_id: uuid.UUID | None
-    author_id: str
-    created_at: datetime
-
-
-def idea_event(event_type: str, idea_id: uuid.UUID, payload: _Payload) -> DomainEvent:
+def idea_event(event_type: str, idea_id: uuid.UUID, payload: IdeaPayload) -> DomainEvent:
     return DomainEvent(
         topic=IDEA_TOPIC,
         type=event_type,
@@ -181,7 +139,7 @@ def idea_event(event_type: str, idea_id: uuid.UUID, payload: _Payload) -> Domain
     )
 
 
-def meeting_event(event_type: str, meeting_id: uuid.UUID, payload: _Payload) -> DomainEvent:
+def meeting_event(event_type: str, meeting_id: uuid.UUID, payload: MeetingPayload) -> DomainEvent:
     return DomainEvent(
         topic=MEETING_TOPIC,
         type=event_type,
@@ -191,7 +149,7 @@ def meeting_event(event_type: str, meeting_id: uuid.UUID, payload: _Payload) -> 
     )
 
 
-def chronicle_event(event_type: str, entry_id: uuid.UUID, payload: _Payload) -> DomainEvent:
+def chronicle_event(event_type: str, entry_id: uuid.UUID, payload: ChroniclePayload) -> DomainEvent:
     return DomainEvent(
         topic=CHRONICLE_TOPIC,
         type=event_type,

@@ -89,7 +89,7 @@ class MeetingService:
                     location=meeting.location,
                     participant_count=len(meeting.participants),
                     agenda=[
-                        events.AgendaEntryV1(
+                        events.AgendaEntry(
                             agenda_item_id=item.id,
                             idea_id=item.idea_id,
                             kind=item.kind,
