@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
 from kommune.events.topics import TopicSpec, expand
 
 REPO = Path(__file__).resolve().parents[2]
