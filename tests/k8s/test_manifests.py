@@ -362,19 +362,16 @@ def overlay(request: pytest.FixtureRequest, rendered: dict[str, Rendered]) -> Re
 # ---- rendering and schemas -----------------------------------------------------------------
 
 
-def test_renders_unique_resources(target: Rendered) -> None:
-    assert target.resources, f"{target.target} rendered nothing"
-    keys = [
-        (
-            r["apiVersion"].split("/")[0],
-            r["kind"],
-            r["metadata"].get("namespace"),
-            r["metadata"]["name"],
-        )
-        for r in target.resources
-    ]
-    duplicates = sorted({k for k in keys if keys.count(k) > 1}, key=str)
-    assert not duplicates, f"{target.target}: rendered twice: {duplicates}"
+def test_every_workload_of_the_base_is_deployed(target: Rendered) -> None:
+    """Each folder of k8s/base with a Deployment is a workload every overlay must run."""
+    workloads = {
+        path.parent.name
+        for path in (K8S / "base").glob("*/deployment.yaml")
+        if path.parent.name != "platform"
+    }
+    assert workloads == set(_settings_classes()), "register the new workload's settings class"
+    deployed = {d["metadata"]["name"] for d in target.of_kind("Deployment")}
+    assert deployed == workloads, f"{target.target}: {sorted(deployed)} != {sorted(workloads)}"
 
 
 def test_overlays_render_into_one_namespace(overlay: Rendered) -> None:
