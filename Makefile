@@ -61,3 +61,7 @@ logs: ## last 50 lines of every log (services, Kafka, PostgreSQL)
 
 clean: down ## stop everything and delete all local state (.run, the database cluster)
 	@bash $(LOCAL)/tasks.sh clean
+
+.PHONY: k8s
+k8s: install ## render every k8s/ overlay with kustomize and validate it offline (no cluster)
+	$(UV) run --frozen pytest tests/k8s -q
