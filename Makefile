@@ -21,7 +21,7 @@ PYTEST_ARGS ?=
 
 help: ## list the targets
 	@echo "Kommune: make <target>"
-	@awk 'BEGIN {FS = ":.*## "} /^[a-z]+:.*## / {printf "  %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z0-9]+:.*## / {printf "  %-8s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 install: ## uv (from PyPI if missing) + uv sync --all-packages --frozen
 	@bash $(LOCAL)/tasks.sh install

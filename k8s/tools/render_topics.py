@@ -39,9 +39,8 @@ _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9
 def _ideas() -> list[TopicSpec]:
     from kommune_ideas import events
 
-    # What the ideas app ensures at start (kommune_ideas.main.create_app): its own topics and
-    # the topics of other services it consumes, with the default names.
-    return [*events.TOPICS, *events.consumed_topics()]
+    # What the ideas app ensures at start, with the default topic names.
+    return list(events.declared_topics())
 
 
 SERVICES: dict[str, Callable[[], Sequence[TopicSpec]]] = {

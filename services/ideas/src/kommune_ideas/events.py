@@ -66,6 +66,7 @@ __all__ = [
     "MeetingScheduledV1",
     "chronicle_event",
     "consumed_topics",
+    "declared_topics",
     "idea_event",
     "meeting_event",
 ]
@@ -115,6 +116,12 @@ def consumed_topics(egov_service_topic: str = EGOV_SERVICE_TOPIC) -> tuple[Topic
     """Topics of other services the chronicle reads, declared here as well so that it can
     subscribe before egov ever started (creation is idempotent; egov's declaration is the same)."""
     return (TopicSpec(name=egov_service_topic, partitions=3, retention_ms=30 * DAY_MS),)
+
+
+def declared_topics(egov_service_topic: str = EGOV_SERVICE_TOPIC) -> tuple[TopicSpec, ...]:
+    """Every topic the service ensures at start: its own and those it consumes. The app and the
+    Kubernetes KafkaTopic renderer (``k8s/tools/render_topics.py``) both read this."""
+    return (*TOPICS, *consumed_topics(egov_service_topic))
 
 
 IdeaPayload: TypeAlias = (

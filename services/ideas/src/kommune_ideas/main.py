@@ -44,7 +44,7 @@ def create_app(
         title="Kommune ideas",
         description=DESCRIPTION,
         routers=ROUTERS,
-        topics=[*events.TOPICS, *events.consumed_topics(settings.egov_service_topic)],
+        topics=events.declared_topics(settings.egov_service_topic),
         consumers=[chronicle_consumer(settings)],
         http_transport=http_transport,
     )
