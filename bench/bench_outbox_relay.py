@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import inspect
 import json
 import logging
 import os
@@ -131,7 +132,9 @@ class RelayRun:
         finally:
             await admin.close()
         async with self.engine.begin() as conn:
-            await conn.run_sync(Base.metadata.create_all, tables=[OutboxMessage.__table__])
+            await conn.run_sync(
+                Base.metadata.create_all, tables=[Base.metadata.tables[OutboxMessage.__tablename__]]
+            )
         # Warm-up, not timed: connection, lock, producer and the topic's metadata.
         await self._copy([(uuid.uuid4(), "warm-up", "warm-up", "warm-up", self.topic, "{}", "{}")])
         if await self.relay.relay_once() != 1:
@@ -185,7 +188,8 @@ async def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="alternating runs; medians count")
     parser.add_argument("--batch-size", type=int, default=None, help="default: the relay's own")
     args = parser.parse_args()
-    batch_size = args.batch_size or OutboxRelay.__init__.__kwdefaults__["batch_size"]
+    default_batch_size: int = inspect.signature(OutboxRelay).parameters["batch_size"].default
+    batch_size: int = args.batch_size or default_batch_size
 
     local_database, local_kafka = local_endpoints()
     admin_url = make_url(os.environ.get("KOMMUNE_TEST_DATABASE_URL", local_database))

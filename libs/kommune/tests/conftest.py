@@ -52,7 +52,9 @@ async def events_db(create_database: CreateDatabase) -> AsyncIterator[EventsDb]:
     async with engine.begin() as conn:
         await conn.run_sync(
             Base.metadata.create_all,
-            tables=[OutboxMessage.__table__, InboxMessage.__table__],  # type: ignore[list-item]
+            tables=[
+                Base.metadata.tables[model.__tablename__] for model in (OutboxMessage, InboxMessage)
+            ],
         )
         # What a consumer's handler does to the world: no unique key, so a second effect shows.
         await conn.execute(

@@ -19,7 +19,7 @@ from kommune.events.relay import OutboxRelay
 from kommune.testing.infra import KafkaProbe, unique_group
 
 if TYPE_CHECKING:
-    from conftest import EventsDb, MakeEvent
+    from .conftest import EventsDb, MakeEvent
 
 TYPE = "de.kommune.test.thing.changed.v1"
 

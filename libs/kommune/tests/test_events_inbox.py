@@ -12,7 +12,7 @@ from kommune.db import transaction
 from kommune.events.inbox import claim, prune
 
 if TYPE_CHECKING:
-    from conftest import EventsDb
+    from .conftest import EventsDb
 
 
 async def test_claim_is_true_once_per_group(events_db: EventsDb) -> None:

@@ -19,7 +19,7 @@ from kommune.events.relay import OutboxRelay
 from kommune.testing.infra import KafkaProbe, LocalKafka, kafka_events
 
 if TYPE_CHECKING:
-    from conftest import EventsDb, MakeEvent
+    from .conftest import EventsDb, MakeEvent
 
 CE_HEADERS = {
     "ce_id",
@@ -192,10 +192,10 @@ async def test_two_relays_only_one_publishes_and_the_other_takes_over(
             )
 
         async def all_published() -> bool:
-            return (
-                await events_db.scalar("SELECT count(*) FROM outbox WHERE published_at IS NULL")
-                == 0
+            unpublished: int = await events_db.scalar(
+                "SELECT count(*) FROM outbox WHERE published_at IS NULL"
             )
+            return unpublished == 0
 
         await _wait_until(all_published)
         assert [a.is_leader, b.is_leader].count(True) == 1
@@ -240,10 +240,10 @@ async def test_relay_survives_losing_its_database_connection(
         await events_db.add_events(make_event(topic, "r", {"n": 1}))
 
         async def all_published() -> bool:
-            return (
-                await events_db.scalar("SELECT count(*) FROM outbox WHERE published_at IS NULL")
-                == 0
+            unpublished: int = await events_db.scalar(
+                "SELECT count(*) FROM outbox WHERE published_at IS NULL"
             )
+            return unpublished == 0
 
         await _wait_until(all_published, timeout=15)
         assert relay.is_leader

@@ -13,6 +13,7 @@ import structlog
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
+from starlette.types import Message, Scope
 
 from kommune.app import install_runtime
 from kommune.telemetry.context import current_traceparent, request_id_var
@@ -287,15 +288,15 @@ def test_configure_logging_is_idempotent_and_routes_stdlib() -> None:
 
 async def test_client_disconnect_is_recorded_not_treated_as_an_error() -> None:
     app = make_app(service="disconnect-test")
-    sent: list[dict[str, object]] = []
+    sent: list[Message] = []
 
-    async def receive() -> dict[str, object]:
+    async def receive() -> Message:
         return {"type": "http.disconnect"}
 
-    async def send(message: dict[str, object]) -> None:
+    async def send(message: Message) -> None:
         sent.append(message)
 
-    scope = {
+    scope: Scope = {
         "type": "http",
         "asgi": {"version": "3.0", "spec_version": "2.3"},
         "http_version": "1.1",

@@ -33,7 +33,7 @@ async def test_migrated_schema_matches_the_models(create_database: CreateDatabas
                 (await connection.execute(text("SELECT extname FROM pg_extension"))).scalars().all()
             )
             assert "pg_trgm" in extensions
-            options = dict(
+            options: dict[str, str | None] = dict(
                 (
                     await connection.execute(
                         text(
