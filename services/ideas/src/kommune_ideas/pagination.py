@@ -69,7 +69,7 @@ class PageRequest:
     limit: int
 
 
-def page_request(
+async def page_request(
     cursor: Annotated[
         str | None,
         Query(
@@ -83,7 +83,10 @@ def page_request(
 
 
 PageParams = Annotated[PageRequest, Depends(page_request)]
-"""``?cursor=&limit=`` (default 20, at most 100) of every list endpoint."""
+"""``?cursor=&limit=`` (default 20, at most 100) of every list endpoint.
+
+Dependencies that do no I/O are ``async def`` on purpose: FastAPI runs a plain ``def`` dependency
+in the thread pool, a hop that cost ~0.2 ms per dependency and request here (``bench/``)."""
 
 
 class Page(BaseModel, Generic[T]):

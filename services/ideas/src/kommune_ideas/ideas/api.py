@@ -90,7 +90,7 @@ async def _detail(service: IdeaService, principal: CurrentPrincipal, idea: Idea)
     return idea_detail(await service.detail(principal, idea.id))
 
 
-def idea_filters(
+async def idea_filters(
     principal: CurrentPrincipal,
     q: Annotated[
         SearchQuery | None,
@@ -119,6 +119,8 @@ def idea_filters(
 
 
 Filters = Annotated[IdeaFilters, Depends(idea_filters)]
+"""The list's filters; ``async def`` although it awaits nothing, so it runs on the event loop
+instead of the thread pool (see :data:`kommune_ideas.pagination.PageParams`)."""
 
 
 @router.get("", summary="List and search the idea store")
