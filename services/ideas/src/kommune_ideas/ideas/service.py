@@ -106,7 +106,11 @@ class IdeaService:
         return {status: found.get(status.value, 0) for status in IdeaStatus}
 
     async def detail(self, viewer: Principal, idea_id: uuid.UUID) -> IdeaDetailView:
-        idea = await self.get_readable(viewer, idea_id)
+        require(viewer, Permission.READ_STORE)
+        found = await self.ideas.get_for_viewer(viewer, idea_id)
+        if found is None:
+            raise NotFound("No such idea.")
+        idea, endorsed_by_me, following = found
         base = view_of(idea, viewer)
         status = IdeaStatus(idea.status)
         return IdeaDetailView(
@@ -114,8 +118,8 @@ class IdeaService:
             comment_count=base.comment_count,
             decision_comment_count=base.decision_comment_count,
             last_activity_at=base.last_activity_at,
-            endorsed_by_me=await self.ideas.is_endorsed_by(idea.id, viewer.sub),
-            following=await self.ideas.is_followed_by(idea.id, viewer.sub),
+            endorsed_by_me=endorsed_by_me,
+            following=following,
             editable=may_edit(viewer, author_id=idea.author_id, status=status),
             allowed_transitions=permitted_targets(
                 viewer, author_id=idea.author_id, source=status, channel=Channel.DIRECT
