@@ -16,7 +16,7 @@ import binascii
 import hashlib
 import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Generic, Literal, TypeVar
@@ -218,10 +218,12 @@ async def paginate(
     page: PageRequest,
     *,
     filters: str = "",
+    parameters: Mapping[str, Any] | None = None,
 ) -> tuple[list[Any], str | None]:
     """Run ``statement`` (one entity per row) for one page; return the entities and the next cursor.
 
-    ``filters`` is a :func:`fingerprint` of every filter the statement applies.
+    ``filters`` is a :func:`fingerprint` of every filter the statement applies; ``parameters``
+    are the values of named bind parameters in ``statement`` (e.g. a search's query).
     """
     if page.cursor is not None:
         statement = statement.where(after(ordering, decode_cursor(page.cursor, ordering, filters)))
@@ -231,7 +233,7 @@ async def paginate(
         .order_by(*ordering.order_by())
         .limit(page.limit + 1)
     )
-    rows = (await session.execute(statement)).all()
+    rows = (await session.execute(statement, parameters)).all()
     has_more = len(rows) > page.limit
     rows = rows[: page.limit]
     items = [row[0] for row in rows]

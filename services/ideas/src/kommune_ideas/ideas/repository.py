@@ -6,6 +6,7 @@ list, the search, the detail and every count that goes through it agree on what 
 
 from __future__ import annotations
 
+import functools
 import re
 import uuid
 from dataclasses import dataclass
@@ -17,7 +18,9 @@ from sqlalchemy import (
     DateTime,
     Float,
     Select,
+    String,
     and_,
+    bindparam,
     case,
     cast,
     exists,
@@ -82,28 +85,42 @@ def _like_pattern(term: str) -> str:
 class SearchClause:
     condition: ColumnElement[bool]
     rank: ColumnElement[float]
+    parameters: dict[str, str]
+    """Values of the named parameters in ``condition`` and ``rank``: pass them to ``execute``."""
 
 
 def search_clause(q: str) -> SearchClause:
     """Match a German stem (``Rechnung`` → ``Rechnungen``) or every word as a substring
     (``Rechnung`` → ``Eingangsrechnungsworkflow``); rank stem matches by field weight."""
-    query = func.websearch_to_tsquery(literal(TEXT_SEARCH_CONFIG, type_=REGCONFIG), q)
-    stemmed = Idea.search_vector.op("@@")(query)
     terms = search_terms(q)
-    if terms:
-        substring = and_(
-            *(Idea.search_text.like(_like_pattern(term), escape="\\") for term in terms)
-        )
+    condition, rank = _search_expressions(len(terms))
+    parameters = {"q": q} | {f"term_{i}": _like_pattern(term) for i, term in enumerate(terms)}
+    return SearchClause(condition=condition, rank=rank, parameters=parameters)
+
+
+@functools.lru_cache(maxsize=16)
+def _search_expressions(term_count: int) -> tuple[ColumnElement[bool], ColumnElement[float]]:
+    """Condition and rank for ``term_count`` substring terms, the query and the terms being the
+    named parameters ``q``, ``term_0``, ``term_1`` ...: built once per number of terms instead of
+    per request. Building them, and SQLAlchemy keying its statement cache on the fresh objects,
+    cost ~0.8 ms of CPU per search request (p50 -0.7 to -1.5 ms in-process)."""
+    query = func.websearch_to_tsquery(
+        literal(TEXT_SEARCH_CONFIG, type_=REGCONFIG), bindparam("q", type_=String)
+    )
+    stemmed = Idea.search_vector.op("@@")(query)
+    patterns = [bindparam(f"term_{i}", type_=String) for i in range(term_count)]
+    if patterns:
+        substring = and_(*(Idea.search_text.like(pattern, escape="\\") for pattern in patterns))
         condition: ColumnElement[bool] = or_(stemmed, substring)
         title_hit = and_(
-            *(func.lower(Idea.title).like(_like_pattern(term), escape="\\") for term in terms)
+            *(func.lower(Idea.title).like(pattern, escape="\\") for pattern in patterns)
         )
         bonus: ColumnElement[float] = case((title_hit, 0.1), (substring, 0.05), else_=0.0)
     else:
         condition = stemmed
         bonus = literal(0.0, type_=Float)
     rank = cast(func.ts_rank(Idea.search_vector, query), Float) + bonus
-    return SearchClause(condition=condition, rank=rank.label("rank"))
+    return condition, rank.label("rank")
 
 
 def activity_column(viewer: Principal) -> ColumnElement[datetime]:
@@ -193,26 +210,35 @@ class IdeaRepository:
     ) -> tuple[list[Idea], str | None]:
         statement = self.filtered(viewer, filters)
         rank = None
+        parameters: dict[str, str] = {}
         if filters.q:
             clause = search_clause(filters.q)
             statement = statement.where(clause.condition)
-            rank = clause.rank
+            rank, parameters = clause.rank, clause.parameters
         ordering = _ordering(sort, viewer, rank)
         return await paginate(
-            self.session, statement, ordering, page, filters=filters.fingerprint(viewer)
+            self.session,
+            statement,
+            ordering,
+            page,
+            filters=filters.fingerprint(viewer),
+            parameters=parameters,
         )
 
     async def count_by_status(self, viewer: Principal, filters: IdeaFilters) -> dict[str, int]:
         """How many ideas ``viewer`` sees per status, under the same filters as the list."""
         statement = self.filtered(viewer, filters)
+        parameters: dict[str, str] = {}
         if filters.q:
-            statement = statement.where(search_clause(filters.q).condition)
+            clause = search_clause(filters.q)
+            statement = statement.where(clause.condition)
+            parameters = clause.parameters
         counted = (
             statement.with_only_columns(Idea.status, func.count())
             .group_by(Idea.status)
             .order_by(None)
         )
-        rows = (await self.session.execute(counted)).all()
+        rows = (await self.session.execute(counted, parameters)).all()
         return {str(status): int(count) for status, count in rows}
 
     async def get_for_viewer(
