@@ -12,7 +12,10 @@ Then, alternating within each iteration so that machine drift hits both sides al
     parameters), run with a plain asyncpg connection: the baseline.
 
 p50/p95 latencies of both are printed, with EXPLAIN (ANALYZE) evidence that the indexes are used,
-and merged into ``bench/results.json`` via ``bench/results.py``.
+and merged into ``bench/results.json`` via ``bench/results.py``. Also printed, to read the gap
+between (a) and (b): the database round trips one API request makes (counted at the asyncpg
+driver: BEGIN, statements, COMMIT, pings, prepares), and the floor of the in-process HTTP path, a
+minimal FastAPI endpoint (no middleware, token or database) behind the same ASGI transport.
 
     uv run python bench/bench_ideas_queries.py [--ideas 10000] [--comments 50000] [--iterations 200]
 
@@ -38,6 +41,9 @@ from typing import Any
 import asyncpg  # type: ignore[import-untyped]
 import httpx
 import structlog
+from asyncpg.prepared_stmt import PreparedStatement  # type: ignore[import-untyped]
+from fastapi import FastAPI
+from pydantic import BaseModel
 from results import merge, result
 from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
@@ -326,6 +332,75 @@ class SqlCapture:
             self.parameters = tuple(parameters or ())
 
 
+class RoundTrips:
+    """Counts, while entered, what the service sends to PostgreSQL, at the asyncpg driver.
+
+    Each counted call is one round trip: ``Connection.execute`` without arguments is a simple
+    query (``BEGIN``, ``COMMIT``, ``ROLLBACK``), ``fetchrow(";")`` is SQLAlchemy's ping,
+    ``prepare`` parses a statement not yet cached on that connection, ``PreparedStatement.fetch``
+    binds and executes one. The wrappers are installed only around the request being counted.
+    """
+
+    _WRAPPED = (
+        (asyncpg.Connection, "execute"),
+        (asyncpg.Connection, "fetchrow"),
+        (asyncpg.Connection, "prepare"),
+        (PreparedStatement, "fetch"),
+    )
+
+    def __init__(self) -> None:
+        self.counts: dict[str, int] = {}
+        self._originals: list[tuple[type, str, Any]] = []
+
+    def __enter__(self) -> RoundTrips:
+        self.counts = {}
+        for owner, name in self._WRAPPED:
+            original = getattr(owner, name)
+            self._originals.append((owner, name, original))
+            setattr(owner, name, self._counting(original, name))
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        for owner, name, original in self._originals:
+            setattr(owner, name, original)
+        self._originals.clear()
+
+    def _counting(self, original: Any, name: str) -> Any:
+        async def wrapper(target: Any, *args: Any, **kwargs: Any) -> Any:
+            query = args[0].strip().rstrip(";").upper() if args and isinstance(args[0], str) else ""
+            if name == "execute":
+                kind = query.split()[0] if query else "execute"
+            elif name == "fetchrow":
+                kind = "ping" if not query else "fetchrow"
+            else:
+                kind = "prepare" if name == "prepare" else "statement"
+            self.counts[kind] = self.counts.get(kind, 0) + 1
+            return await original(target, *args, **kwargs)
+
+        return wrapper
+
+    def summary(self) -> str:
+        order = ["ping", "BEGIN", "ROLLBACK", "prepare", "statement", "COMMIT"]
+        kinds = sorted(self.counts, key=lambda k: order.index(k) if k in order else len(order))
+        parts = ", ".join(f"{kind} {self.counts[kind]}" for kind in kinds)
+        return f"{sum(self.counts.values())} ({parts})"
+
+
+class Pong(BaseModel):
+    status: str
+
+
+def floor_app() -> FastAPI:
+    """The least an in-process GET costs here: FastAPI, one pydantic response, no middleware."""
+    app = FastAPI()
+
+    @app.get("/ping")
+    async def ping() -> Pong:
+        return Pong(status="ok")
+
+    return app
+
+
 def percentile(samples: list[float], q: float) -> float:
     ordered = sorted(samples)
     index = min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))
@@ -342,6 +417,7 @@ class Scenario:
     parameters: tuple[Any, ...] = ()
     rows: int = 0
     plan: str = ""
+    round_trips: str = ""
 
 
 async def deep_cursor(
@@ -357,7 +433,32 @@ async def deep_cursor(
     return cursor
 
 
-async def run(args: argparse.Namespace) -> list[Scenario]:
+@dataclass
+class Floor:
+    samples: list[float] = field(default_factory=list)
+
+    def summary(self) -> str:
+        if not self.samples:
+            return "not measured"
+        p50, p95 = statistics.median(self.samples), percentile(self.samples, 0.95)
+        return f"p50 {p50:.2f} ms, p95 {p95:.2f} ms"
+
+
+async def measure_floor(iterations: int, warmup: int) -> Floor:
+    floor = Floor()
+    transport = httpx.ASGITransport(app=floor_app())
+    async with httpx.AsyncClient(transport=transport, base_url="http://floor.test") as client:
+        for _ in range(warmup):
+            (await client.get("/ping")).raise_for_status()
+        for _ in range(iterations):
+            started = time.perf_counter()
+            response = await client.get("/ping")
+            floor.samples.append((time.perf_counter() - started) * 1000)
+            assert response.status_code == 200
+    return floor
+
+
+async def run(args: argparse.Namespace) -> tuple[list[Scenario], Floor]:
     admin_url = os.environ.get("KOMMUNE_TEST_DATABASE_URL", DEFAULT_DATABASE_URL)
     admin_url = make_url(admin_url).set(drivername="postgresql").render_as_string(False)
     url = await create_database(admin_url)
@@ -369,7 +470,9 @@ async def run(args: argparse.Namespace) -> list[Scenario]:
             f"seeded {len(data.ideas):,} ideas + {len(data.comments):,} comments in {seconds:.1f}s "
             f"({(len(data.ideas) + len(data.comments)) / seconds:,.0f} rows/s incl. index upkeep)"
         )
-        return await measure(url, args)
+        scenarios = await measure(url, args)
+        floor = await measure_floor(args.iterations, args.warmup)
+        return scenarios, floor
     finally:
         if not args.keep:
             await drop_database(admin_url, url)
@@ -421,9 +524,12 @@ async def measure(url: str, args: argparse.Namespace) -> list[Scenario]:
                 Scenario("search.compound_part.bauakte", "/api/v1/ideas?q=bauakte"),
             ]
             for scenario in scenarios:
+                await client.get(scenario.path, headers=headers)  # prepared on this connection
                 capture.enabled = True
-                response = await client.get(scenario.path, headers=headers)
+                with RoundTrips() as trips:
+                    response = await client.get(scenario.path, headers=headers)
                 capture.enabled = False
+                scenario.round_trips = trips.summary()
                 response.raise_for_status()
                 assert capture.statement is not None, scenario.name
                 scenario.statement, scenario.parameters = capture.statement, capture.parameters
@@ -457,8 +563,12 @@ def uses_index(plan: str) -> bool:
     return "Index" in plan and "Seq Scan on ideas" not in plan
 
 
-def report(scenarios: list[Scenario], args: argparse.Namespace) -> None:
+def report(scenarios: list[Scenario], floor: Floor, args: argparse.Namespace) -> None:
     records = []
+    print(
+        "\nfloor (minimal FastAPI endpoint, same in-process ASGI transport, no middleware, "
+        f"token or database): {floor.summary()}"
+    )
     print(
         f"\n{'scenario':40} {'rows':>4} {'API p50':>9} {'API p95':>9} {'SQL p50':>9} "
         f"{'SQL p95':>9} {'ratio':>6}  index"
@@ -478,12 +588,15 @@ def report(scenarios: list[Scenario], args: argparse.Namespace) -> None:
             f"{s.name:40} {s.rows:>4} {api50:>8.2f}ms {api95:>8.2f}ms {raw50:>8.2f}ms "
             f"{raw95:>8.2f}ms {api50 / raw50:>6.1f}  {', '.join(indexes) or 'NONE'}"
         )
+        print(f"{'':40} database round trips per request: {s.round_trips}")
         if not uses_index(s.plan):
             print(f"  !! no index used for {s.name}:\n{s.plan}")
         notes = (
             f"{args.ideas} ideas, {args.comments} comments; {args.iterations} iterations; "
             f"API in-process via ASGI incl. token check and JSON; baseline = the captured SQL "
-            f"on one asyncpg connection; indexes: {', '.join(indexes) or 'none'}"
+            f"on one asyncpg connection; indexes: {', '.join(indexes) or 'none'}; "
+            f"round trips per request: {s.round_trips}; floor (minimal FastAPI endpoint, "
+            f"same transport): {floor.summary()}"
         )
         for q, api_value, raw_value in (("p50", api50, raw50), ("p95", api95, raw95)):
             records.append(
@@ -517,8 +630,8 @@ def main() -> None:
     args = parser.parse_args()
     logging.getLogger("alembic").setLevel(logging.WARNING)
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
-    scenarios = asyncio.run(run(args))
-    report(scenarios, args)
+    scenarios, floor = asyncio.run(run(args))
+    report(scenarios, floor, args)
 
 
 if __name__ == "__main__":
