@@ -221,8 +221,20 @@ class RunningServer:
             await self._task
 
 
+_HELD_CLOSED: list[socket.socket] = []
+
+
 def closed_port_url() -> str:
-    return f"http://127.0.0.1:{free_port()}"
+    """A URL whose port refuses connections for the whole session.
+
+    The port stays bound (without ``listen``) by this process: a port that was merely free a
+    moment ago can be taken by any other socket on a busy machine, or even be chosen as the source
+    port of the very connection attempt (a TCP self-connect), and the test would flake.
+    """
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    _HELD_CLOSED.append(sock)
+    return f"http://127.0.0.1:{sock.getsockname()[1]}"
 
 
 @pytest.fixture(scope="session")
