@@ -66,6 +66,8 @@ url_of() { printf 'http://%s:%s\n' "$KOMMUNE_HOST" "${PORT[$1]}"; }
 
 # ---- environment of a service ------------------------------------------------------------------
 # Prints NAME=value lines: exactly the variables the services read (see docs/operations.md).
+# The dev services use the empty topic prefix (logical topic names), whatever the shell exports;
+# test sessions use a prefix of their own, so their events never reach these services.
 service_env() { # name
     local name=$1 prefix db_url kafka other
     prefix=$(tr '[:lower:]-' '[:upper:]_' <<<"$name")
@@ -75,6 +77,7 @@ service_env() { # name
     printf '%s\n' \
         "KOMMUNE_ENVIRONMENT=dev" \
         "KOMMUNE_OIDC_ISSUER=$(url_of gateway)/auth/dev" \
+        "KOMMUNE_KAFKA_TOPIC_PREFIX=" \
         "${prefix}_DATABASE_URL=$db_url" \
         "${prefix}_KAFKA_BOOTSTRAP_SERVERS=$kafka"
     if [[ $name == gateway ]]; then

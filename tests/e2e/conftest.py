@@ -24,6 +24,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from kommune.db import create_engine
+from kommune.events.topics import physical_topic
 from kommune.migrations import upgrade
 from kommune.testing.contracts import check_outbox
 from kommune.testing.infra import CreateDatabase
@@ -69,6 +70,7 @@ class Platform:
     ideas_db_url: str
     ideas_engine: AsyncEngine
     kafka_bootstrap_servers: str
+    kafka_topic_prefix: str
     client: httpx.AsyncClient
     issuer_url: str
     issuer_key_file: Path
@@ -84,6 +86,10 @@ class Platform:
         assert body["expires_in"] > 0
         return {"Authorization": f"Bearer {body['access_token']}"}
 
+    def topic(self, logical: str) -> str:
+        """The physical name of a logical topic in this session's namespace (for probes)."""
+        return physical_topic(self.kafka_topic_prefix, logical)
+
     async def ideas_scalar(self, sql: str, **params: Any) -> Any:
         async with self.ideas_engine.connect() as connection:
             return (await connection.execute(text(sql), params)).scalar()
@@ -93,6 +99,7 @@ class Platform:
 async def platform(
     create_database: CreateDatabase,
     kafka_bootstrap_servers: str,
+    kafka_topic_prefix: str,
     tmp_path_factory: Any,
 ) -> AsyncIterator[Platform]:
     ideas_db = await create_database("e2e_ideas")
@@ -104,6 +111,8 @@ async def platform(
         "KOMMUNE_OIDC_ISSUER": issuer,
         "KOMMUNE_LOG_LEVEL": "WARNING",
         "kafka_bootstrap_servers": kafka_bootstrap_servers,
+        # The session's topic namespace: the services use <prefix>ideas.idea.v1 and so on.
+        "KOMMUNE_KAFKA_TOPIC_PREFIX": kafka_topic_prefix,
     }
     key_file = tmp_path_factory.mktemp("e2e-issuer") / "jwk.json"
     gateway = create_gateway_app(
@@ -142,6 +151,7 @@ async def platform(
                 ideas_db_url=ideas_db,
                 ideas_engine=engine,
                 kafka_bootstrap_servers=kafka_bootstrap_servers,
+                kafka_topic_prefix=kafka_topic_prefix,
                 client=client,
                 issuer_url=issuer,
                 issuer_key_file=key_file,

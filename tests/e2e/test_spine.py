@@ -51,7 +51,7 @@ async def test_idea_created_through_the_gateway_is_stored_and_published(
     author = await platform.token(f"ca-{uuid.uuid4().hex[:6]}", ["change_agent"], "Anna Schmid")
     title = f"Digitaler Urlaubsantrag {uuid.uuid4().hex[:6]}"
 
-    async with KafkaProbe(platform.kafka_bootstrap_servers, IDEA_TOPIC) as probe:
+    async with KafkaProbe(platform.kafka_bootstrap_servers, platform.topic(IDEA_TOPIC)) as probe:
         response = await platform.client.post(
             "/api/v1/ideas", json=idea(department_id, title), headers=author
         )
@@ -128,7 +128,7 @@ async def test_kafka_outage_delays_the_event_but_never_loses_or_doubles_it(
 
     # The idea id is new, so reading the whole topic counts every delivery of its event.
     async with KafkaProbe(
-        platform.kafka_bootstrap_servers, IDEA_TOPIC, from_beginning=True
+        platform.kafka_bootstrap_servers, platform.topic(IDEA_TOPIC), from_beginning=True
     ) as probe:
         assert await probe.records(created_event, timeout=60), "delivered after the outage"
         records = await probe.records(created_event, count=None, timeout=30)

@@ -16,19 +16,15 @@ from typing import Any
 import httpx
 import pytest
 import pytest_asyncio
-from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from kommune.auth.dev_issuer import DevIssuer
 from kommune.db import create_engine
-from kommune.events.topics import ensure_topics
 from kommune.migrations import upgrade
 from kommune.testing.auth import issuer_settings_overrides, lifespan_client
 from kommune.testing.contracts import check_outbox
-from kommune.testing.infra import CreateDatabase, CreateTopic, unique_group
-from kommune_ideas import events
+from kommune.testing.infra import CreateDatabase, unique_group
 from kommune_ideas.main import create_app
 from kommune_ideas.settings import IdeasSettings
 
@@ -148,58 +144,21 @@ async def db(create_database: CreateDatabase) -> AsyncIterator[Db]:
     await check_outbox(url)
 
 
-async def partitions_of(bootstrap: str, topics: Iterable[str]) -> list[TopicPartition]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        described = await admin.describe_topics(list(topics))
-    finally:
-        await admin.close()
-    return [
-        TopicPartition(topic["topic"], partition["partition"])
-        for topic in described
-        for partition in topic["partitions"]
-    ]
-
-
-async def start_group_at_end(bootstrap: str, group_id: str, topics: Iterable[str]) -> None:
-    """Commit the end offsets for a fresh group, so it reads only what is produced from now on
-    (the shared topics hold the events of every other test session)."""
-    partitions = await partitions_of(bootstrap, topics)
-    assert partitions
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, group_id=group_id, enable_auto_commit=False
-    )
-    await consumer.start()
-    try:
-        consumer.assign(partitions)
-        ends = await consumer.end_offsets(partitions)
-        await consumer.commit(dict(ends))
-    finally:
-        await consumer.stop()
-
-
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
-async def settings(db: Db, kafka_bootstrap_servers: str, kafka_topic: CreateTopic) -> IdeasSettings:
+async def settings(db: Db, kafka_bootstrap_servers: str, kafka_topic_prefix: str) -> IdeasSettings:
     values: dict[str, Any] = {
         "KOMMUNE_ENVIRONMENT": "test",
         "KOMMUNE_LOG_JSON": True,
         "KOMMUNE_LOG_LEVEL": "WARNING",
+        # This session's topic namespace: the service's topics (``<prefix>ideas.idea.v1``, also
+        # the egov announcements it consumes) and groups are nobody else's, and start empty.
+        "KOMMUNE_KAFKA_TOPIC_PREFIX": kafka_topic_prefix,
         "database_url": db.url,
         "kafka_bootstrap_servers": kafka_bootstrap_servers,
         "consumer_group_prefix": unique_group("ideas-test"),
-        # Announcements go to a topic of this session: nobody else's service reads them.
-        "egov_service_topic": await kafka_topic("egov.service.v1"),
         **{f"KOMMUNE_{k.upper()}": v for k, v in issuer_settings_overrides().items()},
     }
-    settings = IdeasSettings.model_validate(values)
-    await ensure_topics(kafka_bootstrap_servers, events.TOPICS)
-    await start_group_at_end(
-        kafka_bootstrap_servers,
-        f"{settings.consumer_group_prefix}.chronicle",
-        [events.IDEA_TOPIC, settings.egov_service_topic],
-    )
-    return settings
+    return IdeasSettings.model_validate(values)
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")

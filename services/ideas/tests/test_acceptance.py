@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx
 
+from kommune.events.topics import physical_topic
 from kommune.testing.contracts import AssertEventValid
 from kommune.testing.infra import OpenProbe
 from kommune_ideas import events
@@ -34,10 +35,11 @@ async def test_acceptance_scenario(
     department: dict[str, Any],
     db: Db,
     kafka_probe: OpenProbe,
+    kafka_topic_prefix: str,
     assert_event_valid: AssertEventValid,
 ) -> None:
-    idea_probe = await kafka_probe(events.IDEA_TOPIC)
-    chronicle_probe = await kafka_probe(events.CHRONICLE_TOPIC)
+    idea_probe = await kafka_probe(physical_topic(kafka_topic_prefix, events.IDEA_TOPIC))
+    chronicle_probe = await kafka_probe(physical_topic(kafka_topic_prefix, events.CHRONICLE_TOPIC))
     ca, staff, lead, citizen = (
         people.change_agent,
         people.staff,

@@ -11,6 +11,7 @@ from aiokafka import AIOKafkaProducer
 
 from kommune.events.envelope import encode
 from kommune.events.outbox import DomainEvent
+from kommune.events.topics import physical_topic
 from kommune.testing.contracts import AssertEventValid
 from kommune_ideas import events
 from kommune_ideas.settings import IdeasSettings
@@ -139,11 +140,13 @@ async def test_an_announcement_delivered_twice_makes_one_entry(
     # The same event (same ce_id) twice, then a marker on the same key: once the marker's entry
     # exists, both copies were handled (one partition, in order).
     marker = announcement(service_id, "Marker")
+    # egov's side of the contract: its logical topic, in this session's namespace.
+    egov_topic = physical_topic(settings.kafka_topic_prefix, settings.egov_service_topic)
     await produce(
         kafka_bootstrap_servers,
-        (settings.egov_service_topic, event, "/kommune/egov"),
-        (settings.egov_service_topic, event, "/kommune/egov"),
-        (settings.egov_service_topic, marker, "/kommune/egov"),
+        (egov_topic, event, "/kommune/egov"),
+        (egov_topic, event, "/kommune/egov"),
+        (egov_topic, marker, "/kommune/egov"),
     )
 
     async def marker_entry() -> Any:
@@ -172,8 +175,8 @@ async def test_an_announcement_delivered_twice_makes_one_entry(
 async def test_events_about_ideas_of_another_database_are_skipped(
     db: Db, settings: IdeasSettings, kafka_bootstrap_servers: str
 ) -> None:
-    """The broker is shared (test sessions, a second checkout): an implemented idea that this
-    database does not hold makes no chronicle entry, but the event is consumed (inbox)."""
+    """An implemented idea that this database does not hold (e.g. a second checkout or a restored
+    database sharing the namespace) makes no chronicle entry, but the event is consumed (inbox)."""
     stranger = uuid.uuid4()
     event = DomainEvent(
         topic=events.IDEA_TOPIC,
@@ -194,7 +197,10 @@ async def test_events_about_ideas_of_another_database_are_skipped(
             "changed_at": datetime.now(UTC).isoformat(),
         },
     )
-    await produce(kafka_bootstrap_servers, (events.IDEA_TOPIC, event, events.SOURCE))
+    await produce(
+        kafka_bootstrap_servers,
+        (physical_topic(settings.kafka_topic_prefix, events.IDEA_TOPIC), event, events.SOURCE),
+    )
 
     async def claimed() -> Any:
         return await db.scalar(

@@ -7,6 +7,7 @@ from typing import Any
 
 import httpx
 
+from kommune.events.topics import physical_topic
 from kommune.testing.contracts import AssertEventValid
 from kommune.testing.infra import OpenProbe
 from kommune_ideas import events
@@ -20,9 +21,10 @@ async def test_change_agent_posts_an_idea_and_its_event_reaches_kafka(
     department: dict[str, Any],
     db: Db,
     kafka_probe: OpenProbe,
+    kafka_topic_prefix: str,
     assert_event_valid: AssertEventValid,
 ) -> None:
-    probe = await kafka_probe(events.IDEA_TOPIC)
+    probe = await kafka_probe(physical_topic(kafka_topic_prefix, events.IDEA_TOPIC))
 
     response = await client.post(
         "/api/v1/ideas", json=idea_body(department["id"]), headers=people.change_agent.headers

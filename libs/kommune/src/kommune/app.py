@@ -147,13 +147,16 @@ def create_service_app(
             stack.push_async_callback(health.aclose)
 
             if topics:
-                await ensure_topics(settings.kafka_bootstrap_servers, topics)
+                await ensure_topics(
+                    settings.kafka_bootstrap_servers, topics, prefix=settings.kafka_topic_prefix
+                )
             if settings.relay_enabled:
                 relay = OutboxRelay(
                     engine=engine,
                     dsn=asyncpg_dsn(settings.database_url),
                     bootstrap_servers=settings.kafka_bootstrap_servers,
                     service_name=settings.service_name,
+                    topic_prefix=settings.kafka_topic_prefix,
                 )
                 await relay.start()
                 stack.push_async_callback(relay.stop)
@@ -163,6 +166,7 @@ def create_service_app(
                         spec,
                         sessionmaker=sessionmaker,
                         bootstrap_servers=settings.kafka_bootstrap_servers,
+                        topic_prefix=settings.kafka_topic_prefix,
                     )
                     await runner.start()
                     stack.push_async_callback(runner.stop)

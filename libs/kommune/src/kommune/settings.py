@@ -1,16 +1,18 @@
 """Settings base: one pydantic-settings class per service, each with its own env prefix.
 
-Platform-wide values (environment, OIDC issuer) are read from ``KOMMUNE_*`` variables so that one
-setting serves every service; everything else is read with the service's prefix, e.g.
-``IDEAS_DATABASE_URL``.
+Platform-wide values (environment, OIDC issuer, Kafka topic prefix) are read from ``KOMMUNE_*``
+variables so that one setting serves every service; everything else is read with the service's
+prefix, e.g. ``IDEAS_DATABASE_URL``.
 """
 
 from __future__ import annotations
 
 from enum import StrEnum
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from kommune.events.topics import validate_topic_prefix
 
 
 class Environment(StrEnum):
@@ -32,6 +34,15 @@ class ServiceSettings(BaseSettings):
     database_url: str = "postgresql+asyncpg://kommune:kommune@127.0.0.1:15432/postgres"
     database_pool_size: int = Field(default=10, ge=1, le=200)
     kafka_bootstrap_servers: str = "127.0.0.1:19092"
+    kafka_topic_prefix: str = Field(
+        default="",
+        validation_alias=AliasChoices("KOMMUNE_KAFKA_TOPIC_PREFIX"),
+        description=(
+            "Namespace of this environment on a shared broker: physical topic = prefix + logical "
+            "name, consumer group = prefix + group id. Empty in production and for make up; "
+            "each test session sets its own (e.g. 't1a2b3c4d.')."
+        ),
+    )
     oidc_issuer: str = Field(
         default="http://127.0.0.1:8000/auth/dev",
         validation_alias=AliasChoices("KOMMUNE_OIDC_ISSUER"),
@@ -45,6 +56,11 @@ class ServiceSettings(BaseSettings):
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     relay_enabled: bool = True
     consumers_enabled: bool = True
+
+    @field_validator("kafka_topic_prefix")
+    @classmethod
+    def _valid_topic_prefix(cls, value: str) -> str:
+        return validate_topic_prefix(value)
 
     @property
     def is_dev_or_test(self) -> bool:

@@ -17,6 +17,15 @@ Dead-lettering produces the original key, value and headers to ``<topic>.dlq`` w
 ``kommune_dlq_*`` headers, waits for the broker's ack, and only then lets the offset move on.
 Records of a partition are handled one after another, so a retry holds up that partition: this is
 what keeps per-aggregate order.
+
+Names: :class:`ConsumerSpec` holds logical topics and a logical group id. The runner maps them with
+its :class:`~kommune.events.topics.TopicNamespace` (``topic_prefix``) where it talks to the broker:
+it subscribes to ``prefix + topic`` as the Kafka group ``prefix + group_id`` and dead-letters to
+``<physical topic>.dlq``. Handlers, the inbox (``consumer_group``, ``topic``) and the metrics see
+the logical names: ``ReceivedEvent.topic`` is the logical topic, so a handler compares it with the
+service's topic constants in every environment. The ``kommune_dlq_original_topic`` and
+``kommune_dlq_consumer_group`` headers of a dead letter carry the physical names (where the record
+really was, which group really read it), for re-driving it on that broker.
 """
 
 from __future__ import annotations
@@ -25,7 +34,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 
 import pydantic
@@ -39,7 +48,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from kommune.db import transaction
 from kommune.events.envelope import PoisonMessage, ReceivedEvent, decode
 from kommune.events.inbox import claim, prune
-from kommune.events.topics import dlq_topic
+from kommune.events.topics import TopicNamespace
 
 log = structlog.get_logger(__name__)
 
@@ -159,10 +168,14 @@ class ConsumerRunner:
         max_poll_records: int = 200,
         inbox_retention: timedelta = timedelta(days=30),
         housekeeping_interval: float = 3600.0,
+        topic_prefix: str = "",
     ) -> None:
         if max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
         self.spec = spec
+        self.namespace = TopicNamespace(topic_prefix)
+        self.kafka_group_id = self.namespace.group(spec.group_id)
+        """The group id on the broker (``topic_prefix + spec.group_id``)."""
         self._sessionmaker = sessionmaker
         self._bootstrap_servers = bootstrap_servers
         self.max_attempts = max_attempts
@@ -258,17 +271,22 @@ class ConsumerRunner:
 
     async def _consume(self) -> None:
         consumer = AIOKafkaConsumer(
-            *self.spec.topics,
+            *(self.namespace.topic(topic) for topic in self.spec.topics),
             bootstrap_servers=self._bootstrap_servers,
-            group_id=self.spec.group_id,
-            client_id=self.spec.group_id,
+            group_id=self.kafka_group_id,
+            client_id=self.kafka_group_id,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             max_poll_records=self.max_poll_records,
         )
         self._consumer = consumer
         await consumer.start()
-        log.info("consumer_started", group=self.spec.group_id, topics=list(self.spec.topics))
+        log.info(
+            "consumer_started",
+            group=self.spec.group_id,
+            topics=list(self.spec.topics),
+            topic_prefix=self.namespace.prefix,
+        )
         while not self._stopping.is_set():
             await self._housekeeping()
             batches = await consumer.getmany(timeout_ms=500)
@@ -284,9 +302,9 @@ class ConsumerRunner:
                         await self._commit(consumer, tp, next_offset)
                 highwater = consumer.highwater(tp)
                 if highwater is not None and next_offset is not None:
-                    LAG.labels(self.spec.group_id, tp.topic, str(tp.partition)).set(
-                        max(0, highwater - next_offset)
-                    )
+                    LAG.labels(
+                        self.spec.group_id, self.namespace.logical(tp.topic), str(tp.partition)
+                    ).set(max(0, highwater - next_offset))
                 if self._stopping.is_set():
                     return
 
@@ -298,7 +316,7 @@ class ConsumerRunner:
             log.warning("consumer_commit_failed", group=self.spec.group_id, error=repr(exc))
 
     async def _process(self, record: ConsumerRecord[bytes, bytes]) -> None:
-        topic = record.topic
+        topic = self.namespace.logical(record.topic)
         if self.spec.event_types is not None:
             ce_type = next((v for k, v in record.headers if k.lower() == "ce_type"), None)
             if (
@@ -309,7 +327,7 @@ class ConsumerRunner:
                 SKIPPED.labels(self.spec.group_id, topic).inc()
                 return
         try:
-            event = decode(record)
+            event = replace(decode(record), topic=topic)
         except PoisonMessage as exc:
             await self._dead_letter(record, exc, reason="poison")
             return
@@ -401,9 +419,9 @@ class ConsumerRunner:
             (f"{DLQ_HEADER_PREFIX}original_topic", record.topic.encode()),
             (f"{DLQ_HEADER_PREFIX}original_partition", str(record.partition).encode()),
             (f"{DLQ_HEADER_PREFIX}original_offset", str(record.offset).encode()),
-            (f"{DLQ_HEADER_PREFIX}consumer_group", self.spec.group_id.encode()),
+            (f"{DLQ_HEADER_PREFIX}consumer_group", self.kafka_group_id.encode()),
         ]
-        target = dlq_topic(record.topic)
+        target = self.namespace.dlq(self.namespace.logical(record.topic))
         attempt = 0
         while True:
             attempt += 1
@@ -429,7 +447,7 @@ class ConsumerRunner:
                     raise _StoppingError from exc
         self.stats.dead_lettered += 1
         self.stats.dead_letter_reasons.append(f"{reason}: {type(error).__name__}: {error}")
-        DEAD_LETTERED.labels(self.spec.group_id, record.topic, reason).inc()
+        DEAD_LETTERED.labels(self.spec.group_id, self.namespace.logical(record.topic), reason).inc()
         log.warning(
             "consumer_dead_lettered",
             group=self.spec.group_id,
@@ -444,7 +462,7 @@ class ConsumerRunner:
         if self._dlq_producer is None:
             producer = AIOKafkaProducer(
                 bootstrap_servers=self._bootstrap_servers,
-                client_id=f"{self.spec.group_id}-dlq",
+                client_id=f"{self.kafka_group_id}-dlq",
                 enable_idempotence=True,
                 acks="all",
             )

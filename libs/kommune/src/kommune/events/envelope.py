@@ -62,6 +62,9 @@ class ReceivedEvent:
     data: dict[str, Any]
     key: str | None
     topic: str
+    """The LOGICAL topic (``ideas.idea.v1``) when a :class:`~kommune.events.consumer.ConsumerRunner`
+    delivers the event (it strips its namespace's prefix); :func:`decode` alone keeps the record's
+    topic as Kafka named it (the physical name, e.g. in test probes)."""
     partition: int
     offset: int
     headers: Mapping[str, str] = field(default_factory=dict)

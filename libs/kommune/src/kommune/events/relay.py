@@ -26,6 +26,9 @@ How it stays correct:
   (rows stay unsent) and are remembered; before the next batch the relay waits for them to settle
   and marks those the broker did take, so a broker outage does not produce duplicates. Meanwhile
   the relay backs off exponentially (capped at ``max_backoff``).
+* **Namespace.** Outbox rows hold logical topic names; the relay sends to
+  ``topic_prefix + topic`` (:class:`~kommune.events.topics.TopicNamespace`): the one place where
+  the producing side maps them.
 """
 
 from __future__ import annotations
@@ -49,6 +52,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from kommune.events.envelope import encode_headers
 from kommune.events.outbox import OUTBOX_CHANNEL
+from kommune.events.topics import TopicNamespace
 
 log = structlog.get_logger(__name__)
 
@@ -130,8 +134,10 @@ class OutboxRelay:
         housekeeping_interval: float = 3600.0,
         metrics_interval: float = 5.0,
         producer_options: Mapping[str, Any] | None = None,
+        topic_prefix: str = "",
     ) -> None:
         self._engine = engine
+        self.namespace = TopicNamespace(topic_prefix)
         self._dsn = dsn
         self._bootstrap_servers = bootstrap_servers
         self.service_name = service_name
@@ -232,7 +238,7 @@ class OutboxRelay:
                             continue
                         try:
                             future = await producer.send(
-                                row["topic"],
+                                self.namespace.topic(row["topic"]),
                                 value=row["payload"].encode(),
                                 key=aggregate.encode(),
                                 headers=encode_headers(json.loads(row["headers"])),

@@ -3,13 +3,23 @@
 Auto topic creation is off on every broker we run, so a topic exists only because a service (or,
 on Kubernetes, a Strimzi ``KafkaTopic`` made from the same declaration) created it. Creation is
 idempotent and safe when several replicas start at once: "already exists" counts as success.
+
+**Namespaces.** Code, outbox rows, consumer specs, AsyncAPI and the Kubernetes ``KafkaTopic``
+resources all use LOGICAL names (``ideas.idea.v1``). An environment may set a topic prefix
+(``KOMMUNE_KAFKA_TOPIC_PREFIX``, empty in production and ``make up``); the PHYSICAL name on the
+broker is then ``prefix + logical`` (``t1a2b3c4d.ideas.idea.v1``, its DLQ
+``t1a2b3c4d.ideas.idea.v1.dlq``). :class:`TopicNamespace` is the one mapping; it is applied only at
+the edges that talk to the broker: :func:`ensure_topics`, the relay's send, the consumer's
+subscription, group id and dead-letter produce. Test sessions use a prefix of their own, so they
+neither see each other's events nor a developer's.
 """
 
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 import structlog
@@ -23,6 +33,67 @@ DLQ_SUFFIX = ".dlq"
 DLQ_RETENTION_MS = 30 * DAY_MS
 MAX_REPLICATION_FACTOR = 3
 ENSURE_TIMEOUT_S = 30.0
+TOPIC_PREFIX_MAX_LENGTH = 40
+_TOPIC_PREFIX = re.compile(r"[a-zA-Z0-9._-]*[.-]")
+
+
+def validate_topic_prefix(prefix: str) -> str:
+    """Return ``prefix`` if it is a usable namespace, else raise ``ValueError`` saying why.
+
+    Empty (no namespace), or up to 40 of Kafka's topic characters ``[a-zA-Z0-9._-]`` ending in
+    ``.`` or ``-`` so that the logical name stays readable after it (``t1a2b3c4d.ideas.idea.v1``).
+    """
+    if prefix == "":
+        return prefix
+    if len(prefix) > TOPIC_PREFIX_MAX_LENGTH:
+        raise ValueError(
+            f"Kafka topic prefix {prefix!r} is {len(prefix)} characters long; "
+            f"at most {TOPIC_PREFIX_MAX_LENGTH} are allowed"
+        )
+    if not _TOPIC_PREFIX.fullmatch(prefix):
+        raise ValueError(
+            f"Kafka topic prefix {prefix!r} is invalid: use only [a-zA-Z0-9._-] and end it "
+            "with '.' or '-' (e.g. 't1a2b3c4d.' or 'staging-'), or leave it empty"
+        )
+    return prefix
+
+
+@dataclass(frozen=True, slots=True)
+class TopicNamespace:
+    """Maps logical topic names and consumer group ids to the physical ones on the broker.
+
+    ``TopicNamespace("")`` (the default) is the identity: production and ``make up``.
+    """
+
+    prefix: str = ""
+
+    def __post_init__(self) -> None:
+        validate_topic_prefix(self.prefix)
+
+    def topic(self, logical: str) -> str:
+        """The physical topic name (``prefix + logical``)."""
+        return self.prefix + logical
+
+    def dlq(self, logical: str) -> str:
+        """The physical dead-letter topic of a logical topic: ``<physical>.dlq``."""
+        return dlq_topic(self.topic(logical))
+
+    def group(self, logical: str) -> str:
+        """The physical consumer group id: the prefix applies to groups too, so the groups of
+        two environments on one broker never mix (and a fresh test group never reads dev
+        offsets)."""
+        return self.prefix + logical
+
+    def logical(self, physical: str) -> str:
+        """The logical name of a physical topic of this namespace (others are returned as is)."""
+        if self.prefix and physical.startswith(self.prefix):
+            return physical[len(self.prefix) :]
+        return physical
+
+
+def physical_topic(prefix: str, logical: str) -> str:
+    """``prefix + logical``, the prefix validated: the function form of :class:`TopicNamespace`."""
+    return TopicNamespace(prefix).topic(logical)
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,12 +137,17 @@ def expand(specs: Sequence[TopicSpec]) -> list[TopicSpec]:
     return list(result.values())
 
 
-async def ensure_topics(bootstrap_servers: str, specs: Sequence[TopicSpec]) -> None:
+async def ensure_topics(
+    bootstrap_servers: str, specs: Sequence[TopicSpec], *, prefix: str = ""
+) -> None:
     """Create the missing topics (and their ``<name>.dlq``); existing ones are left as they are.
 
-    The replication factor is the broker count, capped at 3 (one on a dev broker).
+    ``specs`` carry logical names; the topics created are ``prefix + name`` (see
+    :class:`TopicNamespace`). The replication factor is the broker count, capped at 3 (one on a
+    dev broker).
     """
-    wanted = expand(specs)
+    namespace = TopicNamespace(prefix)
+    wanted = [replace(spec, name=namespace.topic(spec.name)) for spec in expand(specs)]
     if not wanted:
         return
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=15_000)

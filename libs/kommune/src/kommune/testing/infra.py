@@ -18,6 +18,12 @@ consumer groups. Typical service test::
             ...  # act: call the API, run the relay
             [event] = await probe.events(lambda e: e.type.endswith(".submitted.v1"))
         assert event.key == str(request_id) and event.headers["ce_source"] == "/egov"
+
+A service running in a test gets the session's topic namespace instead of unique topic names:
+``kafka_topic_prefix`` (e.g. ``t1a2b3c4d.``) goes into its settings
+(``KOMMUNE_KAFKA_TOPIC_PREFIX``); the service keeps its logical names and works on
+``t1a2b3c4d.ideas.idea.v1``; probes read the physical name,
+``physical_topic(kafka_topic_prefix, IDEA_TOPIC)``. The session's topics are deleted when it ends.
 """
 
 from __future__ import annotations
@@ -44,7 +50,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from sqlalchemy.engine import make_url
 
 from kommune.events.envelope import ReceivedEvent, decode
-from kommune.events.topics import TopicSpec, ensure_topics, expand
+from kommune.events.topics import TopicSpec, ensure_topics, expand, validate_topic_prefix
 
 log = structlog.get_logger(__name__)
 
@@ -286,6 +292,11 @@ def unique_topic(prefix: str = "test") -> str:
     return f"{clean[:180]}.t{uuid.uuid4().hex[:12]}"
 
 
+def unique_topic_prefix() -> str:
+    """A topic namespace nobody else uses: ``t<8 hex>.``."""
+    return validate_topic_prefix(f"t{uuid.uuid4().hex[:8]}.")
+
+
 def unique_group(prefix: str = "test") -> str:
     """A consumer group id nobody else uses."""
     return f"{prefix}-{uuid.uuid4().hex[:12]}"
@@ -311,6 +322,37 @@ async def kafka_topic(kafka_bootstrap_servers: str) -> AsyncIterator[CreateTopic
     yield factory
 
     await delete_topics(kafka_bootstrap_servers, created)
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def kafka_topic_prefix(kafka_bootstrap_servers: str) -> AsyncIterator[str]:
+    """This test session's topic namespace (``t<8 hex>.``), for ``KOMMUNE_KAFKA_TOPIC_PREFIX``.
+
+    Services given it create, publish to and consume ``<prefix><logical name>`` only, so they see
+    neither other sessions' events nor a developer's (``make up`` uses no prefix), and their
+    consumer groups are ``<prefix><group id>``. Every topic under the prefix is deleted when the
+    session ends (best effort).
+    """
+    prefix = unique_topic_prefix()
+    yield prefix
+    await delete_prefixed_topics(kafka_bootstrap_servers, prefix)
+
+
+async def delete_prefixed_topics(bootstrap_servers: str, prefix: str) -> None:
+    """Delete every topic whose name starts with ``prefix``; best effort, like delete_topics."""
+    if not prefix:
+        raise ValueError("refusing to delete the topics of the empty (production/dev) namespace")
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=10_000)
+    try:
+        async with asyncio.timeout(20):
+            await admin.start()
+            topics = [name for name in await admin.list_topics() if name.startswith(prefix)]
+            if topics:
+                await admin.delete_topics(topics)
+    except Exception as exc:
+        log.warning("test_topics_not_deleted", prefix=prefix, error=repr(exc))
+    finally:
+        await admin.close()
 
 
 async def delete_topics(bootstrap_servers: str, topics: list[str]) -> None:
