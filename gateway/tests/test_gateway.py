@@ -13,7 +13,9 @@ import pytest
 
 from kommune.auth.dev_issuer import DevIssuer
 from kommune.testing.auth import TEST_ISSUER_URL, TokenFactory, lifespan_client
+from kommune.testing.docs import assert_docs_page_is_self_contained
 from kommune_gateway.main import create_gateway_app
+from kommune_gateway.routes import match_route
 
 MiB = 1024 * 1024
 
@@ -272,10 +274,18 @@ async def test_merged_openapi_contains_every_reachable_upstream(client: httpx.As
     assert paths["/api/v1/ideas/whoami"]["get"].get("security", [{BEARER: []}]) == [{BEARER: []}]
 
 
-async def test_swagger_ui_is_served(client: httpx.AsyncClient) -> None:
-    response = await client.get("/docs")
-    assert response.status_code == 200
-    assert "/openapi.json" in response.text
+async def test_swagger_ui_is_served_with_the_gateways_own_assets(
+    client: httpx.AsyncClient,
+) -> None:
+    # No token: /docs and its assets are the gateway's own routes, not proxied ones.
+    assets = await assert_docs_page_is_self_contained(client, "/docs")
+    assert {"/docs/static/swagger-ui-bundle.js", "/docs/static/swagger-ui.css"} <= set(assets)
+    assert not [a for a in assets if match_route(a) is not None]
+    assert match_route("/docs") is None
+    html = (await client.get("/docs")).text
+    assert "'/openapi.json'" in html or '"/openapi.json"' in html
+    paths = (await client.get("/openapi.json")).json()["paths"]
+    assert not [p for p in paths if p.startswith(("/docs", "/redoc"))]
 
 
 # -- probes and metrics --------------------------------------------------------------------------

@@ -6,7 +6,8 @@ probes, body limits) but without a database. What it adds:
 * routing by the table in :mod:`kommune_gateway.routes`, streaming through
   :mod:`kommune_gateway.proxy`;
 * token verification at the edge (every service verifies again: no trusted identity headers);
-* ``GET /openapi.json`` and ``/docs`` for the merged API of all services;
+* ``GET /openapi.json`` and ``/docs`` (Swagger UI, assets under ``/docs/static``) for the merged
+  API of all services;
 * in dev and test only, the development OIDC issuer at ``/auth/dev``.
 
 Readiness: ``/readyz`` is 200 whenever the gateway itself can serve; the upstreams' ``/readyz``
@@ -27,14 +28,14 @@ from typing import Any, TypedDict
 
 import httpx
 from fastapi import FastAPI, Request
-from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import JSONResponse
 from starlette.responses import Response
 
 from kommune.app import install_runtime, oidc_http_client
 from kommune.auth.dev_issuer import DEV_ISSUER_PREFIX, DevIssuer, mount_dev_issuer
 from kommune.auth.principal import Principal
 from kommune.auth.verifier import TokenVerifier
+from kommune.docs import install_docs
 from kommune.errors import DomainError, Unauthorized
 from kommune.health import CheckResult, HealthChecks
 from kommune.telemetry.logging import configure_logging
@@ -143,9 +144,8 @@ def create_gateway_app(
         aggregator: OpenAPIAggregator = request.state.openapi
         return JSONResponse(await aggregator.document())
 
-    @app.get("/docs", include_in_schema=False)
-    async def docs() -> HTMLResponse:
-        return get_swagger_ui_html(openapi_url="/openapi.json", title=f"{TITLE} - Swagger UI")
+    # Swagger UI for the merged document, its assets served by the gateway itself.
+    install_docs(app, title=TITLE, openapi_url="/openapi.json", redoc_url=None)
 
     if settings.is_dev_or_test:
         issuer = dev_issuer or DevIssuer.from_key_file(

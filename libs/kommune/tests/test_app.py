@@ -28,6 +28,7 @@ from kommune.testing.auth import (
     issuer_settings_overrides,
     lifespan_client,
 )
+from kommune.testing.docs import assert_docs_page_is_self_contained
 
 router = APIRouter(prefix="/api/v1/things", tags=["things"])
 Caseworker = Annotated[Principal, Depends(require_roles(Role.CASEWORKER))]
@@ -323,3 +324,25 @@ async def test_openapi_documents_the_service_but_not_the_probes(
     paths = (await client.get("/openapi.json")).json()["paths"]
     assert "/api/v1/things" in paths
     assert not {"/healthz", "/readyz", "/metrics"} & set(paths)
+
+
+async def test_docs_and_redoc_load_their_assets_from_the_service_itself(
+    client: httpx.AsyncClient,
+) -> None:
+    swagger = await assert_docs_page_is_self_contained(client, "/docs")
+    assert {"/docs/static/swagger-ui-bundle.js", "/docs/static/swagger-ui.css"} <= set(swagger)
+    docs = (await client.get("/docs")).text
+    assert "'/openapi.json'" in docs or '"/openapi.json"' in docs
+    redoc = await assert_docs_page_is_self_contained(client, "/redoc")
+    assert "/docs/static/redoc.standalone.js" in redoc
+    redirect = await client.get("/docs/oauth2-redirect")
+    assert redirect.status_code == 200
+    assert "http://" not in redirect.text
+    assert "https://" not in redirect.text
+
+
+async def test_docs_pages_and_assets_stay_out_of_the_openapi_document(
+    client: httpx.AsyncClient,
+) -> None:
+    paths = (await client.get("/openapi.json")).json()["paths"]
+    assert not [p for p in paths if p.startswith(("/docs", "/redoc"))]

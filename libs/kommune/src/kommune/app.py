@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from kommune.auth.verifier import TokenVerifier
 from kommune.db import asyncpg_dsn, create_engine, create_sessionmaker
+from kommune.docs import install_docs
 from kommune.errors import install_problem_handlers
 from kommune.events.consumer import ConsumerRunner, ConsumerSpec
 from kommune.events.relay import OutboxRelay
@@ -187,7 +188,15 @@ def create_service_app(
             stack.callback(gc.unfreeze)
             yield merged
 
-    app = FastAPI(title=title, description=description, version=version, lifespan=app_lifespan)
+    app = FastAPI(
+        title=title,
+        description=description,
+        version=version,
+        lifespan=app_lifespan,
+        docs_url=None,
+        redoc_url=None,
+    )
+    install_docs(app, title=title)
     for router in routers:
         app.include_router(router)
     if configure is not None:
