@@ -23,17 +23,16 @@ from typing import Any
 import httpx
 import pytest
 import pytest_asyncio
-import uvicorn
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
-from starlette.types import ASGIApp
 
 from kommune.app import create_service_app
 from kommune.auth.dev_issuer import DevIssuer
 from kommune.auth.principal import CurrentPrincipal
 from kommune.settings import ServiceSettings
 from kommune.testing.auth import TEST_AUDIENCE, TEST_ISSUER_URL
+from kommune.testing.servers import RunningServer
 from kommune_gateway.main import create_gateway_app
 from kommune_gateway.settings import GatewaySettings
 
@@ -180,45 +179,6 @@ def egov_app() -> FastAPI:
 
 
 # -- servers ------------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-class RunningServer:
-    def __init__(self, app: ASGIApp) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(
-            app,
-            host="127.0.0.1",
-            port=self.port,
-            log_config=None,
-            lifespan="on",
-            timeout_graceful_shutdown=1,
-            access_log=False,
-        )
-        self.server = uvicorn.Server(config)
-        self._task: asyncio.Task[None] | None = None
-
-    async def start(self) -> RunningServer:
-        self._task = asyncio.create_task(self.server.serve())
-        async with asyncio.timeout(20):
-            while not self.server.started:
-                if self._task.done():
-                    self._task.result()
-                    raise RuntimeError("server exited during startup")
-                await asyncio.sleep(0.02)
-        return self
-
-    async def stop(self) -> None:
-        self.server.should_exit = True
-        if self._task is not None:
-            await self._task
 
 
 _HELD_CLOSED: list[socket.socket] = []

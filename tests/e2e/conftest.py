@@ -7,9 +7,6 @@ HTTP, events go through the real outbox relay into the real Kafka broker.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import socket
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -18,8 +15,6 @@ from typing import Any
 
 import httpx
 import pytest_asyncio
-import uvicorn
-from fastapi import FastAPI
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -28,6 +23,7 @@ from kommune.events.topics import physical_topic
 from kommune.migrations import upgrade
 from kommune.testing.contracts import check_outbox
 from kommune.testing.infra import CreateDatabase
+from kommune.testing.servers import RunningServer, free_port
 from kommune_gateway.main import create_gateway_app
 from kommune_gateway.settings import GatewaySettings
 from kommune_ideas.main import create_app as create_ideas_app
@@ -35,32 +31,6 @@ from kommune_ideas.settings import IdeasSettings
 
 REPO = Path(__file__).resolve().parents[2]
 IDEAS_ALEMBIC = REPO / "services" / "ideas" / "alembic.ini"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-@contextlib.asynccontextmanager
-async def serve(app: FastAPI, port: int) -> AsyncIterator[str]:
-    """Run ``app`` with uvicorn on ``127.0.0.1:port`` (lifespan included) until the block ends."""
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="on", log_config=None)
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    try:
-        async with asyncio.timeout(30):
-            while not server.started:
-                if task.done():
-                    task.result()  # start-up failed: raise its error
-                    raise RuntimeError(f"uvicorn on port {port} stopped during start-up")
-                await asyncio.sleep(0.05)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await asyncio.wait_for(task, timeout=15)
 
 
 @dataclass
@@ -141,13 +111,13 @@ async def platform(
     engine = create_engine(ideas_db, pool_size=2, application_name="e2e-tests")
     try:
         async with (
-            serve(gateway, gateway_port) as gateway_url,
-            serve(ideas, ideas_port) as ideas_url,
-            httpx.AsyncClient(base_url=gateway_url, timeout=30) as client,
+            RunningServer(gateway, gateway_port) as gateway_server,
+            RunningServer(ideas, ideas_port) as ideas_server,
+            httpx.AsyncClient(base_url=gateway_server.url, timeout=30) as client,
         ):
             yield Platform(
-                gateway_url=gateway_url,
-                ideas_url=ideas_url,
+                gateway_url=gateway_server.url,
+                ideas_url=ideas_server.url,
                 ideas_db_url=ideas_db,
                 ideas_engine=engine,
                 kafka_bootstrap_servers=kafka_bootstrap_servers,
