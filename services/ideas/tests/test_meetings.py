@@ -132,11 +132,15 @@ async def test_an_outcome_performs_the_status_change(
     assert outcome["new_status"] == "for_decision"
     assert outcome["recorded_by"] == people.other_change_agent.sub
 
-    idea = (await client.get(f"/api/v1/ideas/{circle['x']}", headers=people.staff.headers)).json()
+    idea = (
+        await client.get(f"/api/v1/ideas/{circle['x']}", headers=people.change_agent.headers)
+    ).json()
     assert idea["status"] == "for_decision"
     assert idea["answer"] == "Der Zirkel legt die Idee zur Entscheidung vor."
     history = (
-        await client.get(f"/api/v1/ideas/{circle['x']}/history", headers=people.staff.headers)
+        await client.get(
+            f"/api/v1/ideas/{circle['x']}/history", headers=people.change_agent.headers
+        )
     ).json()["items"]
     assert history[-1]["meeting_id"] == meeting_id
     assert history[-1]["to_status"] == "for_decision"

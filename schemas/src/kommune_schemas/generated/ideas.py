@@ -156,7 +156,7 @@ class InitialIdeaStatus(StrEnum):
 
 class IdeaStatus(StrEnum):
     """
-    Status of the idea: idea (Idee), in_progress (In Umsetzung), implemented (Umgesetzt), rejected (Abgelehnt), for_decision (Zur Entscheidung).
+    Status of the idea: idea (Idee), in_progress (In Bearbeitung), implemented (Umgesetzt), rejected (Verworfen), for_decision (Idee zur Entscheidung).
     """
 
     IDEA = "idea"

@@ -18,7 +18,11 @@ from kommune.errors import Forbidden
 
 class Permission(StrEnum):
     READ_STORE = "read_store"
-    """Read the idea store (every idea with its status, answer and history), departments."""
+    """Read the Ideenspeicher (every idea with its status, answer and history, except ideas
+    waiting for the leaders' decision), departments."""
+    READ_UNDECIDED = "read_undecided"
+    """Also read ideas with status ``for_decision`` ("Idee zur Entscheidung"): they have moved
+    to the leaders' forum and are out of the store for all staff until the leaders decide."""
     CREATE_IDEA = "create_idea"
     ENDORSE = "endorse"
     FOLLOW = "follow"
@@ -58,6 +62,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.OPERATOR: _EVERY_STAFF_MEMBER,
     Role.CHANGE_AGENT: _EVERY_STAFF_MEMBER
     | {
+        Permission.READ_UNDECIDED,
         Permission.CREATE_IDEA,
         Permission.CHANGE_AGENT_FORUM,
         Permission.READ_MEETINGS,
@@ -66,6 +71,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     },
     Role.PROJECT_LEAD: _EVERY_STAFF_MEMBER
     | {
+        Permission.READ_UNDECIDED,
         Permission.LEADERS_FORUM,
         Permission.READ_MEETINGS,
         Permission.RECORD_OUTCOMES,

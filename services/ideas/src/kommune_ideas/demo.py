@@ -250,9 +250,11 @@ FAQ = [
     ),
     (
         "Was passiert mit meiner Idee?",
-        "Jede Idee hat einen Status: Idee, In Umsetzung, Umgesetzt, Abgelehnt oder Zur "
-        "Entscheidung. Ideen zur Entscheidung bespricht die Teilprojektleitung in ihrem Forum. "
-        "Zu jeder Statusänderung gibt es eine Antwort, die bei der Idee angezeigt wird.",
+        "Jeder Beitrag hat einen Status: „Idee“, „In Bearbeitung“, „Umgesetzt“, „Verworfen“ "
+        "oder „Idee zur Entscheidung“. Eine „Idee zur Entscheidung“ wandert in das "
+        "Teilprojektleiter-Forum der Führungskräfte und wird dort besprochen; bis zur "
+        "Entscheidung steht sie nicht im Ideenspeicher. Zu jeder Statusänderung gibt es eine "
+        "Antwort, die bei der Idee angezeigt wird.",
     ),
     (
         "Was ist der Innovationszirkel?",

@@ -39,7 +39,7 @@ from kommune.auth.principal import Principal
 from kommune_ideas.access import Forum, Permission, can, readable_forums
 from kommune_ideas.ideas.models import TEXT_SEARCH_CONFIG, Idea, IdeaHistoryEntry
 from kommune_ideas.ideas.schemas import IdeaSort
-from kommune_ideas.ideas.workflow import IdeaStatus
+from kommune_ideas.ideas.workflow import OUT_OF_STORE, IdeaStatus
 from kommune_ideas.pagination import Ordering, PageRequest, SortKey, fingerprint, paginate
 from kommune_ideas.participation.models import Endorsement, Follow
 
@@ -152,6 +152,8 @@ def _ordering(sort: IdeaSort, viewer: Principal, rank: ColumnElement[float] | No
 
 
 _EVERY_IDEA: Select[Idea] = select(Idea).options(joinedload(Idea.department))
+_IN_STORE = Idea.status.not_in([status.value for status in OUT_OF_STORE])
+_STORE_IDEAS: Select[Idea] = _EVERY_IDEA.where(_IN_STORE)
 _NO_IDEA: Select[Idea] = _EVERY_IDEA.where(false())
 """Built once: statements are immutable (every ``.where()`` returns a new one), and building
 the eager-load option per request was measurable (bench/)."""
@@ -165,15 +167,24 @@ class IdeaRepository:
 
     @staticmethod
     def readable(viewer: Principal) -> Select[Idea]:
-        """Every idea ``viewer`` may read: all of them for staff, none for anybody else."""
-        return _EVERY_IDEA if can(viewer, Permission.READ_STORE) else _NO_IDEA
+        """Every idea ``viewer`` may read.
+
+        Staff read the Ideenspeicher: every idea except those waiting for the leaders' decision
+        (:data:`~kommune_ideas.ideas.workflow.OUT_OF_STORE`); change agents, project leads and
+        admins read those too (their forums). Anybody else reads none.
+        """
+        if can(viewer, Permission.READ_UNDECIDED):
+            return _EVERY_IDEA
+        return _STORE_IDEAS if can(viewer, Permission.READ_STORE) else _NO_IDEA
 
     @staticmethod
     def readable_ids(viewer: Principal) -> Select[uuid.UUID]:
         statement = select(Idea.id)
-        if not can(viewer, Permission.READ_STORE):
-            statement = statement.where(false())
-        return statement
+        if can(viewer, Permission.READ_UNDECIDED):
+            return statement
+        if can(viewer, Permission.READ_STORE):
+            return statement.where(_IN_STORE)
+        return statement.where(false())
 
     # -- reads ----------------------------------------------------------------------------------
 

@@ -7,10 +7,10 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import Field, StringConstraints, field_validator, model_validator
+from pydantic import Field, StringConstraints, computed_field, field_validator, model_validator
 
 from kommune_ideas.departments.schemas import DepartmentOut
-from kommune_ideas.ideas.workflow import IdeaStatus
+from kommune_ideas.ideas.workflow import GERMAN_LABELS, IdeaStatus
 from kommune_ideas.schema_types import (
     InputModel,
     LongText,
@@ -107,6 +107,12 @@ class IdeaOut(OutputModel):
     tags: list[str]
     status: IdeaStatus
     answer: str | None = Field(description="The note of the latest status change.")
+
+    @computed_field(description="The status as staff read it (the city's words, German).")  # type: ignore[prop-decorator]
+    @property
+    def status_label(self) -> str:
+        return GERMAN_LABELS[self.status]
+
     rejection_reason: str | None
     author: PersonOut
     department: DepartmentOut

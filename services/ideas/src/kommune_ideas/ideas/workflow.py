@@ -40,17 +40,21 @@ class IdeaStatus(StrEnum):
 
 GERMAN_LABELS: dict[IdeaStatus, str] = {
     IdeaStatus.IDEA: "Idee",
-    IdeaStatus.IN_PROGRESS: "In Umsetzung",
+    IdeaStatus.IN_PROGRESS: "In Bearbeitung",
     IdeaStatus.IMPLEMENTED: "Umgesetzt",
-    IdeaStatus.REJECTED: "Abgelehnt",
-    IdeaStatus.FOR_DECISION: "Zur Entscheidung",
+    IdeaStatus.REJECTED: "Verworfen",
+    IdeaStatus.FOR_DECISION: "Idee zur Entscheidung",
 }
+"""The city's own words (Change Agent Forum, Ideenspeicher); staff know them from the intranet."""
 
 INITIAL_STATUS = IdeaStatus.IDEA
 EDITABLE_STATUSES: frozenset[IdeaStatus] = frozenset({IdeaStatus.IDEA})
 """The author edits the text of an idea only while nobody has acted on it yet."""
 LEADERS_FORUM_OPEN: frozenset[IdeaStatus] = frozenset({IdeaStatus.FOR_DECISION})
 """The leaders discuss an idea (write to their forum) while it waits for their decision."""
+OUT_OF_STORE: frozenset[IdeaStatus] = frozenset({IdeaStatus.FOR_DECISION})
+"""An "Idee zur Entscheidung" has moved to the leaders' forum: it is not in the Ideenspeicher for
+all staff until the leaders decide (only readers with ``Permission.READ_UNDECIDED`` see it)."""
 
 
 class Channel(StrEnum):
