@@ -244,6 +244,19 @@ async def test_background_refresh_retries_soon_after_a_failure(
         assert issuer.jwks_requests == 1
 
 
+async def test_a_failed_prefetch_does_not_refuse_the_first_tokens(
+    issuer: ControlledIssuer, http: httpx.AsyncClient, clock: FakeClock
+) -> None:
+    # The gateway is its own dev issuer: its start-up prefetch fails, it is not listening yet.
+    issuer.up = False
+    async with verifier(http, clock, refresh_interval=600) as v:
+        assert v.keys is not None
+        assert not await v.keys.refresh()  # joins (or repeats) the failed prefetch
+        issuer.up = True
+        # The clock has not moved: only unknown kids count for their rate limit.
+        assert (await v.verify(issuer.issuer.issue("u1", []))).sub == "u1"
+
+
 async def test_readiness_reports_loading_then_keys(
     issuer: ControlledIssuer, http: httpx.AsyncClient, clock: FakeClock
 ) -> None:

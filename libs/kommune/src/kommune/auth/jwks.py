@@ -5,11 +5,12 @@ Rules (ADR 0005), each a test in ``tests/test_auth_jwks.py``:
 * **Known keys never wait.** A token whose ``kid`` is cached is verified without touching the
   network; a background task refreshes the key set every ``refresh_interval`` seconds (after a
   failure sooner, with exponential backoff), so no request queues behind a slow identity provider.
-* **An unknown kid triggers at most one refresh.** It starts a refresh (or joins the one in
-  flight) only if none started in the last ``unknown_kid_interval`` seconds, and waits for it at
+* **An unknown kid triggers at most one refresh.** It joins the refresh in flight, or starts one
+  if no unknown kid started one in the last ``unknown_kid_interval`` seconds, and waits for it at
   most ``wait_timeout`` seconds; otherwise it is refused at once. A flood of forged ``kid``\\ s
   costs the identity provider one request per interval, and a key rotation is followed without a
-  restart.
+  restart. The background schedule does not count: a prefetch that failed at start-up (the
+  gateway is its own dev issuer and not listening yet) does not refuse the first tokens.
 * **Vanished keys expire.** A key missing from a successful refresh stays usable for ``grace``
   seconds (identity provider replicas may briefly serve the old set; tokens already in flight
   finish), then it is refused: withdrawing a key at the issuer takes effect everywhere.
@@ -93,6 +94,7 @@ class JwksCache:
         self._keys: dict[str, CachedKey] = {}
         self._jwks_uri: str | None = None
         self._last_attempt: float | None = None  # clock time the last refresh started
+        self._last_on_demand: float | None = None  # ... the last one an unknown kid started
         self._last_success: float | None = None
         self._last_error: str | None = None
         self._refreshes = 0  # refreshes started (for tests and the readiness detail)
@@ -186,9 +188,10 @@ class JwksCache:
     async def _refresh_for_unknown_kid(self) -> RefreshOutcome:
         task = self._inflight
         if task is None:
-            last = self._last_attempt
+            last = self._last_on_demand
             if last is not None and self._clock() - last < self._unknown_kid_interval:
                 return "rate_limited"
+            self._last_on_demand = self._clock()
             task = self._start_refresh()
         try:
             async with asyncio.timeout(self._wait_timeout):
