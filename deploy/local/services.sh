@@ -68,6 +68,9 @@ url_of() { printf 'http://%s:%s\n' "$KOMMUNE_HOST" "${PORT[$1]}"; }
 # Prints NAME=value lines: exactly the variables the services read (see docs/operations.md).
 # The dev services use the empty topic prefix (logical topic names), whatever the shell exports;
 # test sessions use a prefix of their own, so their events never reach these services.
+# Environment and issuer are set explicitly: the defaults are production and no issuer, which
+# mount no dev issuer and accept no token (ADR 0005). Audiences stay at their per-service
+# defaults (kommune-<name>); the gateway's dev tokens list all of them.
 service_env() { # name
     local name=$1 prefix db_url kafka other
     prefix=$(tr '[:lower:]-' '[:upper:]_' <<<"$name")

@@ -8,7 +8,8 @@ probes, body limits) but without a database. What it adds:
 * token verification at the edge (every service verifies again: no trusted identity headers);
 * ``GET /openapi.json`` and ``/docs`` (Swagger UI, assets under ``/docs/static``) for the merged
   API of all services;
-* in dev and test only, the development OIDC issuer at ``/auth/dev``.
+* in dev and test only (set explicitly; the default is production), the development OIDC
+  issuer at ``/auth/dev`` when ``KOMMUNE_OIDC_ISSUER`` points at it.
 
 Readiness: ``/readyz`` is 200 whenever the gateway itself can serve; the upstreams' ``/readyz``
 are reported in the body (``"degraded"`` when one is down) but do not fail it. A service being
@@ -32,7 +33,12 @@ from fastapi.responses import JSONResponse
 from starlette.responses import Response
 
 from kommune.app import install_runtime, oidc_http_client
-from kommune.auth.dev_issuer import DEV_ISSUER_PREFIX, DevIssuer, mount_dev_issuer
+from kommune.auth.dev_issuer import (
+    DEV_ISSUER_PREFIX,
+    DevIssuer,
+    is_dev_issuer_url,
+    mount_dev_issuer,
+)
 from kommune.auth.principal import Principal
 from kommune.auth.verifier import TokenVerifier
 from kommune.docs import install_docs
@@ -91,7 +97,7 @@ def create_gateway_app(
         async with AsyncExitStack() as stack:
             http = oidc_http_client(http_transport)
             stack.push_async_callback(http.aclose)
-            verifier = TokenVerifier(settings.oidc_issuer, settings.oidc_audience, http)
+            verifier = await stack.enter_async_context(TokenVerifier.from_settings(settings, http))
             pool = UpstreamPool(
                 settings.upstreams(),
                 connect_timeout=settings.upstream_connect_timeout,
@@ -103,6 +109,7 @@ def create_gateway_app(
             )
             stack.push_async_callback(pool.aclose)
             health = HealthChecks(engine=None, kafka_bootstrap=None, timeout=1.0)
+            health.add_check("oidc", verifier.readiness, required=not verifier.configured)
             for name in pool.names():
                 health.add_check(
                     f"upstream_{name}",
@@ -147,9 +154,10 @@ def create_gateway_app(
     # Swagger UI for the merged document, its assets served by the gateway itself.
     install_docs(app, title=TITLE, openapi_url="/openapi.json", redoc_url=None)
 
-    if settings.is_dev_or_test:
+    # Only with KOMMUNE_ENVIRONMENT=dev|test set explicitly and KOMMUNE_OIDC_ISSUER naming it.
+    if settings.is_dev_or_test and is_dev_issuer_url(settings.oidc_issuer):
         issuer = dev_issuer or DevIssuer.from_key_file(
-            settings.dev_issuer_key_file, settings.oidc_issuer, audience=settings.oidc_audience
+            settings.dev_issuer_key_file, str(settings.oidc_issuer), settings.dev_token_audiences()
         )
         mount_dev_issuer(app, issuer, settings.environment, prefix=DEV_ISSUER_PREFIX)
 

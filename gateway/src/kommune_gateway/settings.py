@@ -10,7 +10,7 @@ from __future__ import annotations
 from pydantic import AliasChoices, Field
 from pydantic_settings import SettingsConfigDict
 
-from kommune.settings import ServiceSettings
+from kommune.settings import ServiceSettings, service_audience
 
 
 class GatewaySettings(ServiceSettings):
@@ -36,6 +36,10 @@ class GatewaySettings(ServiceSettings):
         default=".run/dev-issuer/jwk.json",
         validation_alias=AliasChoices("KOMMUNE_DEV_ISSUER_KEY_FILE"),
     )
+
+    def dev_token_audiences(self) -> list[str]:
+        """The ``aud`` of dev tokens: the gateway's audience and every upstream's default one."""
+        return [self.oidc_audience, *(service_audience(name) for name in self.upstreams())]
 
     def upstreams(self) -> dict[str, str]:
         """Upstream name → base URL (empty when the service is not deployed)."""

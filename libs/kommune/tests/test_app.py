@@ -22,6 +22,7 @@ from kommune.auth.principal import Principal, Role, require_roles
 from kommune.db import DbSession
 from kommune.settings import ServiceSettings
 from kommune.testing.auth import (
+    TEST_APP_AUDIENCE,
     TEST_ISSUER_URL,
     HeadersFactory,
     TokenFactory,
@@ -52,6 +53,7 @@ async def create_thing(body: ThingIn, principal: Caseworker) -> dict[str, str]:
 def service_settings(database_url: str, kafka: str, **overrides: Any) -> ServiceSettings:
     values: dict[str, Any] = {
         "service_name": "throwaway",
+        "oidc_audience": TEST_APP_AUDIENCE,
         "KOMMUNE_ENVIRONMENT": "test",
         "KOMMUNE_LOG_JSON": True,
         "database_url": database_url,

@@ -1,4 +1,7 @@
-"""Token verification against a real (in-process) OIDC issuer: discovery, JWKS, rotation, claims."""
+"""Token verification against a real (in-process) OIDC issuer: discovery, JWKS, claims, types.
+
+Key rotation, grace periods, rate limits and the background refresh are in test_auth_jwks.py.
+"""
 
 from __future__ import annotations
 
@@ -12,70 +15,38 @@ from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI
 from joserfc import jwt
 from joserfc.jwk import OctKey
 
 from kommune.auth.dev_issuer import DevIssuer, load_or_create_key
-from kommune.auth.verifier import TokenVerifier
+from kommune.auth.verifier import NO_ISSUER_DETAIL, TokenVerifier
 from kommune.errors import ServiceUnavailable, Unauthorized
-from kommune.testing.auth import TEST_ISSUER_URL
+from kommune.settings import service_audience
+from kommune.testing.auth import TEST_ISSUER_URL, ControlledIssuer
 
-ISSUER = "http://rotating.test/realms/kommune"
-
-
-class RotatingIssuer:
-    """An issuer whose published keys can change, counting the requests it serves."""
-
-    def __init__(self) -> None:
-        self.current = DevIssuer.generate(ISSUER)
-        self.published = [self.current]
-        self.jwks_requests = 0
-        self.discovery_requests = 0
-        self.up = True
-        self.app = FastAPI()
-
-        @self.app.get("/realms/kommune/.well-known/openid-configuration")
-        async def discovery() -> dict[str, Any]:
-            self.discovery_requests += 1
-            self._fail_if_down()
-            return self.current.discovery()
-
-        @self.app.get("/realms/kommune/jwks.json")
-        async def jwks() -> dict[str, Any]:
-            self.jwks_requests += 1
-            self._fail_if_down()
-            return {"keys": [key for i in self.published for key in i.jwks()["keys"]]}
-
-    def _fail_if_down(self) -> None:
-        if not self.up:
-            raise RuntimeError("issuer down")
-
-    def rotate(self) -> None:
-        self.current = DevIssuer.generate(ISSUER)
-        self.published = [self.current]
+ISSUER = TEST_ISSUER_URL
+AUDIENCE = service_audience("ideas")
 
 
 @pytest.fixture
-def issuer() -> RotatingIssuer:
-    return RotatingIssuer()
+def issuer() -> ControlledIssuer:
+    return ControlledIssuer(DevIssuer.generate(ISSUER))
 
 
 @pytest.fixture
-async def http(issuer: RotatingIssuer) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=issuer.app, raise_app_exceptions=False)
-    async with httpx.AsyncClient(transport=transport) as client:
+async def http(issuer: ControlledIssuer) -> AsyncIterator[httpx.AsyncClient]:
+    async with issuer.client() as client:
         yield client
 
 
 def verifier(http: httpx.AsyncClient, **kwargs: Any) -> TokenVerifier:
-    return TokenVerifier(ISSUER, "kommune", http, **kwargs)
+    return TokenVerifier(ISSUER, AUDIENCE, http, **kwargs)
 
 
 async def test_valid_token_gives_principal_with_keycloak_claims(
-    issuer: RotatingIssuer, http: httpx.AsyncClient
+    issuer: ControlledIssuer, http: httpx.AsyncClient
 ) -> None:
-    token = issuer.current.issue(
+    token = issuer.issuer.issue(
         "user-7", ["staff", "change_agent"], name="Erika Muster", department="Hauptamt"
     )
     principal = await verifier(http).verify(token)
@@ -87,77 +58,142 @@ async def test_valid_token_gives_principal_with_keycloak_claims(
 
 
 async def test_name_falls_back_to_preferred_username(
-    issuer: RotatingIssuer, http: httpx.AsyncClient
+    issuer: ControlledIssuer, http: httpx.AsyncClient
 ) -> None:
-    token = issuer.current.issue("u1", [], extra_claims={"preferred_username": "emuster"})
+    token = issuer.issuer.issue("u1", [], extra_claims={"preferred_username": "emuster"})
     principal = await verifier(http).verify(token)
     assert principal.name == "emuster"
     assert principal.roles == frozenset()
     assert principal.department is None
 
 
-async def test_keys_are_cached(issuer: RotatingIssuer, http: httpx.AsyncClient) -> None:
+async def test_keys_are_cached(issuer: ControlledIssuer, http: httpx.AsyncClient) -> None:
     v = verifier(http)
     for _ in range(5):
-        await v.verify(issuer.current.issue("u1", ["staff"]))
+        await v.verify(issuer.issuer.issue("u1", ["staff"]))
     assert issuer.discovery_requests == 1
     assert issuer.jwks_requests == 1
 
 
-async def test_key_rotation_is_followed_once_and_rate_limited(
-    issuer: RotatingIssuer, http: httpx.AsyncClient
+# -- fail closed: no issuer, no token --------------------------------------------------------
+
+
+async def test_without_an_issuer_no_token_is_accepted(
+    issuer: ControlledIssuer, http: httpx.AsyncClient
 ) -> None:
-    v = verifier(http, refetch_interval=0)
-    await v.verify(issuer.current.issue("u1", ["staff"]))
-    issuer.rotate()
-    principal = await v.verify(issuer.current.issue("u2", ["staff"]))
-    assert principal.sub == "u2"
-    assert issuer.jwks_requests == 2
-
-    # With the default interval, unknown key ids cannot make the verifier hammer the issuer.
-    limited = verifier(http)
-    await limited.verify(issuer.current.issue("u1", ["staff"]))
-    stranger = DevIssuer.generate(ISSUER)
-    before = issuer.jwks_requests
-    for _ in range(5):
-        with pytest.raises(Unauthorized, match="unknown key"):
-            await limited.verify(stranger.issue("u1", ["admin"]))
-    assert issuer.jwks_requests == before
+    closed = TokenVerifier(None, AUDIENCE, http)
+    assert not closed.configured
+    async with closed:
+        with pytest.raises(Unauthorized) as caught:
+            await closed.verify(issuer.issuer.issue("u1", ["admin"]))
+        readiness = await closed.readiness()
+    assert caught.value.detail == NO_ISSUER_DETAIL
+    assert "KOMMUNE_OIDC_ISSUER" in caught.value.detail
+    assert readiness["status"] == "fail"
+    assert issuer.discovery_requests == issuer.jwks_requests == 0  # nothing was even asked
 
 
-async def test_expired_jwks_cache_is_refreshed(
-    issuer: RotatingIssuer, http: httpx.AsyncClient
+# -- audience per service ----------------------------------------------------------------------
+
+
+async def test_each_service_accepts_only_tokens_listing_its_audience(
+    issuer: ControlledIssuer, http: httpx.AsyncClient
 ) -> None:
-    v = verifier(http, jwks_ttl=0)
-    await v.verify(issuer.current.issue("u1", []))
-    await v.verify(issuer.current.issue("u1", []))
-    assert issuer.jwks_requests == 2
+    for_documents = issuer.issuer.issue(
+        "u1",
+        ["staff"],
+        extra_claims={"aud": [service_audience("gateway"), service_audience("documents")]},
+    )
+    documents = TokenVerifier(ISSUER, service_audience("documents"), http)
+    assert (await documents.verify(for_documents)).sub == "u1"
+    with pytest.raises(Unauthorized, match=r"not meant for this audience \(kommune-ideas\)"):
+        await verifier(http).verify(for_documents)
+    # The dev issuer's default token lists the gateway and every service.
+    everywhere = issuer.issuer.issue("u1", ["staff"])
+    for name in ("gateway", "ideas", "documents", "egov", "sensors"):
+        v = TokenVerifier(ISSUER, service_audience(name), http)
+        assert (await v.verify(everywhere)).sub == "u1"
 
 
-async def test_cached_keys_survive_an_issuer_outage(
-    issuer: RotatingIssuer, http: httpx.AsyncClient
+# -- access tokens only --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("claims", "header", "reason"),
+    [
+        ({"typ": "ID"}, None, "ID token"),
+        ({"typ": "Refresh"}, None, "not an access token"),
+        ({"typ": "Logout"}, None, "not an access token"),
+        ({"typ": None}, None, "does not say it is an access token"),
+        ({"typ": ["Bearer"]}, None, "not an access token"),
+        ({"typ": None}, {"typ": "id_token+jwt"}, "header typ"),
+        ({"typ": None}, {"typ": "logout+jwt"}, "header typ"),
+        ({"typ": "ID"}, {"typ": "at+jwt"}, "ID token"),
+    ],
+)
+async def test_tokens_that_are_not_access_tokens_are_refused(
+    issuer: ControlledIssuer,
+    http: httpx.AsyncClient,
+    claims: dict[str, Any],
+    header: dict[str, Any] | None,
+    reason: str,
 ) -> None:
-    v = verifier(http, jwks_ttl=0, refetch_interval=0)
-    await v.verify(issuer.current.issue("u1", []))
-    issuer.up = False
-    principal = await v.verify(issuer.current.issue("u2", []))
-    assert principal.sub == "u2"
+    token = issuer.issuer.issue("u1", ["admin"], extra_claims=claims, header=header)
+    with pytest.raises(Unauthorized, match=reason):
+        await verifier(http).verify(token)
 
 
-async def test_issuer_unreachable_is_503_not_401(issuer: RotatingIssuer) -> None:
+@pytest.mark.parametrize(
+    ("claims", "header"),
+    [
+        ({}, None),  # Keycloak: header typ JWT, claim typ Bearer
+        ({"typ": None}, {"typ": "at+jwt"}),  # RFC 9068
+        ({"typ": None}, {"typ": "application/at+jwt"}),
+        ({}, {"typ": None}),  # no header typ at all, claim typ Bearer
+    ],
+)
+async def test_access_tokens_by_keycloak_or_rfc_9068_are_accepted(
+    issuer: ControlledIssuer,
+    http: httpx.AsyncClient,
+    claims: dict[str, Any],
+    header: dict[str, Any] | None,
+) -> None:
+    token = issuer.issuer.issue("u1", ["staff"], extra_claims=claims, header=header)
+    assert (await verifier(http).verify(token)).sub == "u1"
+
+
+async def test_authorized_parties_restrict_azp_when_configured(
+    issuer: ControlledIssuer, http: httpx.AsyncClient
+) -> None:
+    v = verifier(http, authorized_parties=frozenset({"kommune-web"}))
+    with pytest.raises(Unauthorized, match="client this service does not accept"):
+        await v.verify(issuer.issuer.issue("u1", []))  # azp kommune-dev
+    with pytest.raises(Unauthorized, match="client"):
+        await v.verify(issuer.issuer.issue("u1", [], extra_claims={"azp": None}))
+    assert await v.verify(issuer.issuer.issue("u1", [], extra_claims={"azp": "kommune-web"}))
+    rfc9068 = issuer.issuer.issue("u1", [], extra_claims={"azp": None, "client_id": "kommune-web"})
+    assert await v.verify(rfc9068)
+    # Not configured: azp is not checked (the audience is what binds a token to a service).
+    assert await verifier(http).verify(issuer.issuer.issue("u1", [], extra_claims={"azp": "x"}))
+
+
+# -- issuer reachability -------------------------------------------------------------------------
+
+
+async def test_issuer_unreachable_is_503_not_401(issuer: ControlledIssuer) -> None:
     async with httpx.AsyncClient(
         transport=httpx.AsyncHTTPTransport(), timeout=httpx.Timeout(2.0)
     ) as client:
-        v = TokenVerifier("http://127.0.0.1:1/auth/dev", "kommune", client)
+        v = TokenVerifier("http://127.0.0.1:1/auth/dev", AUDIENCE, client)
         with pytest.raises(ServiceUnavailable) as caught:
-            await v.verify(issuer.current.issue("u1", []))
+            await v.verify(issuer.issuer.issue("u1", []))
     assert caught.value.status_code == 503
 
 
-async def test_issuer_erroring_is_503(issuer: RotatingIssuer, http: httpx.AsyncClient) -> None:
+async def test_issuer_erroring_is_503(issuer: ControlledIssuer, http: httpx.AsyncClient) -> None:
     issuer.up = False
     with pytest.raises(ServiceUnavailable):
-        await verifier(http).verify(issuer.current.issue("u1", []))
+        await verifier(http).verify(issuer.issuer.issue("u1", []))
 
 
 def _b64(data: dict[str, Any]) -> str:
@@ -174,6 +210,7 @@ def _b64(data: dict[str, Any]) -> str:
         (lambda i: i.issue("u1", [], extra_claims={"nbf": 4_000_000_000}), "not valid yet"),
         (lambda i: i.issue("u1", [], extra_claims={"exp": None}), "lacks"),
         (lambda i: i.issue("u1", [], extra_claims={"sub": None}), "lacks"),
+        (lambda i: i.issue("u1", [], extra_claims={"aud": None}), "lacks"),
         (lambda i: "not-a-token", "malformed"),
         (lambda i: "a.b.c", "malformed"),
         (lambda i: "x" * 20_000, "malformed"),
@@ -181,21 +218,21 @@ def _b64(data: dict[str, Any]) -> str:
     ],
 )
 async def test_invalid_tokens_are_rejected_with_a_reason(
-    issuer: RotatingIssuer, http: httpx.AsyncClient, make_token: Any, reason: str
+    issuer: ControlledIssuer, http: httpx.AsyncClient, make_token: Any, reason: str
 ) -> None:
     with pytest.raises(Unauthorized) as caught:
-        await verifier(http).verify(make_token(issuer.current))
+        await verifier(http).verify(make_token(issuer.issuer))
     assert reason in caught.value.detail
     assert caught.value.status_code == 401
 
 
 async def test_forged_token_reusing_the_real_kid_fails_the_signature(
-    issuer: RotatingIssuer, http: httpx.AsyncClient
+    issuer: ControlledIssuer, http: httpx.AsyncClient
 ) -> None:
     forger = DevIssuer.generate(ISSUER)
     forged = jwt.encode(
-        {"alg": "RS256", "kid": issuer.current.kid},
-        {"iss": ISSUER, "aud": "kommune", "sub": "u1", "exp": 4_000_000_000},
+        {"alg": "RS256", "kid": issuer.issuer.kid},
+        {"iss": ISSUER, "aud": AUDIENCE, "sub": "u1", "exp": 4_000_000_000, "typ": "Bearer"},
         forger.key,
     )
     with pytest.raises(Unauthorized, match="signature"):
@@ -203,41 +240,42 @@ async def test_forged_token_reusing_the_real_kid_fails_the_signature(
 
 
 async def test_alg_none_and_hmac_tokens_are_rejected(
-    issuer: RotatingIssuer, http: httpx.AsyncClient
+    issuer: ControlledIssuer, http: httpx.AsyncClient
 ) -> None:
-    claims = {"iss": ISSUER, "aud": "kommune", "sub": "u1", "exp": 4_000_000_000}
+    claims = {"iss": ISSUER, "aud": AUDIENCE, "sub": "u1", "exp": 4_000_000_000, "typ": "Bearer"}
     unsigned = f"{_b64({'alg': 'none', 'typ': 'JWT'})}.{_b64(claims)}."
     with pytest.raises(Unauthorized, match="RS256"):
         await verifier(http).verify(unsigned)
 
     # HS256 "signed" with the issuer's public key as the shared secret (key confusion).
-    public_n = issuer.current.jwks()["keys"][0]["n"]
+    public_n = issuer.issuer.jwks()["keys"][0]["n"]
     hmac_key = OctKey.import_key(public_n.encode())
     hs = jwt.encode(
-        {"alg": "HS256", "kid": issuer.current.kid}, claims, hmac_key, algorithms=["HS256"]
+        {"alg": "HS256", "kid": issuer.issuer.kid}, claims, hmac_key, algorithms=["HS256"]
     )
     with pytest.raises(Unauthorized, match="RS256"):
         await verifier(http).verify(hs)
 
 
 async def test_leeway_accepts_slight_clock_skew(
-    issuer: RotatingIssuer, http: httpx.AsyncClient
+    issuer: ControlledIssuer, http: httpx.AsyncClient
 ) -> None:
-    token = issuer.current.issue("u1", [], expires_in=-5)
+    token = issuer.issuer.issue("u1", [], expires_in=-5)
     assert (await verifier(http, leeway=30).verify(token)).sub == "u1"
     with pytest.raises(Unauthorized, match="expired"):
         await verifier(http, leeway=0).verify(token)
 
 
-async def test_discovery_naming_another_issuer_is_refused(
-    issuer: RotatingIssuer, http: httpx.AsyncClient
-) -> None:
+async def test_discovery_naming_another_issuer_is_refused() -> None:
     # OIDC Discovery: the document's "issuer" must equal the URL it was fetched for.
-    issuer.current = DevIssuer.generate("http://elsewhere.test/realms/kommune")
-    issuer.published = [issuer.current]
-    token = issuer.current.issue("u1", [], extra_claims={"iss": ISSUER})
-    with pytest.raises(ServiceUnavailable):
-        await verifier(http).verify(token)
+    elsewhere = ControlledIssuer(DevIssuer.generate("http://elsewhere.test/auth/dev"))
+    token = elsewhere.issuer.issue("u1", [], extra_claims={"iss": ISSUER})
+    async with elsewhere.client() as http:
+        v = verifier(http)
+        with pytest.raises(ServiceUnavailable):
+            await v.verify(token)
+        assert (await v.readiness())["last_error"] == "discovery names another issuer"
+    assert elsewhere.jwks_requests == 0
 
 
 def test_key_file_is_created_private_and_reused(tmp_path: Path) -> None:

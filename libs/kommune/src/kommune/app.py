@@ -139,12 +139,13 @@ def create_service_app(
             sessionmaker = create_sessionmaker(engine)
             http = oidc_http_client(http_transport)
             stack.push_async_callback(http.aclose)
-            verifier = TokenVerifier(settings.oidc_issuer, settings.oidc_audience, http)
+            verifier = await stack.enter_async_context(TokenVerifier.from_settings(settings, http))
             health = HealthChecks(
                 engine=engine,
                 kafka_bootstrap=settings.kafka_bootstrap_servers,
                 kafka_required=kafka_required_for_readiness,
             )
+            health.add_check("oidc", verifier.readiness, required=not verifier.configured)
             stack.push_async_callback(health.aclose)
 
             if topics:

@@ -2,15 +2,21 @@
 
 Platform-wide values (environment, OIDC issuer, Kafka topic prefix) are read from ``KOMMUNE_*``
 variables so that one setting serves every service; everything else is read with the service's
-prefix, e.g. ``IDEAS_DATABASE_URL``.
+prefix, e.g. ``IDEAS_DATABASE_URL`` or ``IDEAS_OIDC_AUDIENCE``.
+
+Missing settings close the door (ADR 0005): the environment defaults to ``production`` (no dev
+issuer), there is no default OIDC issuer (without one no token is accepted), and each service
+has its own audience, ``kommune-<service_name>`` unless set.
 """
 
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Annotated, Any
+from urllib.parse import urlsplit
 
-from pydantic import AliasChoices, Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import AliasChoices, Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from kommune.events.topics import validate_topic_prefix
 
@@ -21,16 +27,62 @@ class Environment(StrEnum):
     PRODUCTION = "production"
 
 
+def service_audience(service_name: str) -> str:
+    """The default OIDC audience of a service: ``kommune-<service_name>`` (``kommune-ideas``)."""
+    return f"kommune-{service_name}"
+
+
 class ServiceSettings(BaseSettings):
     """Base class; subclasses set ``model_config = SettingsConfigDict(env_prefix="IDEAS_")``."""
 
     model_config = SettingsConfigDict(env_prefix="KOMMUNE_", extra="ignore", populate_by_name=True)
 
     service_name: str = "kommune"
+    # -- environment and authentication (ADR 0005) ------------------------------------------------
     environment: Environment = Field(
-        default=Environment.DEV,
+        default=Environment.PRODUCTION,
         validation_alias=AliasChoices("KOMMUNE_ENVIRONMENT"),
+        description="production unless set: the dev issuer exists only in dev and test.",
     )
+    oidc_issuer: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("KOMMUNE_OIDC_ISSUER"),
+        description=(
+            "The OIDC issuer URL (the iss of its tokens, discovery below it). No default: "
+            "without it no token is accepted and /readyz fails."
+        ),
+    )
+    oidc_audience: str = Field(
+        default="",
+        description=(
+            "This service's audience (<PREFIX>OIDC_AUDIENCE); empty = kommune-<service_name>. "
+            "A token must list it in aud."
+        ),
+    )
+    oidc_authorized_parties: Annotated[frozenset[str], NoDecode] = Field(
+        default=frozenset(),
+        validation_alias=AliasChoices("KOMMUNE_OIDC_AUTHORIZED_PARTIES"),
+        description="Comma-separated client ids allowed as azp; empty = azp not checked.",
+    )
+    oidc_jwks_refresh_seconds: float = Field(
+        default=300,
+        ge=1,
+        validation_alias=AliasChoices("KOMMUNE_OIDC_JWKS_REFRESH_SECONDS"),
+        description="How often the issuer's key set is refreshed in the background.",
+    )
+    oidc_jwks_grace_seconds: float = Field(
+        default=300,
+        ge=0,
+        validation_alias=AliasChoices("KOMMUNE_OIDC_JWKS_GRACE_SECONDS"),
+        description="How long a key that vanished from the issuer's JWKS is still accepted.",
+    )
+    oidc_jwks_max_stale_seconds: float = Field(
+        default=3600,
+        ge=60,
+        validation_alias=AliasChoices("KOMMUNE_OIDC_JWKS_MAX_STALE_SECONDS"),
+        description="Cached keys are dropped (503) when no refresh succeeded for this long.",
+    )
+    # -- end of environment and authentication ----------------------------------------------------
     database_url: str = "postgresql+asyncpg://kommune:kommune@127.0.0.1:15432/postgres"
     database_pool_size: int = Field(default=10, ge=1, le=200)
     kafka_bootstrap_servers: str = "127.0.0.1:19092"
@@ -43,19 +95,38 @@ class ServiceSettings(BaseSettings):
             "each test session sets its own (e.g. 't1a2b3c4d.')."
         ),
     )
-    oidc_issuer: str = Field(
-        default="http://127.0.0.1:8000/auth/dev",
-        validation_alias=AliasChoices("KOMMUNE_OIDC_ISSUER"),
-    )
-    oidc_audience: str = Field(
-        default="kommune",
-        validation_alias=AliasChoices("KOMMUNE_OIDC_AUDIENCE"),
-    )
     log_level: str = Field(default="INFO", validation_alias=AliasChoices("KOMMUNE_LOG_LEVEL"))
     log_json: bool = Field(default=True, validation_alias=AliasChoices("KOMMUNE_LOG_JSON"))
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     relay_enabled: bool = True
     consumers_enabled: bool = True
+
+    @field_validator("oidc_issuer", mode="before")
+    @classmethod
+    def _valid_issuer(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = value.strip().rstrip("/")
+            if not value:
+                return None  # an empty variable means no issuer, not the issuer ""
+            parts = urlsplit(value)
+            if parts.scheme not in ("http", "https") or not parts.netloc:
+                raise ValueError("must be an http(s) URL")
+            if parts.query or parts.fragment:
+                raise ValueError("must not have a query or fragment")
+        return value
+
+    @field_validator("oidc_authorized_parties", mode="before")
+    @classmethod
+    def _split_parties(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return frozenset(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @model_validator(mode="after")
+    def _default_audience(self) -> ServiceSettings:
+        if not self.oidc_audience:
+            self.oidc_audience = service_audience(self.service_name)
+        return self
 
     @field_validator("kafka_topic_prefix")
     @classmethod

@@ -3,11 +3,16 @@
 It speaks just enough OIDC for :class:`kommune.auth.verifier.TokenVerifier` — discovery, JWKS and
 a token endpoint that hands out a token for any subject and roles — so the same verification code
 runs locally and in production (where Keycloak is the issuer). Because the token endpoint trusts
-its caller completely, :func:`dev_issuer_router` may only be mounted when the environment is dev
-or test; :func:`mount_dev_issuer` enforces that.
+its caller completely, :func:`dev_issuer_router` may only be mounted when the environment is
+*explicitly* dev or test (the default is production); :func:`mount_dev_issuer` enforces that.
+
+Its tokens look like Keycloak access tokens with audience mappers: ``typ: "Bearer"``, ``azp`` the
+client (``kommune-dev``) and ``aud`` listing the gateway and every service, so one token passes
+the gateway and the service behind it, each of which checks its own audience.
 
 The signing key is a JWK file shared by every local process (``from_key_file``), so tokens issued
-by one process verify in all of them.
+by one process verify in all of them. Tests rotate keys with :meth:`DevIssuer.rotate_key` and
+:meth:`DevIssuer.withdraw_key`, as an operator does in Keycloak.
 """
 
 from __future__ import annotations
@@ -16,10 +21,12 @@ import json
 import os
 import secrets
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
+import structlog
 from fastapi import APIRouter, FastAPI
 from joserfc import jwt
 from joserfc.jwk import RSAKey
@@ -27,42 +34,83 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from kommune.auth.principal import Role
 from kommune.auth.verifier import ALGORITHM
-from kommune.settings import Environment
+from kommune.settings import Environment, service_audience
+
+log = structlog.get_logger(__name__)
 
 DEV_ISSUER_PREFIX = "/auth/dev"
+DEV_CLIENT_ID = "kommune-dev"
 MAX_ROLES = 8
+PLATFORM_SERVICES = ("gateway", "ideas", "documents", "egov", "sensors")
+"""The services whose default audiences dev tokens carry when nobody passes a list."""
+PLATFORM_AUDIENCES = tuple(service_audience(name) for name in PLATFORM_SERVICES)
 
 
 class DevIssuer:
-    """Issues tokens with ``iss=issuer_url`` and ``aud=audience``, signed with ``key``."""
+    """Issues tokens with ``iss=issuer_url`` and ``aud=audiences``, signed with its current key.
+
+    ``audiences`` defaults to :data:`PLATFORM_AUDIENCES` (the gateway and every service).
+    """
 
     def __init__(
-        self, key: RSAKey, issuer_url: str, audience: str = "kommune", ttl: int = 3600
+        self,
+        key: RSAKey,
+        issuer_url: str,
+        audiences: str | Sequence[str] = PLATFORM_AUDIENCES,
+        ttl: int = 3600,
     ) -> None:
         if not key.is_private:
             raise ValueError("The dev issuer needs a private RSA key.")
         key.ensure_kid()
         self.key = key
+        self._published: dict[str, RSAKey] = {self.kid: key}
         self.issuer_url = issuer_url.rstrip("/")
-        self.audience = audience
+        self.audiences = (audiences,) if isinstance(audiences, str) else tuple(audiences)
+        if not self.audiences:
+            raise ValueError("The dev issuer needs at least one audience.")
         self.ttl = ttl
 
     @classmethod
-    def generate(cls, issuer_url: str, audience: str = "kommune", ttl: int = 3600) -> DevIssuer:
+    def generate(
+        cls,
+        issuer_url: str,
+        audiences: str | Sequence[str] = PLATFORM_AUDIENCES,
+        ttl: int = 3600,
+    ) -> DevIssuer:
         """An issuer with a fresh in-memory key (nothing persisted)."""
-        return cls(_generate_key(), issuer_url, audience, ttl)
+        return cls(_generate_key(), issuer_url, audiences, ttl)
 
     @classmethod
     def from_key_file(
-        cls, path: str | os.PathLike[str], issuer_url: str, audience: str = "kommune"
+        cls,
+        path: str | os.PathLike[str],
+        issuer_url: str,
+        audiences: str | Sequence[str] = PLATFORM_AUDIENCES,
     ) -> DevIssuer:
         """Load the key from a JWK JSON file, creating it (mode 0600) if it does not exist."""
-        return cls(load_or_create_key(Path(path)), issuer_url, audience)
+        return cls(load_or_create_key(Path(path)), issuer_url, audiences)
 
     @property
     def kid(self) -> str:
+        """The key id of the current signing key."""
         assert self.key.kid is not None
         return self.key.kid
+
+    @property
+    def published_kids(self) -> list[str]:
+        return list(self._published)
+
+    def rotate_key(self) -> str:
+        """Sign with a new key from now on; the old one stays published until withdrawn."""
+        self.key = _generate_key()
+        self._published[self.kid] = self.key
+        return self.kid
+
+    def withdraw_key(self, kid: str) -> None:
+        """Stop publishing ``kid`` (never the current signing key)."""
+        if kid == self.kid:
+            raise ValueError("The current signing key cannot be withdrawn; rotate first.")
+        del self._published[kid]
 
     def issue(
         self,
@@ -73,21 +121,28 @@ class DevIssuer:
         *,
         expires_in: int | None = None,
         extra_claims: dict[str, Any] | None = None,
+        header: dict[str, Any] | None = None,
+        kid: str | None = None,
     ) -> str:
-        """A signed access token; ``extra_claims`` override the standard ones (for tests)."""
+        """A signed access token.
+
+        For tests: ``extra_claims`` override the standard claims (``None`` values remove them),
+        ``header`` overrides JOSE header fields (``{"typ": "at+jwt"}``), ``kid`` signs with
+        another published key than the current one.
+        """
         if isinstance(roles, str):
             raise TypeError("roles must be a collection of role names, not one string")
         now = int(time.time())
         claims: dict[str, Any] = {
             "iss": self.issuer_url,
-            "aud": self.audience,
+            "aud": self.audiences[0] if len(self.audiences) == 1 else list(self.audiences),
             "sub": sub,
             "iat": now,
             "nbf": now,
             "exp": now + (self.ttl if expires_in is None else expires_in),
             "jti": secrets.token_hex(16),
             "typ": "Bearer",
-            "azp": "kommune-dev",
+            "azp": DEV_CLIENT_ID,
             "preferred_username": sub,
             "realm_access": {"roles": sorted({str(role) for role in roles})},
         }
@@ -97,13 +152,20 @@ class DevIssuer:
             claims["department"] = department
         if extra_claims:
             claims.update(extra_claims)
-        header = {"alg": ALGORITHM, "kid": self.kid, "typ": "JWT"}
-        return jwt.encode(header, claims, self.key, algorithms=[ALGORITHM])
+            claims = {k: v for k, v in claims.items() if v is not None}
+        signing_kid = kid or self.kid
+        protected = {"alg": ALGORITHM, "kid": signing_kid, "typ": "JWT", **(header or {})}
+        protected = {k: v for k, v in protected.items() if v is not None}
+        return jwt.encode(protected, claims, self._published[signing_kid], algorithms=[ALGORITHM])
 
     def jwks(self) -> dict[str, Any]:
-        """The public key set (never the private parts)."""
-        public = self.key.as_dict(private=False)
-        return {"keys": [{**public, "use": "sig", "alg": ALGORITHM, "kid": self.kid}]}
+        """The public key set (never the private parts): every published key."""
+        return {
+            "keys": [
+                {**key.as_dict(private=False), "use": "sig", "alg": ALGORITHM, "kid": kid}
+                for kid, key in self._published.items()
+            ]
+        }
 
     def discovery(self) -> dict[str, Any]:
         return {
@@ -211,11 +273,26 @@ def dev_issuer_router(issuer: DevIssuer) -> APIRouter:
     return router
 
 
+def is_dev_issuer_url(issuer_url: str | None, prefix: str = DEV_ISSUER_PREFIX) -> bool:
+    """Whether the configured issuer is a dev issuer (its path is ``prefix``), not e.g. Keycloak."""
+    return issuer_url is not None and urlsplit(issuer_url).path.rstrip("/") == prefix
+
+
 def mount_dev_issuer(
     app: FastAPI, issuer: DevIssuer, environment: Environment, prefix: str = DEV_ISSUER_PREFIX
 ) -> bool:
-    """Mount the issuer at ``prefix`` when ``environment`` is dev or test; never in production."""
+    """Mount the issuer at ``prefix`` when ``environment`` is dev or test; never in production.
+
+    The environment must be set explicitly: :class:`~kommune.settings.ServiceSettings` defaults
+    to production, so an unset ``KOMMUNE_ENVIRONMENT`` never mounts it.
+    """
     if environment not in (Environment.DEV, Environment.TEST):
         return False
     app.include_router(dev_issuer_router(issuer), prefix=prefix)
+    log.warning(
+        "dev_issuer_mounted",
+        environment=str(environment),
+        issuer=issuer.issuer_url,
+        note="POST /auth/dev/token issues tokens with any role: never in production",
+    )
     return True

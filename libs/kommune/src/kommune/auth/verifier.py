@@ -1,23 +1,29 @@
 """OIDC bearer token verification: RS256 signatures against the issuer's JWKS, then the claims.
 
-The verifier discovers the issuer once (``{issuer}/.well-known/openid-configuration`` →
-``jwks_uri``), caches the key set for ``jwks_ttl`` seconds and, when a token names a key id it does
-not know, refetches the key set at most once per ``refetch_interval`` seconds, so a key rotation
-at the issuer is followed without a restart while a flood of forged tokens cannot turn into a
-flood of requests to the issuer. If a refresh fails while keys are cached, the cached keys stay
-in use (the issuer being briefly down must not log everybody out); without any keys the caller
-gets 503, not 401, because the token may well be valid.
+What a token must be to pass (ADR 0005), in the order it is checked:
 
+1. At most 16 kB, three parts, JOSE header ``alg: RS256`` (never ``none``, never HMAC).
+2. Signed by a key of the configured issuer's JWKS (:mod:`kommune.auth.jwks`: discovery,
+   background refresh, unknown ``kid`` → one rate-limited refresh, withdrawn keys refused after
+   a grace period). Without usable keys the answer is 503: the token may well be valid.
+3. An **access token**: the claim ``typ`` is ``Bearer`` (Keycloak), or the JOSE header ``typ`` is
+   ``at+jwt`` (RFC 9068). Keycloak ID tokens (``typ: ID``), refresh and logout tokens are
+   refused, as is a token that says nothing about its type.
+4. ``iss`` is the configured issuer, ``aud`` lists *this* service's audience, ``exp`` is in the
+   future and ``nbf``/``iat`` are not (30 s leeway), ``sub`` is present.
+5. If ``authorized_parties`` is configured, ``azp`` (or RFC 9068 ``client_id``) is one of them.
+
+Without a configured issuer nothing is accepted: every token gets 401 and ``/readyz`` fails.
 Every rejected token raises :class:`kommune.errors.Unauthorized` with a short reason that tells
 the client what to fix without echoing the token or the key material.
 """
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Mapping
-from typing import Any
+from types import TracebackType
+from typing import Any, Self
 
 import httpx
 import structlog
@@ -29,54 +35,147 @@ from joserfc.errors import (
     JoseError,
     MissingClaimError,
 )
-from joserfc.jwk import RSAKey
 
+from kommune.auth.jwks import ALGORITHM, Clock, JwksCache
 from kommune.auth.principal import Principal
-from kommune.errors import ServiceUnavailable, Unauthorized
+from kommune.errors import Unauthorized
+from kommune.settings import Environment, ServiceSettings
 
 log = structlog.get_logger(__name__)
 
-ALGORITHM = "RS256"
-FAILURE_BACKOFF = 1.0
-"""Seconds during which, without any cached keys, a failed fetch is not retried (503 at once)."""
 MAX_TOKEN_LENGTH = 16_384
 """Longer "tokens" are rejected before any parsing (a Keycloak access token is ~1-2 kB)."""
+NO_ISSUER_DETAIL = (
+    "No identity provider is configured for this service (KOMMUNE_OIDC_ISSUER): "
+    "it accepts no token."
+)
+ACCESS_TOKEN_CLAIM_TYP = "bearer"  # noqa: S105 - Keycloak access tokens: typ Bearer (any case)
+ACCESS_TOKEN_HEADER_TYPS = {"at+jwt", "application/at+jwt"}  # RFC 9068
+NEUTRAL_HEADER_TYPS = {"jwt", "application/jwt"}  # says nothing about the token's use
 
 
 class TokenVerifier:
-    """Verifies access tokens issued by one OIDC issuer for one audience.
+    """Verifies access tokens of one OIDC issuer for one audience.
 
-    ``http`` is owned by the caller (the application's lifespan); its transport decides where
-    discovery requests go, which is how tests point the verifier at an in-process issuer.
+    ``issuer=None`` builds a verifier that refuses every token (fail closed). ``http`` is owned
+    by the caller (the application's lifespan); its transport decides where discovery requests
+    go, which is how tests point the verifier at an in-process issuer. Use it as an async
+    context manager (or :meth:`start`/:meth:`aclose`) to run the background key refresh; without
+    it keys are fetched on demand only.
     """
 
     def __init__(
         self,
-        issuer: str,
+        issuer: str | None,
         audience: str,
         http: httpx.AsyncClient,
         *,
         leeway: int = 30,
-        jwks_ttl: float = 300,
-        refetch_interval: float = 10,
+        authorized_parties: frozenset[str] = frozenset(),
+        refresh_interval: float = 300,
+        unknown_kid_interval: float = 10,
+        key_grace: float = 300,
+        max_stale: float = 3600,
+        wait_timeout: float = 3.0,
+        clock: Clock = time.monotonic,
+        environment: Environment | None = None,
     ) -> None:
-        self.issuer = issuer.rstrip("/")
+        if not audience:
+            raise ValueError("A verifier needs an audience.")
+        self.issuer = issuer.rstrip("/") if issuer else None
         self.audience = audience
-        self._http = http
+        self.authorized_parties = authorized_parties
+        self.environment = environment
         self._leeway = leeway
-        self._jwks_ttl = jwks_ttl
-        self._refetch_interval = refetch_interval
-        self._keys: dict[str, RSAKey] = {}
-        self._jwks_uri: str | None = None
-        self._fetched_at: float | None = None  # monotonic time of the last successful fetch
-        self._attempted_at: float | None = None  # monotonic time of the last attempt
-        self._failed_at: float | None = None  # monotonic time of the last failed attempt
-        self._lock = asyncio.Lock()
+        self.keys: JwksCache | None = (
+            JwksCache(
+                self.issuer,
+                http,
+                refresh_interval=refresh_interval,
+                unknown_kid_interval=unknown_kid_interval,
+                grace=key_grace,
+                max_stale=max_stale,
+                wait_timeout=wait_timeout,
+                clock=clock,
+            )
+            if self.issuer
+            else None
+        )
+
+    @classmethod
+    def from_settings(cls, settings: ServiceSettings, http: httpx.AsyncClient) -> TokenVerifier:
+        return cls(
+            settings.oidc_issuer,
+            settings.oidc_audience,
+            http,
+            authorized_parties=settings.oidc_authorized_parties,
+            refresh_interval=settings.oidc_jwks_refresh_seconds,
+            key_grace=settings.oidc_jwks_grace_seconds,
+            max_stale=settings.oidc_jwks_max_stale_seconds,
+            environment=settings.environment,
+        )
+
+    @property
+    def configured(self) -> bool:
+        """Whether an issuer is configured (otherwise every token is refused)."""
+        return self.keys is not None
+
+    # -- lifecycle -------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start the background key refresh; without an issuer, log loudly that all is closed."""
+        if self.keys is None:
+            log.error(
+                "oidc_issuer_not_configured",
+                audience=self.audience,
+                environment=str(self.environment) if self.environment else None,
+                consequence="every token is refused with 401 and /readyz fails",
+                fix="set KOMMUNE_OIDC_ISSUER to the identity provider's issuer URL",
+            )
+            return
+        if self.environment == Environment.PRODUCTION and self.keys.issuer.startswith("http://"):
+            log.warning("oidc_issuer_not_https", issuer=self.issuer)
+        log.info(
+            "oidc_verifier_started",
+            issuer=self.issuer,
+            audience=self.audience,
+            authorized_parties=sorted(self.authorized_parties) or None,
+        )
+        self.keys.start()
+
+    async def aclose(self) -> None:
+        if self.keys is not None:
+            await self.keys.aclose()
+
+    async def __aenter__(self) -> Self:
+        self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def readiness(self) -> dict[str, Any]:
+        """The ``oidc`` check of ``/readyz`` (required only when no issuer is configured)."""
+        if self.keys is None:
+            return {"status": "fail", "error": "no OIDC issuer configured (KOMMUNE_OIDC_ISSUER)"}
+        return {**self.keys.status(), "audience": self.audience}
+
+    # -- verification ----------------------------------------------------------------------------
 
     async def verify(self, token: str) -> Principal:
-        """The principal of a valid token; :class:`Unauthorized` for any invalid one."""
+        """The principal of a valid access token; :class:`Unauthorized` for anything else."""
+        if self.keys is None:
+            raise Unauthorized(NO_ISSUER_DETAIL)
         header = self._header(token)
-        key = await self._key_for(header.get("kid"))
+        kid = header.get("kid")
+        if kid is not None and not isinstance(kid, str):
+            raise Unauthorized("The token is malformed.")
+        key = await self.keys.key_for(kid)
         try:
             decoded = jwt.decode(token, key, algorithms=[ALGORITHM])
         except BadSignatureError:
@@ -84,10 +183,10 @@ class TokenVerifier:
         except JoseError:
             raise Unauthorized("The token is malformed.") from None
         claims = decoded.claims
+        check_access_token_type(header, claims)
         self._validate_claims(claims)
+        self._check_authorized_party(claims)
         return principal_from_claims(claims)
-
-    # -- token parts ---------------------------------------------------------------------------
 
     @staticmethod
     def _header(token: str) -> Mapping[str, Any]:
@@ -103,9 +202,10 @@ class TokenVerifier:
         return header
 
     def _validate_claims(self, claims: dict[str, Any]) -> None:
+        # joserfc's jwt.decode checks only the signature: the claims are checked here.
         registry = jwt.JWTClaimsRegistry(
             leeway=self._leeway,
-            iss={"essential": True, "value": self.issuer},
+            iss={"essential": True, "value": self.issuer or ""},
             aud={"essential": True, "value": self.audience},
             exp={"essential": True},
             sub={"essential": True},
@@ -119,7 +219,7 @@ class TokenVerifier:
         except InvalidClaimError as exc:
             reasons = {
                 "iss": "The token was not issued by the trusted issuer.",
-                "aud": "The token is not meant for this audience.",
+                "aud": f"The token is not meant for this audience ({self.audience}).",
                 "nbf": "The token is not valid yet.",
                 "iat": "The token was issued in the future.",
             }
@@ -129,118 +229,32 @@ class TokenVerifier:
         except JoseError:
             raise Unauthorized("The token claims are invalid.") from None
 
-    # -- keys ------------------------------------------------------------------------------------
+    def _check_authorized_party(self, claims: Mapping[str, Any]) -> None:
+        if not self.authorized_parties:
+            return
+        party = claims.get("azp", claims.get("client_id"))
+        if not isinstance(party, str) or party not in self.authorized_parties:
+            raise Unauthorized("The token was issued to a client this service does not accept.")
 
-    async def _key_for(self, kid: object) -> RSAKey:
-        if kid is not None and not isinstance(kid, str):
-            raise Unauthorized("The token is malformed.")
-        if self._is_stale():
-            await self._refresh(force=False)
-        key = self._lookup(kid)
-        if key is None and self._may_refetch():
-            # Perhaps the issuer rotated its keys since we fetched them.
-            await self._refresh(force=True)
-            key = self._lookup(kid)
-        if key is None:
-            raise Unauthorized("The token was signed with an unknown key.")
-        return key
 
-    def _lookup(self, kid: str | None) -> RSAKey | None:
-        if kid is None:
-            # A token without "kid" is acceptable only while the issuer publishes a single key.
-            return next(iter(self._keys.values())) if len(self._keys) == 1 else None
-        return self._keys.get(kid)
-
-    def _is_stale(self) -> bool:
-        if self._fetched_at is None:
-            return True
-        return time.monotonic() - self._fetched_at >= self._jwks_ttl
-
-    def _may_refetch(self) -> bool:
-        return (
-            self._attempted_at is None
-            or time.monotonic() - self._attempted_at >= self._refetch_interval
+def check_access_token_type(header: Mapping[str, Any], claims: Mapping[str, Any]) -> None:
+    """Refuse anything but an access token (ID, refresh and logout tokens are signed alike)."""
+    header_typ = header.get("typ")
+    if header_typ is not None and not isinstance(header_typ, str):
+        raise Unauthorized("The token is malformed.")
+    header_typ = header_typ.lower() if header_typ else None
+    if header_typ is not None and header_typ not in ACCESS_TOKEN_HEADER_TYPS | NEUTRAL_HEADER_TYPS:
+        raise Unauthorized("The token is not an access token (JOSE header typ).")
+    claim_typ = claims.get("typ")
+    if claim_typ is not None:
+        if not isinstance(claim_typ, str) or claim_typ.lower() != ACCESS_TOKEN_CLAIM_TYP:
+            if claim_typ == "ID":
+                raise Unauthorized("The token is an ID token; send an access token.")
+            raise Unauthorized("The token is not an access token (typ must be Bearer).")
+    elif header_typ not in ACCESS_TOKEN_HEADER_TYPS:
+        raise Unauthorized(
+            "The token does not say it is an access token (typ claim Bearer or header at+jwt)."
         )
-
-    async def _refresh(self, *, force: bool) -> None:
-        async with self._lock:
-            # Another request may have refreshed (or failed to) while this one waited.
-            if force:
-                if not self._may_refetch():
-                    return
-            else:
-                if not self._is_stale():
-                    return
-                since_failure = (
-                    time.monotonic() - self._failed_at if self._failed_at is not None else None
-                )
-                if (
-                    self._keys
-                    and since_failure is not None
-                    and since_failure < self._refetch_interval
-                ):
-                    return  # stale, but a refresh failed moments ago: keep the cached keys
-                if not self._keys and since_failure is not None and since_failure < FAILURE_BACKOFF:
-                    raise ServiceUnavailable("The identity provider is unreachable.")
-            self._attempted_at = time.monotonic()
-            try:
-                keys = await self._fetch_keys()
-            except ServiceUnavailable:
-                self._failed_at = time.monotonic()
-                self._jwks_uri = None  # rediscover next time
-                if self._keys:
-                    log.warning("jwks_refresh_failed_using_cached_keys", issuer=self.issuer)
-                    return
-                raise
-            self._keys = keys
-            self._fetched_at = time.monotonic()
-            self._failed_at = None
-
-    async def _fetch_keys(self) -> dict[str, RSAKey]:
-        if self._jwks_uri is None:
-            discovery = await self._get_json(f"{self.issuer}/.well-known/openid-configuration")
-            if discovery.get("issuer", "").rstrip("/") != self.issuer:
-                log.error(
-                    "oidc_discovery_issuer_mismatch",
-                    expected=self.issuer,
-                    got=discovery.get("issuer"),
-                )
-                raise ServiceUnavailable("The identity provider is misconfigured.")
-            jwks_uri = discovery.get("jwks_uri")
-            if not isinstance(jwks_uri, str) or not jwks_uri:
-                raise ServiceUnavailable("The identity provider publishes no keys.")
-            self._jwks_uri = jwks_uri
-        document = await self._get_json(self._jwks_uri)
-        keys: dict[str, RSAKey] = {}
-        for data in document.get("keys", []) if isinstance(document.get("keys"), list) else []:
-            if not isinstance(data, dict) or data.get("kty") != "RSA":
-                continue
-            if data.get("use", "sig") != "sig" or data.get("alg", ALGORITHM) != ALGORITHM:
-                continue
-            try:
-                key = RSAKey.import_key(data)
-            except (JoseError, ValueError):
-                log.warning("jwks_key_skipped", kid=data.get("kid"))
-                continue
-            if key.is_private:
-                continue
-            keys[key.kid or key.thumbprint()] = key
-        if not keys:
-            raise ServiceUnavailable("The identity provider publishes no usable signing keys.")
-        log.info("jwks_loaded", issuer=self.issuer, kids=sorted(keys))
-        return keys
-
-    async def _get_json(self, url: str) -> dict[str, Any]:
-        try:
-            response = await self._http.get(url, headers={"Accept": "application/json"})
-            response.raise_for_status()
-            data = response.json()
-        except (httpx.HTTPError, ValueError) as exc:
-            log.warning("oidc_fetch_failed", url=url, error=type(exc).__name__)
-            raise ServiceUnavailable("The identity provider is unreachable.") from None
-        if not isinstance(data, dict):
-            raise ServiceUnavailable("The identity provider answered with an invalid document.")
-        return data
 
 
 def principal_from_claims(claims: Mapping[str, Any]) -> Principal:
@@ -262,4 +276,4 @@ def principal_from_claims(claims: Mapping[str, Any]) -> Principal:
     )
 
 
-__all__ = ["ALGORITHM", "TokenVerifier", "principal_from_claims"]
+__all__ = ["ALGORITHM", "TokenVerifier", "check_access_token_type", "principal_from_claims"]

@@ -20,11 +20,16 @@ process, reached through an ``httpx.ASGITransport``:
 Fixtures:
 
 * ``dev_issuer`` (session): a :class:`~kommune.auth.dev_issuer.DevIssuer` with a temporary key
-  and the issuer URL :data:`TEST_ISSUER_URL`. Use ``dev_issuer.issue(...)`` directly for unusual
-  tokens (``expires_in=-60`` for an expired one, ``extra_claims={"aud": "other"}``, ...).
+  and the issuer URL :data:`TEST_ISSUER_URL`; its tokens' ``aud`` lists :data:`TEST_AUDIENCES`
+  (the gateway, every platform service by its default audience ``kommune-<service_name>``, and
+  :data:`TEST_APP_AUDIENCE` for throwaway apps). Use ``dev_issuer.issue(...)`` directly for
+  unusual tokens (``expires_in=-60`` for an expired one, ``extra_claims={"aud": "other"}``,
+  ``extra_claims={"typ": "ID"}`` for an ID token, ...).
 * ``issuer_transport`` (session): the transport serving the issuer at ``/auth/dev`` of
   ``http://issuer.test``; pass it as ``http_transport=`` to ``create_service_app``. Settings must
-  use ``oidc_issuer=TEST_ISSUER_URL`` (see :func:`issuer_settings_overrides`).
+  set the environment to ``test`` and ``oidc_issuer=TEST_ISSUER_URL`` explicitly (see
+  :func:`issuer_settings_overrides`): the defaults are production and no issuer, which accept
+  no token at all.
 * ``token`` (function): ``token(sub="u1", roles=("staff",), name=None, department=None,
   **issue_kwargs) -> str`` — the ``Authorization`` header *value* ``"Bearer <jwt>"``.
 * ``auth_headers`` (function): the same arguments, returns ``{"Authorization": "Bearer <jwt>"}``.
@@ -39,7 +44,8 @@ lifespan, so ``request.state`` would be empty::
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+import asyncio
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, Protocol
@@ -49,12 +55,24 @@ import pytest
 from fastapi import FastAPI
 from starlette.types import Receive, Scope, Send
 
-from kommune.auth.dev_issuer import DEV_ISSUER_PREFIX, DevIssuer, dev_issuer_router
+from kommune.auth.dev_issuer import (
+    DEV_ISSUER_PREFIX,
+    PLATFORM_AUDIENCES,
+    DevIssuer,
+    dev_issuer_router,
+)
 from kommune.errors import install_problem_handlers
+from kommune.settings import Environment, service_audience
 
 TEST_ISSUER_ORIGIN = "http://issuer.test"
 TEST_ISSUER_URL = f"{TEST_ISSUER_ORIGIN}{DEV_ISSUER_PREFIX}"
-TEST_AUDIENCE = "kommune"
+TEST_APP_AUDIENCE = "kommune-test-app"
+"""The audience for apps built only in tests (set ``oidc_audience`` to it)."""
+TEST_AUDIENCES = (*PLATFORM_AUDIENCES, TEST_APP_AUDIENCE)
+"""What the ``dev_issuer`` fixture's tokens carry in ``aud``."""
+TEST_AUDIENCE = service_audience("gateway")
+"""Deprecated: audiences are per service now (``<PREFIX>OIDC_AUDIENCE``, default
+``kommune-<service_name>``); ``KOMMUNE_OIDC_AUDIENCE`` is no longer read."""
 
 
 class TokenFactory(Protocol):
@@ -80,8 +98,11 @@ class HeadersFactory(Protocol):
 
 
 def issuer_settings_overrides() -> dict[str, str]:
-    """Settings values that make a service trust the test issuer."""
-    return {"oidc_issuer": TEST_ISSUER_URL, "oidc_audience": TEST_AUDIENCE}
+    """Settings values that make a service trust the test issuer: environment and issuer.
+
+    Keys are field names; ``KOMMUNE_<KEY>`` is the variable of each (both are platform-wide).
+    """
+    return {"environment": str(Environment.TEST), "oidc_issuer": TEST_ISSUER_URL}
 
 
 def issuer_app(issuer: DevIssuer) -> FastAPI:
@@ -113,7 +134,7 @@ async def lifespan_client(
 @pytest.fixture(scope="session")
 def dev_issuer(tmp_path_factory: pytest.TempPathFactory) -> DevIssuer:
     key_file: Path = tmp_path_factory.mktemp("dev-issuer") / "jwk.json"
-    return DevIssuer.from_key_file(key_file, TEST_ISSUER_URL, audience=TEST_AUDIENCE)
+    return DevIssuer.from_key_file(key_file, TEST_ISSUER_URL, audiences=TEST_AUDIENCES)
 
 
 @pytest.fixture(scope="session")
@@ -149,3 +170,79 @@ def auth_headers(token: TokenFactory) -> HeadersFactory:
         return {"Authorization": token(sub, roles, name, department, **issue_kwargs)}
 
     return make
+
+
+WAIT_DEADLINE = 10.0
+"""Seconds a test waits for a condition before it fails (a deadline, not a synchronisation)."""
+
+
+class ControlledIssuer:
+    """The dev issuer's HTTP app with switches, for key-set tests (an ASGI app).
+
+    Counts discovery and JWKS requests, can answer 503 (``up = False``) or hold JWKS requests
+    until released (``hold()``/``release()``; ``jwks_held`` is set while one waits), and wakes
+    ``wait_for_jwks_requests`` waiters on every request: tests wait on these conditions, never
+    on time. ``issuer`` is a real :class:`DevIssuer`: rotate and withdraw its keys.
+    """
+
+    def __init__(self, issuer: DevIssuer) -> None:
+        self.issuer = issuer
+        self.up = True
+        self.discovery_requests = 0
+        self.jwks_requests = 0
+        self.jwks_held = asyncio.Event()
+        self._released = asyncio.Event()
+        self._released.set()
+        self._requests_changed = asyncio.Event()
+        self._app = issuer_app(issuer)
+
+    def hold(self) -> None:
+        self._released.clear()
+
+    def release(self) -> None:
+        self._released.set()
+
+    async def wait_until(self, condition: Callable[[], bool]) -> None:
+        """Return once ``condition()`` holds, re-checked on every request (fail after 10 s)."""
+        async with asyncio.timeout(WAIT_DEADLINE):
+            while not condition():
+                self._requests_changed.clear()
+                await self._requests_changed.wait()
+
+    async def wait_for_jwks_requests(self, count: int) -> None:
+        """Return once ``count`` JWKS requests arrived (fail after 10 s)."""
+        await self.wait_until(lambda: self.jwks_requests >= count)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = str(scope.get("path", ""))
+        if scope["type"] == "http" and path.endswith("/jwks.json"):
+            self.jwks_requests += 1
+            self._requests_changed.set()
+            if not self._released.is_set():
+                self.jwks_held.set()
+                await self._released.wait()
+        elif scope["type"] == "http" and path.endswith("/openid-configuration"):
+            self.discovery_requests += 1
+            self._requests_changed.set()
+        if scope["type"] == "http" and not self.up:
+            await send({"type": "http.response.start", "status": 503, "headers": []})
+            await send({"type": "http.response.body", "body": b"down"})
+            return
+        await self._app(scope, receive, send)
+
+    def client(self) -> httpx.AsyncClient:
+        """An HTTP client whose requests this issuer answers (close it, or use ``async with``)."""
+        return httpx.AsyncClient(transport=httpx.ASGITransport(app=self))
+
+
+class FakeClock:
+    """A monotonic clock that moves only when told (``clock.advance(seconds)``)."""
+
+    def __init__(self, start: float = 1_000.0) -> None:
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
