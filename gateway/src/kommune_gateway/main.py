@@ -36,12 +36,12 @@ from kommune.auth.dev_issuer import DEV_ISSUER_PREFIX, DevIssuer, mount_dev_issu
 from kommune.auth.principal import Principal
 from kommune.auth.verifier import TokenVerifier
 from kommune.docs import install_docs
-from kommune.errors import DomainError, Unauthorized
+from kommune.errors import DomainError, NotFound, Unauthorized
 from kommune.health import CheckResult, HealthChecks
 from kommune.telemetry.logging import configure_logging
 from kommune_gateway.openapi import OpenAPIAggregator
 from kommune_gateway.proxy import UpstreamPool, proxy_request
-from kommune_gateway.routes import ROUTES, Route, body_limits
+from kommune_gateway.routes import ROUTES, Route, RoutingTable
 from kommune_gateway.settings import GatewaySettings
 
 PROXY_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
@@ -153,8 +153,11 @@ def create_gateway_app(
         )
         mount_dev_issuer(app, issuer, settings.environment, prefix=DEV_ISSUER_PREFIX)
 
-    for route in routes:
-        endpoint = _proxy_endpoint(route)
+    # Starlette tries routes in order, so they are registered longest prefix first; the endpoint
+    # still asks the table, which alone decides (the Starlette route only names the metric label).
+    table = RoutingTable(routes)
+    endpoint = _proxy_endpoint(table)
+    for route in table.longest_first():
         for path in (route.prefix, route.prefix + "/{path:path}"):
             app.add_api_route(
                 path,
@@ -168,16 +171,19 @@ def create_gateway_app(
         app,
         service_name=settings.service_name,
         max_body_bytes=settings.max_body_bytes,
-        body_limits=body_limits(routes),
+        body_limits=table.body_limits(settings.max_body_bytes),
     )
     return app
 
 
-def _proxy_endpoint(route: Route) -> Any:
+def _proxy_endpoint(table: RoutingTable) -> Any:
     async def proxy(request: Request) -> Response:
         path = request.url.path
         if _has_dot_segments(path):
             raise BadPath("The path must not contain '.' or '..' segments.")
+        route = table.match(path)
+        if route is None:  # pragma: no cover - Starlette only calls us for a covered prefix
+            raise NotFound("No service serves this path.")
         if not route.is_public(request.method):
             request.state.principal = await _authenticate(request)
         pool: UpstreamPool = request.state.upstreams
