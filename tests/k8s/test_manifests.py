@@ -1057,7 +1057,7 @@ def test_pod_monitor_scrapes_every_server(rendered: dict[str, Rendered]) -> None
 
 
 def test_metrics_port_is_for_prometheus_only(rendered: dict[str, Rendered]) -> None:
-    """/metrics has its own container port (kommune.serve): in no Service, open to monitoring only."""
+    """/metrics has its own container port: in no Service, open to monitoring only."""
     r = rendered["production"]
     for service in r.of_kind("Service"):
         assert all(p["targetPort"] != "metrics" for p in service["spec"]["ports"]), _id(service)
