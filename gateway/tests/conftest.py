@@ -224,7 +224,7 @@ async def ideas_upstream(
         title="ideas",
         routers=[ideas_router],
         http_transport=issuer_transport,
-        body_limits={"/api/v1/ideas/upload": 64 * MiB},
+        body_limits={"/api/v1/ideas/upload": 256 * MiB},
     )
     server = await RunningServer(app).start()
     yield server

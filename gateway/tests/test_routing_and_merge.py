@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from kommune_gateway.openapi import merge_documents
-from kommune_gateway.routes import ROUTES, Route, body_limits, match_route
+from kommune_gateway.routes import ROUTES, Route, RoutingTable, match_route
 
 
 @pytest.mark.parametrize(
@@ -20,6 +20,8 @@ from kommune_gateway.routes import ROUTES, Route, body_limits, match_route
         ("/open311/v2/requests.json", "egov"),
         ("/sta/v1.1/Things", "sensors"),
         ("/api/v1/ideasx", None),
+        ("/api/v1/ideasX/1", None),
+        ("/api/v1/ideas/", "ideas"),
         ("/api/v1", None),
         ("/", None),
     ],
@@ -52,9 +54,27 @@ def test_invalid_prefixes_are_refused() -> None:
 
 
 def test_body_limits_come_from_the_table() -> None:
-    limits = body_limits(ROUTES)
+    limits = RoutingTable(ROUTES).body_limits(default=1024)
     assert limits["/api/v1/documents"] > 1024 * 1024
-    assert "/api/v1/ideas" not in limits
+    assert limits["/api/v1/ideas"] == 1024
+
+
+def test_a_nested_route_gets_its_own_limit_not_its_parents() -> None:
+    # /api/v1/egov/uploads belongs to another service: egov's 25 MiB must not leak into it.
+    table = RoutingTable(
+        (Route("/api/v1/egov", "egov", max_body_bytes=25), Route("/api/v1/egov/uploads", "docs"))
+    )
+    assert table.body_limits(default=7) == {"/api/v1/egov": 25, "/api/v1/egov/uploads": 7}
+
+
+def test_a_prefix_declared_twice_is_refused() -> None:
+    with pytest.raises(ValueError, match="twice"):
+        RoutingTable((Route("/api/v1/x", "a"), Route("/api/v1/x", "b")))
+
+
+def test_routes_are_tried_longest_first() -> None:
+    table = RoutingTable((Route("/a", "x"), Route("/a/b/c", "y"), Route("/a/b", "z")))
+    assert [r.prefix for r in table.longest_first()] == ["/a/b/c", "/a/b", "/a"]
 
 
 def _doc(paths: dict[str, Any], schemas: dict[str, Any]) -> dict[str, Any]:
@@ -95,3 +115,39 @@ def test_identical_components_are_shared() -> None:
         version="1",
     )
     assert set(merged["components"]["schemas"]) == {"Problem"}
+
+
+def test_a_component_referring_to_a_renamed_one_is_renamed_too() -> None:
+    """Same text, different meaning: ``Page`` points at each service's own ``Status``."""
+    page = {"properties": {"items": {"items": {"$ref": "#/components/schemas/Status"}}}}
+    ref = {"$ref": "#/components/schemas/Page"}
+    responses = {"200": {"content": {"application/json": {"schema": ref}}}}
+    a = _doc(
+        {"/a": {"get": {"responses": responses}}}, {"Status": {"enum": ["open"]}, "Page": page}
+    )
+    b = _doc({"/b": {"get": {"responses": responses}}}, {"Status": {"enum": [1]}, "Page": page})
+    merged = merge_documents([("ideas", a), ("egov", b)], title="t", version="1")
+    schemas = merged["components"]["schemas"]
+    assert set(schemas) == {"Status", "Page", "Egov_Status", "Egov_Page"}
+    egov_items = schemas["Egov_Page"]["properties"]["items"]["items"]
+    assert egov_items == {"$ref": "#/components/schemas/Egov_Status"}
+    assert schemas["Page"] == page
+    b_schema = merged["paths"]["/b"]["get"]["responses"]["200"]["content"]["application/json"]
+    assert b_schema["schema"] == {"$ref": "#/components/schemas/Egov_Page"}
+    a_schema = merged["paths"]["/a"]["get"]["responses"]["200"]["content"]["application/json"]
+    assert a_schema["schema"] == ref
+
+
+def test_renames_follow_chains_of_references() -> None:
+    """``List → Page → Status``: the clash at the end of the chain renames the whole chain."""
+    schemas = {
+        "List": {"properties": {"page": {"$ref": "#/components/schemas/Page"}}},
+        "Page": {"properties": {"s": {"$ref": "#/components/schemas/Status"}}},
+        "Shared": {"type": "string"},
+    }
+    a = _doc({}, {**schemas, "Status": {"type": "string"}})
+    b = _doc({}, {**schemas, "Status": {"type": "integer"}})
+    merged = merge_documents([("ideas", a), ("egov", b)], title="t", version="1")
+    names = set(merged["components"]["schemas"])
+    assert {"Egov_List", "Egov_Page", "Egov_Status", "Shared"} <= names
+    assert "Egov_Shared" not in names

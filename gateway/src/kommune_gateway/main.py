@@ -32,7 +32,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.responses import Response
 
-from kommune.app import install_runtime, oidc_http_client
+from kommune.app import install_runtime, oidc_http_client, server_limits
 from kommune.auth.dev_issuer import (
     DEV_ISSUER_PREFIX,
     DevIssuer,
@@ -42,12 +42,12 @@ from kommune.auth.dev_issuer import (
 from kommune.auth.principal import Principal
 from kommune.auth.verifier import TokenVerifier
 from kommune.docs import install_docs
-from kommune.errors import DomainError, Unauthorized
+from kommune.errors import DomainError, NotFound, Unauthorized
 from kommune.health import CheckResult, HealthChecks
 from kommune.telemetry.logging import configure_logging
 from kommune_gateway.openapi import OpenAPIAggregator
-from kommune_gateway.proxy import UpstreamPool, proxy_request
-from kommune_gateway.routes import ROUTES, Route, body_limits
+from kommune_gateway.proxy import CallerLimiter, UpstreamPool, proxy_request, read_body
+from kommune_gateway.routes import ROUTES, Route, RoutingTable
 from kommune_gateway.settings import GatewaySettings
 
 PROXY_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
@@ -65,6 +65,7 @@ class GatewayState(TypedDict):
     health: HealthChecks
     upstreams: UpstreamPool
     openapi: OpenAPIAggregator
+    callers: CallerLimiter
 
 
 class BadPath(DomainError):  # noqa: N818 - named like kommune.errors
@@ -133,6 +134,7 @@ def create_gateway_app(
                 "health": health,
                 "upstreams": pool,
                 "openapi": aggregator,
+                "callers": CallerLimiter(settings.max_requests_per_caller),
             }
             yield dict(state)
 
@@ -161,8 +163,11 @@ def create_gateway_app(
         )
         mount_dev_issuer(app, issuer, settings.environment, prefix=DEV_ISSUER_PREFIX)
 
-    for route in routes:
-        endpoint = _proxy_endpoint(route)
+    # Starlette tries routes in order, so they are registered longest prefix first; the endpoint
+    # still asks the table, which alone decides (the Starlette route only names the metric label).
+    table = RoutingTable(routes)
+    endpoint = _proxy_endpoint(table)
+    for route in table.longest_first():
         for path in (route.prefix, route.prefix + "/{path:path}"):
             app.add_api_route(
                 path,
@@ -176,20 +181,39 @@ def create_gateway_app(
         app,
         service_name=settings.service_name,
         max_body_bytes=settings.max_body_bytes,
-        body_limits=body_limits(routes),
+        body_limits=table.body_limits(settings.max_body_bytes),
+        limits=server_limits(settings),
     )
     return app
 
 
-def _proxy_endpoint(route: Route) -> Any:
+def _proxy_endpoint(table: RoutingTable) -> Any:
     async def proxy(request: Request) -> Response:
         path = request.url.path
         if _has_dot_segments(path):
             raise BadPath("The path must not contain '.' or '..' segments.")
+        route = table.match(path)
+        if route is None:  # pragma: no cover - Starlette only calls us for a covered prefix
+            raise NotFound("No service serves this path.")
+        caller = None
         if not route.is_public(request.method):
-            request.state.principal = await _authenticate(request)
+            principal = await _authenticate(request)
+            request.state.principal = principal
+            caller = f"sub:{principal.sub}"
+        if caller is None:
+            caller = f"ip:{request.client.host if request.client else '-'}"
         pool: UpstreamPool = request.state.upstreams
-        return await proxy_request(request, route.upstream, pool.client(route.upstream))
+        client = pool.client(route.upstream)
+        callers: CallerLimiter = request.state.callers
+        settings: GatewaySettings = request.state.settings
+        release = callers.acquire(caller)
+        try:
+            # The (small) body is read before an upstream connection is taken: see proxy.py.
+            body = await read_body(request, settings.proxy_buffer_bytes)
+            return await proxy_request(request, route.upstream, client, body, on_close=release)
+        except BaseException:
+            release()
+            raise
 
     return proxy
 

@@ -4,8 +4,9 @@ Each upstream's ``/openapi.json`` is fetched concurrently, every call with its o
 handling (one service down must not hide the others: ``asyncio.TaskGroup`` would cancel the
 siblings on the first failure, so failures are caught per call). Only paths the routing table
 actually sends to that upstream are kept. Components with the same name and the same definition
-are shared; a name used for *different* definitions is prefixed with the upstream's name
-(``Documents_Status``) and every ``$ref`` of that upstream is rewritten. The result is cached for
+are shared; a name used for *different* definitions (compared after rewriting their own
+``$ref``s) is prefixed with the upstream's name (``Documents_Status``) and every ``$ref`` of that
+upstream is rewritten. The result is cached for
 a few seconds; ``x-upstreams`` says which services contributed.
 """
 
@@ -21,7 +22,7 @@ import httpx
 import structlog
 
 from kommune_gateway.proxy import UpstreamPool
-from kommune_gateway.routes import Route
+from kommune_gateway.routes import Route, RoutingTable
 
 log = structlog.get_logger(__name__)
 
@@ -47,7 +48,7 @@ class OpenAPIAggregator:
         fetch_timeout: float = 5.0,
     ) -> None:
         self._pool = pool
-        self._routes = tuple(routes)
+        self._table = RoutingTable(routes)
         self._title = title
         self._version = version
         self._description = description
@@ -59,11 +60,7 @@ class OpenAPIAggregator:
         self._lock = asyncio.Lock()
 
     def upstream_names(self) -> list[str]:
-        names: list[str] = []
-        for route in self._routes:
-            if route.upstream not in names:
-                names.append(route.upstream)
-        return names
+        return self._table.upstreams()
 
     async def document(self) -> Document:
         cached = self._cached
@@ -117,25 +114,27 @@ class OpenAPIAggregator:
             return "unavailable"
 
     def _only_routed_paths(self, name: str, document: Document) -> Document:
-        routed = [route for route in self._routes if route.upstream == name]
-        paths = {
-            path: item
-            for path, item in document.get("paths", {}).items()
-            if any(route.matches(path) for route in routed)
-        }
-        return {**document, "paths": paths}
+        """Only the paths the routing table sends to ``name`` (the same matcher as routing)."""
+        return {**document, "paths": routed_paths(self._table, name, document)}
 
     def _public_operations(self) -> Callable[[str, str], bool]:
-        routes = self._routes
+        table = self._table
 
         def is_public(path: str, method: str) -> bool:
-            best: Route | None = None
-            for route in routes:
-                if route.matches(path) and (best is None or len(route.prefix) > len(best.prefix)):
-                    best = route
-            return best is not None and best.is_public(method)
+            route = table.match(path)
+            return route is not None and route.is_public(method)
 
         return is_public
+
+
+def routed_paths(table: RoutingTable, upstream: str, document: Document) -> dict[str, Any]:
+    """The path items of ``document`` whose path the table routes to ``upstream``."""
+    paths: dict[str, Any] = document.get("paths", {})
+    return {
+        path: item
+        for path, item in paths.items()
+        if (route := table.match(path)) is not None and route.upstream == upstream
+    }
 
 
 def merge_documents(
@@ -206,21 +205,34 @@ def merge_documents(
 def _plan_renames(
     upstream: str, incoming: dict[str, Any], existing: dict[str, dict[str, Any]]
 ) -> dict[tuple[str, str], str]:
-    """``(section, name) → new name`` for components that clash with a different definition."""
+    """``(section, name) → new name`` for components that clash with a different definition.
+
+    Definitions are compared *after* their ``$ref``s are rewritten with the renames found so
+    far, until nothing changes: a ``Page`` whose text equals the other service's ``Page`` but
+    refers to a renamed ``Status`` means something else, and is renamed too.
+    """
     prefix = upstream[:1].upper() + upstream[1:]
     renames: dict[tuple[str, str], str] = {}
-    for section, entries in incoming.items():
-        if not isinstance(entries, dict):
-            continue
-        taken = existing.get(section, {})
-        for key, value in entries.items():
-            if key in taken and taken[key] != value:
+    changed = True
+    while changed:
+        changed = False
+        for section, entries in incoming.items():
+            if not isinstance(entries, dict):
+                continue
+            taken = existing.get(section, {})
+            for key, value in entries.items():
+                if (section, key) in renames or key not in taken:
+                    continue
+                if taken[key] == _rewrite_refs(value, renames):
+                    continue
+                used = set(taken) | set(entries) | set(renames.values())
                 new_key = f"{prefix}_{key}"
                 suffix = 2
-                while new_key in taken or new_key in entries:
+                while new_key in used:
                     new_key = f"{prefix}_{key}_{suffix}"
                     suffix += 1
                 renames[(section, key)] = new_key
+                changed = True
     return renames
 
 

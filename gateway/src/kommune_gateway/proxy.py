@@ -1,8 +1,13 @@
 """The reverse proxy: one pooled HTTP client per upstream, bodies streamed in both directions.
 
-Nothing is buffered: the request body is handed to httpx as the ASGI stream (so an upload
-reaches the service while it is still arriving, and the gateway's body limit cuts it off), and
-the response body is relayed chunk by chunk as it comes. Hop-by-hop headers are dropped both
+A request body is read from the client *before* an upstream connection is taken, up to
+``buffer_bytes`` (64 KiB by default): a body that ends within that is sent as one piece, so a
+client that stalls mid-body holds no upstream connection at all (the server's body deadline
+closes it). A larger body streams: the part already read, then the rest as it arrives (so an
+upload reaches the service while it is still arriving, memory stays flat, and the body limit
+cuts it off); such a stall holds one connection until the body deadline, and the per-caller
+limit (:class:`CallerLimiter`) bounds how many one caller can hold. The response body is
+relayed chunk by chunk as it comes. Hop-by-hop headers are dropped both
 ways; the caller's ``Authorization`` goes through unchanged; ``X-Request-ID`` and
 ``traceparent`` carry the gateway's request id and span to the service.
 
@@ -12,13 +17,14 @@ time → 504 ``upstream_timeout``, connection pool exhausted → 503 ``upstream_
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from http.cookiejar import CookieJar, DefaultCookiePolicy
 from urllib.parse import quote
 
 import httpx
 import structlog
 from starlette.background import BackgroundTask
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
@@ -139,6 +145,75 @@ class UpstreamPool:
             await client.aclose()
 
 
+class CallerLimiter:
+    """At most ``limit`` requests in flight per caller (token subject, or client address).
+
+    One caller's stalled uploads or slow downloads then cannot hold more than ``limit`` of the
+    upstream connections that every user shares; beyond that the caller gets 429 at once.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._active: dict[str, int] = {}
+
+    def in_flight(self, caller: str) -> int:
+        return self._active.get(caller, 0)
+
+    def acquire(self, caller: str) -> Callable[[], None]:
+        """Take a slot (or raise 429); returns the release function (safe to call twice)."""
+        active = self._active.get(caller, 0)
+        if active >= self.limit:
+            raise HTTPException(
+                429,
+                f"Too many requests in flight for this caller (limit {self.limit}).",
+                headers={"Retry-After": "1"},
+            )
+        self._active[caller] = active + 1
+        released = False
+
+        def release() -> None:
+            nonlocal released
+            if released:
+                return
+            released = True
+            remaining = self._active.get(caller, 1) - 1
+            if remaining > 0:
+                self._active[caller] = remaining
+            else:
+                self._active.pop(caller, None)
+
+        return release
+
+
+RequestBody = bytes | AsyncIterator[bytes] | None
+
+
+async def read_body(request: Request, buffer_bytes: int) -> RequestBody:
+    """The request body: whole bytes if it ends within ``buffer_bytes``, else a stream.
+
+    The stream replays what was read, then continues with the rest from the client.
+    """
+    if not has_body(request):
+        return None
+    stream = request.stream()
+    head: list[bytes] = []
+    size = 0
+    async for chunk in stream:
+        head.append(chunk)
+        size += len(chunk)
+        if size > buffer_bytes:
+            return _replay(head, stream)
+    return b"".join(head)
+
+
+async def _replay(head: list[bytes], rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    for chunk in head:
+        yield chunk
+    head.clear()
+    async for chunk in rest:
+        yield chunk
+
+
 def has_body(request: Request) -> bool:
     headers = request.headers
     if "transfer-encoding" in headers:
@@ -188,8 +263,11 @@ def response_headers(upstream: httpx.Response) -> list[tuple[bytes, bytes]]:
 class UpstreamResponse(StreamingResponse):
     """Relays an upstream response as it arrives; the upstream connection is always released."""
 
-    def __init__(self, upstream: httpx.Response) -> None:
+    def __init__(
+        self, upstream: httpx.Response, on_close: Callable[[], None] | None = None
+    ) -> None:
         self._upstream = upstream
+        self._on_close = on_close
         super().__init__(
             self._relay(upstream),
             status_code=upstream.status_code,
@@ -213,7 +291,11 @@ class UpstreamResponse(StreamingResponse):
             await super().__call__(scope, receive, send)
         finally:
             # Also on client disconnect, when the background task does not run.
-            await self._upstream.aclose()
+            try:
+                await self._upstream.aclose()
+            finally:
+                if self._on_close is not None:
+                    self._on_close()
 
 
 def upstream_target(request: Request) -> httpx.URL:
@@ -228,14 +310,19 @@ def upstream_target(request: Request) -> httpx.URL:
 
 
 async def proxy_request(
-    request: Request, upstream: str, client: httpx.AsyncClient
+    request: Request,
+    upstream: str,
+    client: httpx.AsyncClient,
+    body: RequestBody,
+    on_close: Callable[[], None] | None = None,
 ) -> UpstreamResponse:
-    """Forward ``request`` to ``client``'s upstream and relay the answer as a stream."""
+    """Forward ``request`` with ``body`` (:func:`read_body`) to ``client``'s upstream and relay
+    the answer as a stream; ``on_close`` runs once the answer is sent (or abandoned)."""
     upstream_request = client.build_request(
         request.method,
         upstream_target(request),
         headers=forward_headers(request),
-        content=request.stream() if has_body(request) else None,
+        content=body,
     )
     try:
         upstream_response = await client.send(upstream_request, stream=True)
@@ -249,4 +336,4 @@ async def proxy_request(
     except httpx.TransportError as exc:
         log.warning("upstream_unavailable", upstream=upstream, error=type(exc).__name__)
         raise UpstreamUnavailable(f"The {upstream} service is unavailable.") from None
-    return UpstreamResponse(upstream_response)
+    return UpstreamResponse(upstream_response, on_close)

@@ -2,15 +2,20 @@
 
 Services own their full paths (the gateway does not rewrite them), so a request for
 ``/api/v1/ideas/42`` is forwarded as ``/api/v1/ideas/42`` to the ``ideas`` upstream. The longest
-matching prefix wins. Every routed request needs a valid bearer token at the gateway, except the
+prefix that covers the path by whole segments wins (``/api/v1/ideas`` never takes
+``/api/v1/ideasX``); :class:`RoutingTable` is the one matcher that routing, body limits and the
+OpenAPI merge all use. Every routed request needs a valid bearer token at the gateway, except the
 methods a route lists in ``public_methods`` (open standards that allow anonymous reads); the
 services verify the token again and decide on roles.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+
+from kommune.prefixes import PrefixTable, covers, validate_prefix
 
 READ_METHODS = frozenset({"GET", "HEAD"})
 
@@ -25,11 +30,11 @@ class Route:
     """A body limit for this prefix other than the gateway default (e.g. uploads)."""
 
     def __post_init__(self) -> None:
-        if not self.prefix.startswith("/") or self.prefix.endswith("/"):
-            raise ValueError(f"route prefix must start and not end with '/': {self.prefix!r}")
+        validate_prefix(self.prefix)
 
-    def matches(self, path: str) -> bool:
-        return path == self.prefix or path.startswith(self.prefix + "/")
+    def covers(self, path: str) -> bool:
+        """``path`` is the prefix or below it (a longer route may still take it: use the table)."""
+        return covers(self.prefix, path)
 
     def is_public(self, method: str) -> bool:
         return method.upper() in self.public_methods
@@ -55,14 +60,35 @@ ROUTES: tuple[Route, ...] = (
 )
 
 
+class RoutingTable:
+    """The routes by prefix; :meth:`match` is the longest-prefix, segment-aware decision."""
+
+    def __init__(self, routes: Sequence[Route]) -> None:
+        self.routes = tuple(routes)
+        self._table = PrefixTable((route.prefix, route) for route in self.routes)
+
+    def match(self, path: str) -> Route | None:
+        return self._table.match(path)
+
+    def longest_first(self) -> list[Route]:
+        """The routes in the order a first-match router (Starlette) must try them."""
+        return [route for _, route in self._table.longest_first()]
+
+    def upstreams(self) -> list[str]:
+        """Upstream names in table order, each once."""
+        return list(dict.fromkeys(route.upstream for route in self.routes))
+
+    def body_limits(self, default: int) -> dict[str, int]:
+        """Every prefix's body limit: a route without its own gets ``default``, *not* the limit of
+        a shorter prefix above it (it may belong to another service)."""
+        return {r.prefix: r.max_body_bytes or default for r in self.routes}
+
+
+@functools.cache
+def routing_table(routes: tuple[Route, ...] = ROUTES) -> RoutingTable:
+    return RoutingTable(routes)
+
+
 def match_route(path: str, routes: Sequence[Route] = ROUTES) -> Route | None:
-    """The route with the longest prefix matching ``path``."""
-    best: Route | None = None
-    for route in routes:
-        if route.matches(path) and (best is None or len(route.prefix) > len(best.prefix)):
-            best = route
-    return best
-
-
-def body_limits(routes: Sequence[Route]) -> dict[str, int]:
-    return {r.prefix: r.max_body_bytes for r in routes if r.max_body_bytes is not None}
+    """The route with the longest prefix covering ``path``."""
+    return routing_table(tuple(routes)).match(path)

@@ -32,6 +32,12 @@ class GatewaySettings(ServiceSettings):
 
     openapi_cache_seconds: float = Field(default=10.0, ge=0)
 
+    # -- what one caller may hold (docs/adr/0009-limits-at-the-edge.md) --
+    proxy_buffer_bytes: int = Field(default=64 * 1024, ge=0, le=1024 * 1024)
+    """A body up to this size is read from the client before an upstream connection is taken."""
+    max_requests_per_caller: int = Field(default=32, ge=1, le=10_000)
+    """Requests in flight per token subject (or client address for anonymous reads) → 429."""
+
     dev_issuer_key_file: str = Field(
         default=".run/dev-issuer/jwk.json",
         validation_alias=AliasChoices("KOMMUNE_DEV_ISSUER_KEY_FILE"),

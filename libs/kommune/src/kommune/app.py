@@ -28,9 +28,9 @@ from kommune.events.consumer import ConsumerRunner, ConsumerSpec
 from kommune.events.relay import OutboxRelay
 from kommune.events.topics import TopicSpec, ensure_topics
 from kommune.health import HealthChecks, health_router
+from kommune.serve import ServerLimits
 from kommune.settings import ServiceSettings
 from kommune.telemetry.logging import configure_logging
-from kommune.telemetry.metrics import metrics_router
 from kommune.telemetry.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 
 ExtraLifespan = Callable[[FastAPI], AbstractAsyncContextManager[Mapping[str, Any] | None]]
@@ -74,21 +74,36 @@ def oidc_http_client(transport: httpx.AsyncBaseTransport | None = None) -> httpx
     )
 
 
+def server_limits(settings: ServiceSettings) -> ServerLimits:
+    """The limits :mod:`kommune.serve` enforces for this service (its ``<PREFIX>_HTTP_*``)."""
+    return ServerLimits(
+        header_timeout=settings.http_header_timeout,
+        body_timeout=settings.http_body_timeout,
+        max_header_bytes=settings.http_max_header_bytes,
+        max_header_count=settings.http_max_header_count,
+        keep_alive_timeout=settings.http_keep_alive_timeout,
+        metrics_port=settings.metrics_port,
+    )
+
+
 def install_runtime(
     app: FastAPI,
     *,
     service_name: str,
     max_body_bytes: int,
     body_limits: Mapping[str, int] | None = None,
+    limits: ServerLimits | None = None,
 ) -> None:
-    """Problem handlers, ``/healthz``/``/readyz``, ``/metrics`` and the pure ASGI middleware.
+    """Problem handlers, ``/healthz``/``/readyz`` and the pure ASGI middleware.
 
     ``/readyz`` expects a :class:`HealthChecks` at ``request.state.health`` (lifespan state).
     ``body_limits`` maps path prefixes to their own body size limit (e.g. upload endpoints).
+    ``limits`` (``app.state.server_limits``) is what :mod:`kommune.serve` enforces before the
+    app sees a request, and where it serves ``/metrics`` (never on the public listener).
     """
+    app.state.server_limits = limits or ServerLimits()
     install_problem_handlers(app)
     app.include_router(health_router)
-    app.include_router(metrics_router)
     # add_middleware prepends: the last one added is the outermost. Request context wraps the
     # size limit so that a 413 is counted, logged and carries the request id.
     app.add_middleware(
@@ -208,5 +223,6 @@ def create_service_app(
         service_name=settings.service_name,
         max_body_bytes=settings.max_body_bytes,
         body_limits=body_limits,
+        limits=server_limits(settings),
     )
     return app

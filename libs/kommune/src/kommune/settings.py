@@ -136,3 +136,15 @@ class ServiceSettings(BaseSettings):
     @property
     def is_dev_or_test(self) -> bool:
         return self.environment in (Environment.DEV, Environment.TEST)
+
+    # -- the server at the edge (kommune.serve, docs/adr/0009-limits-at-the-edge.md) -----------
+    http_header_timeout: float = Field(default=10.0, gt=0, le=300)
+    """Seconds from connect (or a request's first byte) to the end of its headers → 408."""
+    http_body_timeout: float = Field(default=15.0, gt=0, le=600)
+    """Seconds the body may stall between two reads → 408 and the connection closed."""
+    http_max_header_bytes: int = Field(default=32 * 1024, ge=4096, le=1024 * 1024)
+    """Request line and headers together → 431 above."""
+    http_max_header_count: int = Field(default=100, ge=16, le=1000)
+    http_keep_alive_timeout: int = Field(default=5, ge=1, le=300)
+    metrics_port: int | None = Field(default=None, ge=0, le=65535)
+    """Port of the separate ``/metrics`` listener; unset: public port + 1000; 0: none."""

@@ -1,4 +1,7 @@
-"""Prometheus metrics: HTTP request counters and latencies, and the ``/metrics`` endpoint.
+"""Prometheus metrics: HTTP request counters and latencies, connections the server refused.
+
+The exposition is served on a separate listener (:class:`kommune.serve.MetricsServer`, port
+``<PREFIX>_METRICS_PORT``, default public port + 1000), never on the public one.
 
 Requests are labelled by the matched route *template* (``/api/v1/ideas/{idea_id}``), never by
 the raw path, so a scan of random URLs cannot blow up the number of time series; requests that
@@ -7,9 +10,7 @@ match no route share the label ``UNMATCHED_ROUTE``.
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, Gauge, Histogram
-from prometheus_client.exposition import generate_latest
+from prometheus_client import Counter, Gauge, Histogram
 
 UNMATCHED_ROUTE = "<unmatched>"
 
@@ -36,10 +37,10 @@ def observe_request(service: str, method: str, route: str, status: int, seconds:
     HTTP_REQUEST_DURATION.labels(service, method, route).observe(seconds)
 
 
-metrics_router = APIRouter(include_in_schema=False)
-
-
-@metrics_router.get("/metrics")
-async def metrics() -> Response:
-    """Prometheus text exposition of this process's metrics."""
-    return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
+HTTP_CONNECTIONS_REJECTED = Counter(
+    "kommune_http_connections_rejected",
+    "Connections the server answered and closed before or while reading a request: "
+    "header_timeout, body_timeout, idle_timeout (408 or silent close), "
+    "request_header_fields_too_large (431).",
+    ("reason",),
+)

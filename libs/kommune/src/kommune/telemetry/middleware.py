@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable
 
 import structlog
 from starlette.datastructures import MutableHeaders
@@ -19,6 +19,7 @@ from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from kommune.errors import problem_response
+from kommune.prefixes import PrefixTable
 from kommune.telemetry.context import (
     child_traceparent,
     request_id_var,
@@ -179,21 +180,19 @@ class BodySizeLimitMiddleware:
     A declared ``Content-Length`` above the limit is refused before the application runs; a
     chunked or understated body is counted while the application reads it and cut off as soon as
     it passes the limit. ``path_limits`` gives path prefixes their own limit (e.g. uploads); the
-    longest matching prefix wins.
+    longest matching prefix wins, by whole segments (:class:`kommune.prefixes.PrefixTable`).
     """
 
     def __init__(
-        self, app: ASGIApp, max_bytes: int, path_limits: Sequence[tuple[str, int]] = ()
+        self, app: ASGIApp, max_bytes: int, path_limits: Iterable[tuple[str, int]] = ()
     ) -> None:
         self.app = app
         self.max_bytes = max_bytes
-        self.path_limits = sorted(path_limits, key=lambda item: len(item[0]), reverse=True)
+        self.path_limits = PrefixTable(path_limits)
 
     def limit_for(self, path: str) -> int:
-        for prefix, limit in self.path_limits:
-            if path == prefix or path.startswith(prefix.rstrip("/") + "/"):
-                return limit
-        return self.max_bytes
+        limit = self.path_limits.match(path)
+        return self.max_bytes if limit is None else limit
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

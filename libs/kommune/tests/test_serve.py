@@ -1,0 +1,183 @@
+"""The edge protocol (kommune.serve) under a real uvicorn, probed with raw sockets.
+
+Every Kommune app is served this way (``python -m kommune.serve``; ``RunningServer`` in tests),
+so these limits hold for the gateway and for every service.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+import pytest_asyncio
+from fastapi import FastAPI, Request
+from starlette.requests import ClientDisconnect
+
+from kommune.app import install_runtime
+from kommune.serve import ServerLimits
+from kommune.testing.servers import RunningServer, raw_exchange, status_of
+
+LIMITS = ServerLimits(
+    header_timeout=0.6, body_timeout=0.6, max_header_bytes=8 * 1024, max_header_count=40
+)
+
+
+class Seen:
+    disconnected: asyncio.Event
+
+
+SEEN = Seen()
+
+
+def edge_app() -> FastAPI:
+    app = FastAPI()
+
+    @app.get("/hello")
+    async def hello() -> dict[str, bool]:
+        return {"ok": True}
+
+    @app.post("/upload")
+    async def upload(request: Request) -> dict[str, int]:
+        size = 0
+        try:
+            async for chunk in request.stream():
+                size += len(chunk)
+        except ClientDisconnect:
+            SEEN.disconnected.set()
+            raise
+        return {"size": size}
+
+    install_runtime(app, service_name="edge-test", max_body_bytes=64 * 1024 * 1024, limits=LIMITS)
+    return app
+
+
+@pytest_asyncio.fixture(loop_scope="session", scope="session")
+async def server() -> AsyncIterator[RunningServer]:
+    async with RunningServer(edge_app(), metrics=True) as running:
+        yield running
+
+
+@pytest.fixture(autouse=True)
+def fresh_signals() -> None:
+    SEEN.disconnected = asyncio.Event()
+
+
+async def exchange(server: RunningServer, *parts: bytes, pause: float = 0.0) -> tuple[bytes, float]:
+    return await raw_exchange(server.port, *parts, pause=pause)
+
+
+def problem_of(response: bytes) -> dict[str, Any]:
+    head, _, body = response.partition(b"\r\n\r\n")
+    assert b"content-type: application/problem+json" in head.lower()
+    assert b"connection: close" in head.lower()
+    result: dict[str, Any] = json.loads(body)
+    return result
+
+
+async def test_half_sent_headers_get_408_within_the_deadline(server: RunningServer) -> None:
+    response, elapsed = await exchange(server, b"GET /hello HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+    assert status_of(response) == 408
+    assert problem_of(response)["code"] == "request_timeout"
+    assert LIMITS.header_timeout * 0.9 <= elapsed < LIMITS.header_timeout + 1.0
+
+
+async def test_a_trickle_of_header_bytes_does_not_extend_the_deadline(
+    server: RunningServer,
+) -> None:
+    trickle = [b"GET /hello HTTP/1.1\r\n"] + [b"X-A: b\r\n"] * 30
+    response, elapsed = await exchange(server, *trickle, pause=0.05)
+    assert status_of(response) == 408
+    assert elapsed < LIMITS.header_timeout + 1.0
+
+
+async def test_a_silent_connection_is_closed_without_an_answer(server: RunningServer) -> None:
+    response, elapsed = await exchange(server)
+    assert response == b""
+    assert elapsed < LIMITS.header_timeout + 1.0
+
+
+async def test_the_next_request_on_a_kept_alive_connection_has_a_deadline_too(
+    server: RunningServer,
+) -> None:
+    first = b"GET /hello HTTP/1.1\r\nHost: x\r\n\r\n"
+    response, elapsed = await exchange(server, first, b"GET /hello HTTP/1.1\r\nHo", pause=0.1)
+    assert response.startswith(b"HTTP/1.1 200")
+    assert response.count(b"HTTP/1.1 408") == 1
+    assert elapsed < LIMITS.header_timeout + 1.0
+
+
+async def test_a_1_mb_header_is_431(server: RunningServer) -> None:
+    big = b"GET /hello HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * (1024 * 1024) + b"\r\n\r\n"
+    response, _ = await exchange(server, big)
+    assert status_of(response) == 431
+    assert problem_of(response)["code"] == "request_header_fields_too_large"
+
+
+async def test_headers_over_the_byte_limit_in_small_fields_are_431(server: RunningServer) -> None:
+    fields = b"".join(b"X-F%d: %s\r\n" % (i, b"v" * 400) for i in range(30))  # 30 x ~410 B
+    response, _ = await exchange(server, b"GET /hello HTTP/1.1\r\nHost: x\r\n" + fields + b"\r\n")
+    assert status_of(response) == 431
+
+
+async def test_too_many_headers_are_431(server: RunningServer) -> None:
+    fields = b"".join(b"X-F%d: v\r\n" % i for i in range(LIMITS.max_header_count + 1))
+    response, _ = await exchange(server, b"GET /hello HTTP/1.1\r\nHost: x\r\n" + fields + b"\r\n")
+    assert status_of(response) == 431
+    assert "header fields" in problem_of(response)["detail"]
+
+
+async def test_headers_within_the_limits_pass(server: RunningServer) -> None:
+    fields = b"".join(
+        b"X-F%d: %s\r\n" % (i, b"v" * 100) for i in range(LIMITS.max_header_count - 2)
+    )
+    request = b"GET /hello HTTP/1.1\r\nHost: x\r\nConnection: close\r\n" + fields + b"\r\n"
+    response, _ = await exchange(server, request)
+    assert status_of(response) == 200
+
+
+async def test_a_stalled_body_gets_408_and_the_app_sees_a_disconnect(
+    server: RunningServer,
+) -> None:
+    head = b"POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n"
+    response, elapsed = await exchange(server, head + b"x")
+    assert status_of(response) == 408
+    assert "stalled" in problem_of(response)["detail"]
+    assert elapsed < LIMITS.body_timeout + 1.0
+    await asyncio.wait_for(SEEN.disconnected.wait(), 5)
+
+
+async def test_a_slow_but_steady_body_is_not_cut_off(server: RunningServer) -> None:
+    """The deadline is per piece of the body, not for the whole upload."""
+    pieces = 8
+    head = b"POST /upload HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+    head += b"Content-Length: %d\r\n\r\n" % (pieces * 1000)
+    pause = LIMITS.body_timeout / 3
+    response, elapsed = await exchange(server, head, *([b"y" * 1000] * pieces), pause=pause)
+    assert status_of(response) == 200, response
+    assert elapsed > LIMITS.body_timeout * 2  # longer than one deadline in total
+    assert response.endswith(b'{"size":8000}')
+
+
+async def test_metrics_are_on_their_own_listener_only(server: RunningServer) -> None:
+    fields = b"".join(b"X-F%d: v\r\n" % i for i in range(LIMITS.max_header_count + 1))
+    await exchange(server, b"GET /hello HTTP/1.1\r\n" + fields + b"\r\n")
+    async with httpx.AsyncClient() as client:
+        public = await client.get(f"{server.url}/metrics")
+        private = await client.get(server.metrics_url)
+    assert public.status_code == 404
+    assert private.status_code == 200
+    rejected = [
+        line
+        for line in private.text.splitlines()
+        if line.startswith("kommune_http_connections_rejected_total{")
+        and 'reason="request_header_fields_too_large"' in line
+    ]
+    assert rejected
+    assert float(rejected[0].rsplit(" ", 1)[1]) >= 1
+    assert 'kommune_http_requests_total{method="GET",route="<unmatched>"' in private.text.replace(
+        'service="edge-test",', ""
+    )
