@@ -8,12 +8,14 @@ moves by an injected clock, never by sleeping.
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI
+from starlette.responses import Response
 
 from kommune.auth.dev_issuer import DevIssuer
 from kommune.auth.jwks import MAX_DOCUMENT_BYTES, MAX_KEYS
@@ -285,8 +287,6 @@ def _jwks_app(document: dict[str, Any] | bytes, discovery: dict[str, Any]) -> Fa
     @app.get("/auth/dev/jwks.json")
     async def jwks() -> Any:
         if isinstance(document, bytes):
-            from starlette.responses import Response
-
             return Response(document, media_type="application/json")
         return document
 
@@ -294,32 +294,28 @@ def _jwks_app(document: dict[str, Any] | bytes, discovery: dict[str, Any]) -> Fa
 
 
 async def test_key_set_is_bounded(clock: FakeClock) -> None:
-    issuers = [DevIssuer.generate(ISSUER) for _ in range(MAX_KEYS + 4)]
-    document = {"keys": [key for i in issuers for key in i.jwks()["keys"]]}
-    app = _jwks_app(document, issuers[0].discovery())
+    dev = DevIssuer.generate(ISSUER)
+    public = dev.jwks()["keys"][0]
+    kids = [f"k{i}" for i in range(MAX_KEYS + 4)]
+    document = {"keys": [{**public, "kid": kid} for kid in kids]}  # one key under many names
+    app = _jwks_app(document, dev.discovery())
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app)) as http:
         v = verifier(http, clock)
         assert v.keys is not None
         assert await v.keys.refresh()
-        assert len(v.keys.usable_kids()) == MAX_KEYS
-        assert await v.verify(issuers[0].issue("u1", []))
+        assert v.keys.usable_kids() == sorted(kids[:MAX_KEYS])
+        assert await v.verify(dev.issue("u1", [], header={"kid": kids[0]}))
         with pytest.raises(Unauthorized, match="unknown key"):
-            await v.verify(issuers[-1].issue("u1", []))
+            await v.verify(dev.issue("u1", [], header={"kid": kids[-1]}))
 
 
 async def test_oversized_key_set_is_refused(clock: FakeClock) -> None:
     dev = DevIssuer.generate(ISSUER)
     padding = b" " * (MAX_DOCUMENT_BYTES + 1)
-    document = padding + json_bytes(dev.jwks())
+    document = padding + json.dumps(dev.jwks()).encode()
     app = _jwks_app(document, dev.discovery())
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app)) as http:
         v = verifier(http, clock)
         with pytest.raises(ServiceUnavailable):
             await v.verify(dev.issue("u1", []))
         assert "larger than" in (await v.readiness())["last_error"]
-
-
-def json_bytes(data: dict[str, Any]) -> bytes:
-    import json
-
-    return json.dumps(data).encode()

@@ -17,6 +17,7 @@ import httpx
 import pytest
 from joserfc import jwt
 from joserfc.jwk import OctKey
+from structlog.testing import capture_logs
 
 from kommune.auth.dev_issuer import DevIssuer, load_or_create_key
 from kommune.auth.verifier import NO_ISSUER_DETAIL, TokenVerifier
@@ -83,10 +84,12 @@ async def test_without_an_issuer_no_token_is_accepted(
 ) -> None:
     closed = TokenVerifier(None, AUDIENCE, http)
     assert not closed.configured
-    async with closed:
-        with pytest.raises(Unauthorized) as caught:
-            await closed.verify(issuer.issuer.issue("u1", ["admin"]))
-        readiness = await closed.readiness()
+    with capture_logs() as logs:
+        async with closed:
+            with pytest.raises(Unauthorized) as caught:
+                await closed.verify(issuer.issuer.issue("u1", ["admin"]))
+            readiness = await closed.readiness()
+    assert [e["log_level"] for e in logs if e["event"] == "oidc_issuer_not_configured"] == ["error"]
     assert caught.value.detail == NO_ISSUER_DETAIL
     assert "KOMMUNE_OIDC_ISSUER" in caught.value.detail
     assert readiness["status"] == "fail"

@@ -20,6 +20,7 @@ the client what to fix without echoing the token or the key material.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Mapping
 from types import TracebackType
@@ -124,6 +125,12 @@ class TokenVerifier:
 
     def start(self) -> None:
         """Start the background key refresh; without an issuer, log loudly that all is closed."""
+        if "KOMMUNE_OIDC_AUDIENCE" in os.environ:
+            log.warning(
+                "oidc_audience_setting_ignored",
+                note="KOMMUNE_OIDC_AUDIENCE is no longer read: audiences are per service",
+                audience=self.audience,
+            )
         if self.keys is None:
             log.error(
                 "oidc_issuer_not_configured",

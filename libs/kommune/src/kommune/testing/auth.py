@@ -40,6 +40,10 @@ lifespan, so ``request.state`` would be empty::
 
     async with lifespan_client(app) as client:
         response = await client.get("/readyz")
+
+For key-set tests, :class:`ControlledIssuer` serves a :class:`DevIssuer` (rotate and withdraw its
+keys) that counts requests, can be down or hold JWKS requests, and lets a test wait for a number
+of requests; :class:`FakeClock` is the clock to pass to ``TokenVerifier(clock=...)`` and advance.
 """
 
 from __future__ import annotations
