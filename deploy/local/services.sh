@@ -145,10 +145,12 @@ launch() { # name
     log "$name: starting $(url_of "$name") (log: $(log_file "$name"))"
     printf '\n===== %s starting %s =====\n' "$(date -Is)" "$name" >>"$(log_file "$name")"
     # setsid: own process group (stop signals all of it) that outlives this shell and make.
+    # kommune.serve: uvicorn with the edge limits (header/body deadlines, header size) and
+    # /metrics on port + 1000 (docs/adr/0009-limits-at-the-edge.md).
     # --timeout-graceful-shutdown: long-lived streams (the live feed) must not block a stop.
     (cd "$KOMMUNE_ROOT" && exec setsid env "${env_args[@]}" nohup "${UV[@]}" run --frozen \
-        uvicorn "${APP[$name]}" --host "$KOMMUNE_HOST" --port "${PORT[$name]}" \
-        --lifespan on --timeout-graceful-shutdown 5 \
+        python -m kommune.serve "${APP[$name]}" --host "$KOMMUNE_HOST" --port "${PORT[$name]}" \
+        --timeout-graceful-shutdown 5 \
         >>"$(log_file "$name")" 2>&1 </dev/null 9>&-) &
     pid=$!
     printf '%s\n' "$pid" >"$(pid_file "$name")"

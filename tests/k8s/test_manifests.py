@@ -1056,6 +1056,17 @@ def test_pod_monitor_scrapes_every_server(rendered: dict[str, Rendered]) -> None
             assert endpoint["path"] == "/metrics"
 
 
+def test_metrics_port_is_for_prometheus_only(rendered: dict[str, Rendered]) -> None:
+    """/metrics has its own container port: in no Service, open to monitoring only."""
+    r = rendered["production"]
+    for service in r.of_kind("Service"):
+        assert all(p["targetPort"] != "metrics" for p in service["spec"]["ports"]), _id(service)
+    (policy,) = [
+        p for p in r.of_kind("NetworkPolicy") if "kommune-allow-prometheus" in p["metadata"]["name"]
+    ]
+    assert [p["port"] for rule in policy["spec"]["ingress"] for p in rule["ports"]] == ["metrics"]
+
+
 # ---- the generator itself ------------------------------------------------------------------
 
 
