@@ -152,6 +152,11 @@ class EdgeProtocol(HttpToolsProtocol):
                 f"The request headers exceed {self.limits.max_header_bytes} bytes.",
             )
 
+    def handle_websocket_upgrade(self) -> None:
+        # The connection now belongs to the WebSocket protocol: our deadlines must not fire on it.
+        self._cancel_timers()
+        super().handle_websocket_upgrade()
+
     def _bad_request(self) -> None:
         self.logger.warning("Invalid HTTP request received.")
         self._cancel_timers()
@@ -234,8 +239,11 @@ class EdgeProtocol(HttpToolsProtocol):
         self._body_timer = None
         if self.transport.is_closing():
             return
-        if self.flow.read_paused:
-            self._arm_body_timer()  # we stopped reading (the app is slow): not the client's fault
+        cycle = self.cycle
+        if self.flow.read_paused or (cycle is not None and cycle.waiting_for_100_continue):
+            # We stopped reading (the app is slow), or the client waits for our "100 Continue"
+            # (sent when the app first reads): not the client's fault.
+            self._arm_body_timer()
             return
         self._reject(
             408,
