@@ -170,7 +170,7 @@ async def test_half_sent_headers_are_closed_at_the_deadline(edge_gateway: Runnin
         edge_gateway.port, b"GET /api/v1/ideas HTTP/1.1\r\nHost: gateway\r\nAuthor"
     )
     assert status_of(response) == 408
-    assert HEADER_TIMEOUT * 0.9 <= seconds < HEADER_TIMEOUT + 1.0
+    assert HEADER_TIMEOUT * 0.5 <= seconds < HEADER_TIMEOUT + 1.0
 
 
 async def test_a_1_mb_header_is_431_before_any_token_check(edge_gateway: RunningServer) -> None:
