@@ -15,10 +15,13 @@ import httpx
 import pytest
 import pytest_asyncio
 from fastapi import FastAPI, Request
+from pydantic import ValidationError
+from pydantic_settings import SettingsConfigDict
 from starlette.requests import ClientDisconnect
 
-from kommune.app import install_runtime
-from kommune.serve import ServerLimits
+from kommune.app import create_service_app, install_runtime
+from kommune.serve import ServerLimits, app_limits
+from kommune.settings import ServiceSettings
 from kommune.testing.servers import RunningServer, raw_exchange, status_of
 
 LIMITS = ServerLimits(
@@ -182,3 +185,29 @@ async def test_metrics_are_on_their_own_listener_only(server: RunningServer) -> 
     assert 'kommune_http_requests_total{method="GET",route="<unmatched>"' in private.text.replace(
         'service="edge-test",', ""
     )
+
+
+def test_every_service_carries_its_limits_from_its_settings(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """create_service_app stores the service's <PREFIX>_HTTP_* settings for the server."""
+
+    class ThingsSettings(ServiceSettings):
+        model_config = SettingsConfigDict(env_prefix="THINGS_", extra="ignore")
+
+    monkeypatch.setenv("THINGS_HTTP_HEADER_TIMEOUT", "3.5")
+    monkeypatch.setenv("THINGS_HTTP_MAX_HEADER_COUNT", "50")
+    monkeypatch.setenv("THINGS_METRICS_PORT", "9555")
+    app = create_service_app(ThingsSettings(), title="things")
+    limits = app_limits(app)
+    assert limits.header_timeout == 3.5
+    assert limits.max_header_count == 50
+    assert limits.metrics_port_for(8105) == 9555
+    assert ServerLimits().metrics_port_for(8105) == 9105
+    assert ServerLimits(metrics_port=0).metrics_port_for(8105) is None
+
+
+def test_limits_outside_their_bounds_are_refused() -> None:
+    for field, value in (("http_max_header_bytes", 10), ("http_header_timeout", 0)):
+        with pytest.raises(ValidationError, match=field):
+            ServiceSettings.model_validate({field: value})
