@@ -14,10 +14,11 @@ from typing import Any
 import httpx
 import pytest
 import pytest_asyncio
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, WebSocket
 from pydantic import ValidationError
 from pydantic_settings import SettingsConfigDict
 from starlette.requests import ClientDisconnect
+from websockets.asyncio.client import connect
 
 from kommune.app import create_service_app, install_runtime
 from kommune.serve import ServerLimits, app_limits
@@ -53,6 +54,12 @@ def edge_app() -> FastAPI:
             SEEN.disconnected.set()
             raise
         return {"size": size}
+
+    @app.websocket("/echo")
+    async def echo(websocket: WebSocket) -> None:
+        await websocket.accept()
+        while True:
+            await websocket.send_text(await websocket.receive_text())
 
     install_runtime(app, service_name="edge-test", max_body_bytes=64 * 1024 * 1024, limits=LIMITS)
     return app
@@ -211,3 +218,13 @@ def test_limits_outside_their_bounds_are_refused() -> None:
     for field, value in (("http_max_header_bytes", 10), ("http_header_timeout", 0)):
         with pytest.raises(ValidationError, match=field):
             ServiceSettings.model_validate({field: value})
+
+
+async def test_an_upgraded_websocket_outlives_the_deadlines(server: RunningServer) -> None:
+    async with connect(f"ws://127.0.0.1:{server.port}/echo") as websocket:
+        await websocket.send("first")
+        assert await websocket.recv() == "first"
+        # Quiet for longer than both deadlines: an HTTP deadline must not cut the WebSocket.
+        await asyncio.sleep(LIMITS.header_timeout + LIMITS.body_timeout)
+        await websocket.send("still here")
+        assert await websocket.recv() == "still here"
