@@ -190,13 +190,12 @@ def _proxy_endpoint(table: RoutingTable) -> Any:
         route = table.match(path)
         if route is None:  # pragma: no cover - Starlette only calls us for a covered prefix
             raise NotFound("No service serves this path.")
-        caller = None
-        if not route.is_public(request.method):
+        if route.is_public(request.method):
+            caller = f"ip:{request.client.host if request.client else '-'}"
+        else:
             principal = await _authenticate(request)
             request.state.principal = principal
             caller = f"sub:{principal.sub}"
-        if caller is None:
-            caller = f"ip:{request.client.host if request.client else '-'}"
         pool: UpstreamPool = request.state.upstreams
         client = pool.client(route.upstream)
         callers: CallerLimiter = request.state.callers
