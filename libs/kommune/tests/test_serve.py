@@ -228,3 +228,24 @@ async def test_an_upgraded_websocket_outlives_the_deadlines(server: RunningServe
         await asyncio.sleep(LIMITS.header_timeout + LIMITS.body_timeout)
         await websocket.send("still here")
         assert await websocket.recv() == "still here"
+
+
+@pytest.mark.parametrize(
+    "request_bytes",
+    [
+        # Both framings: a proxy and a server could disagree where the body ends (smuggling).
+        b"POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n"
+        b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+        b"POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nContent-Length: 5\r\n\r\nabcde",
+        b"GET /hello HTTP/1.1\r\nHost: x\r\nX-A: a\x00b\r\n\r\n",
+        b"GET /hello HTTP/1.1\r\nHost: x\r\nX-A: a\r\n  folded\r\n\r\n",
+    ],
+    ids=["cl-and-te", "two-cl", "nul-in-header", "obs-fold"],
+)
+async def test_malformed_http_is_a_400_problem_and_never_reaches_the_app(
+    server: RunningServer, request_bytes: bytes
+) -> None:
+    response, _ = await exchange(server, request_bytes)
+    assert status_of(response) == 400
+    assert problem_of(response)["code"] == "bad_request"
+    assert response.count(b"HTTP/1.1 ") == 1  # nothing else answered
