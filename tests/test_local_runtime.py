@@ -46,7 +46,7 @@ def services(
 def our_processes() -> list[str]:
     """Command lines of service processes started from this checkout."""
     found = subprocess.run(
-        ["pgrep", "-af", "uvicorn kommune_"],  # noqa: S607
+        ["pgrep", "-af", "(uvicorn|kommune[.]serve) kommune_"],  # noqa: S607
         capture_output=True,
         text=True,
         check=False,

@@ -20,6 +20,7 @@ from kommune.auth.dev_issuer import DevIssuer
 from kommune.testing.auth import TokenFactory
 from kommune.testing.servers import RunningServer, raw_exchange, status_of
 from kommune_gateway.main import create_gateway_app
+from kommune_gateway.proxy import CallerLimiter
 
 MiB = 1024 * 1024
 POOL = 20
@@ -99,10 +100,26 @@ async def test_250_stalled_uploads_of_one_citizen_starve_nobody(
         # ... and while the rest still stall, another user is served at once.
         status, seconds = await _other_users_get(edge_gateway, token)
         assert status == 200
-        assert seconds < 0.5
-        # The stalled ones are answered 408 and closed at the body deadline.
-        stalled = await asyncio.wait_for(asyncio.gather(*tasks), BODY_TIMEOUT + 5)
-        assert sorted(stalled).count(408) == PER_CALLER
+        assert seconds < 1.0
+        async with httpx.AsyncClient(base_url=edge_gateway.url) as client:
+            also_refused = await client.get(
+                "/api/v1/ideas/echo", headers={"Authorization": citizen}
+            )
+            assert also_refused.status_code == 429
+            assert also_refused.headers["content-type"] == "application/problem+json"
+            assert also_refused.headers["retry-after"] == "1"
+            assert also_refused.json()["code"] == "too_many_requests"
+            # The stalled ones are answered 408 and closed at the body deadline ...
+            stalled = await asyncio.wait_for(asyncio.gather(*tasks), BODY_TIMEOUT + 5)
+            assert stalled.count(408) == PER_CALLER
+            # ... which gives the citizen their slots back (once the app saw the disconnects).
+            callers: CallerLimiter = edge_gateway.server.lifespan.state["callers"]
+            async with asyncio.timeout(5):
+                # A real condition, polled: the limiter has no notification of its own.
+                while callers.in_flight("sub:citizen-1"):  # noqa: ASYNC110
+                    await asyncio.sleep(0.01)
+            again = await client.get("/api/v1/ideas/echo", headers={"Authorization": citizen})
+            assert again.status_code == 200
     finally:
         for task in tasks:
             task.cancel()
@@ -121,7 +138,7 @@ async def test_stalled_small_uploads_of_many_callers_hold_no_upstream_connection
     try:
         status, seconds = await _other_users_get(edge_gateway, token)
         assert status == 200
-        assert seconds < 0.5
+        assert seconds < 1.0
     finally:
         for _, writer in connections:
             writer.close()
@@ -140,7 +157,7 @@ async def test_stalled_large_uploads_of_one_caller_hold_at_most_its_share(
         assert set(refused) == {429}
         status, seconds = await _other_users_get(edge_gateway, token)
         assert status == 200
-        assert seconds < 0.5
+        assert seconds < 1.0
     finally:
         for task in tasks:
             task.cancel()
@@ -153,7 +170,7 @@ async def test_half_sent_headers_are_closed_at_the_deadline(edge_gateway: Runnin
         edge_gateway.port, b"GET /api/v1/ideas HTTP/1.1\r\nHost: gateway\r\nAuthor"
     )
     assert status_of(response) == 408
-    assert HEADER_TIMEOUT * 0.9 <= seconds < HEADER_TIMEOUT + 1.0
+    assert HEADER_TIMEOUT * 0.5 <= seconds < HEADER_TIMEOUT + 1.0
 
 
 async def test_a_1_mb_header_is_431_before_any_token_check(edge_gateway: RunningServer) -> None:

@@ -3,8 +3,10 @@
 Built from the shared runtime's HTTP pieces (problem responses, request context, metrics,
 probes, body limits) but without a database. What it adds:
 
-* routing by the table in :mod:`kommune_gateway.routes`, streaming through
-  :mod:`kommune_gateway.proxy`;
+* routing by the table in :mod:`kommune_gateway.routes` (longest prefix by whole segments),
+  streaming through :mod:`kommune_gateway.proxy`;
+* what one caller may hold: a limit of requests in flight per token subject (429), and small
+  bodies read before an upstream connection is taken (docs/adr/0009-limits-at-the-edge.md);
 * token verification at the edge (every service verifies again: no trusted identity headers);
 * ``GET /openapi.json`` and ``/docs`` (Swagger UI, assets under ``/docs/static``) for the merged
   API of all services;
@@ -16,8 +18,9 @@ are reported in the body (``"degraded"`` when one is down) but do not fail it. A
 down already yields 502 for its own routes; failing the gateway's readiness as well would take
 *every* route, including those of healthy services, out of the load balancer.
 
-Run with ``uvicorn kommune_gateway.main:app``; ``app`` is built on first access from the
-environment, so importing this module has no side effects.
+Run with ``python -m kommune.serve kommune_gateway.main:app --port 8000`` (uvicorn with the
+header/body deadlines and header limits, ``/metrics`` on port 9000); ``app`` is built on first
+access from the environment, so importing this module has no side effects.
 """
 
 from __future__ import annotations
@@ -195,13 +198,12 @@ def _proxy_endpoint(table: RoutingTable) -> Any:
         route = table.match(path)
         if route is None:  # pragma: no cover - Starlette only calls us for a covered prefix
             raise NotFound("No service serves this path.")
-        caller = None
-        if not route.is_public(request.method):
+        if route.is_public(request.method):
+            caller = f"ip:{request.client.host if request.client else '-'}"
+        else:
             principal = await _authenticate(request)
             request.state.principal = principal
             caller = f"sub:{principal.sub}"
-        if caller is None:
-            caller = f"ip:{request.client.host if request.client else '-'}"
         pool: UpstreamPool = request.state.upstreams
         client = pool.client(route.upstream)
         callers: CallerLimiter = request.state.callers

@@ -159,6 +159,10 @@ class CallerLimiter:
     def in_flight(self, caller: str) -> int:
         return self._active.get(caller, 0)
 
+    def __len__(self) -> int:
+        """Callers with a request in flight (idle ones leave no entry behind)."""
+        return len(self._active)
+
     def acquire(self, caller: str) -> Callable[[], None]:
         """Take a slot (or raise 429); returns the release function (safe to call twice)."""
         active = self._active.get(caller, 0)

@@ -15,11 +15,14 @@ What the protocol adds (docs/adr/0009-limits-at-the-edge.md):
 * header limits: more than ``max_header_count`` fields, or more than ``max_header_bytes`` of
   request line and headers (also while still arriving: httptools would otherwise buffer an
   endless header) → ``431`` and the connection closed;
+* malformed HTTP (what could smuggle a second request past a proxy: ``Content-Length`` with
+  ``Transfer-Encoding``, two ``Content-Length`` s, control characters in headers) → ``400``
+  problem and the connection closed, instead of uvicorn's plain-text 400;
 * a deadline for each piece of the body: a client that stops sending mid-body gets ``408``
   (or, once the response has started, just the closed connection); the app sees a disconnect.
   The clock does not run while the server itself has paused reading because the app is slow.
 
-All three answers are ``application/problem+json`` and counted in
+All these answers are ``application/problem+json`` and counted in
 ``kommune_http_connections_rejected_total{reason}``.
 """
 
@@ -133,10 +136,10 @@ class EdgeProtocol(HttpToolsProtocol):
             if isinstance(exc.__context__, HeadersTooLarge):
                 self._reject(431, "request_header_fields_too_large", str(exc.__context__))
             else:
-                self._bad_request()
+                self._bad_request(exc)
             return
-        except httptools.HttpParserError:
-            self._bad_request()
+        except httptools.HttpParserError as exc:
+            self._bad_request(exc)
             return
         except httptools.HttpParserUpgrade:
             if self._should_upgrade():
@@ -152,10 +155,15 @@ class EdgeProtocol(HttpToolsProtocol):
                 f"The request headers exceed {self.limits.max_header_bytes} bytes.",
             )
 
-    def _bad_request(self) -> None:
-        self.logger.warning("Invalid HTTP request received.")
+    def handle_websocket_upgrade(self) -> None:
+        # The connection now belongs to the WebSocket protocol: our deadlines must not fire on it.
         self._cancel_timers()
-        self.send_400_response("Invalid HTTP request received.")
+        super().handle_websocket_upgrade()
+
+    def _bad_request(self, exc: Exception) -> None:
+        """Malformed HTTP (e.g. Content-Length with Transfer-Encoding, two Content-Lengths, a
+        control character in a header): a 400 problem, closed; never passed on to the app."""
+        self._reject(400, "bad_request", f"Invalid HTTP request: {exc}", reason="invalid_request")
 
     # -- parser callbacks ---------------------------------------------------------------------
 
@@ -234,8 +242,11 @@ class EdgeProtocol(HttpToolsProtocol):
         self._body_timer = None
         if self.transport.is_closing():
             return
-        if self.flow.read_paused:
-            self._arm_body_timer()  # we stopped reading (the app is slow): not the client's fault
+        cycle = self.cycle
+        if self.flow.read_paused or (cycle is not None and cycle.waiting_for_100_continue):
+            # We stopped reading (the app is slow), or the client waits for our "100 Continue"
+            # (sent when the app first reads): not the client's fault.
+            self._arm_body_timer()
             return
         self._reject(
             408,

@@ -41,6 +41,6 @@ HTTP_CONNECTIONS_REJECTED = Counter(
     "kommune_http_connections_rejected",
     "Connections the server answered and closed before or while reading a request: "
     "header_timeout, body_timeout, idle_timeout (408 or silent close), "
-    "request_header_fields_too_large (431).",
+    "request_header_fields_too_large (431), invalid_request (400).",
     ("reason",),
 )
