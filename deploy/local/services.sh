@@ -74,9 +74,16 @@ service_env() { # name
     db_url=$(effective_database_url) || exit 1
     db_url=$(database_url_for "$db_url" "${DB[$name]}" postgresql+asyncpg) || exit 1
     kafka=$(effective_kafka_bootstrap)
+    local issuer
+    issuer="$(url_of gateway)/auth/dev"
+    # KOMMUNE_KEYCLOAK=1: trust the local Keycloak's realm, each service for its own audience.
+    if keycloak_opted_in; then
+        issuer="$KOMMUNE_LOCAL_KEYCLOAK_URL/realms/kommune"
+        printf '%s\n' "KOMMUNE_OIDC_AUDIENCE=kommune-$name"
+    fi
     printf '%s\n' \
         "KOMMUNE_ENVIRONMENT=dev" \
-        "KOMMUNE_OIDC_ISSUER=$(url_of gateway)/auth/dev" \
+        "KOMMUNE_OIDC_ISSUER=$issuer" \
         "KOMMUNE_KAFKA_TOPIC_PREFIX=" \
         "${prefix}_DATABASE_URL=$db_url" \
         "${prefix}_KAFKA_BOOTSTRAP_SERVERS=$kafka"
