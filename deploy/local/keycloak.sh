@@ -35,7 +35,7 @@ ADMIN_USER=admin
 ADMIN_PASSWORD_FILE="$KC_DIR/admin-password"
 REALM=kommune
 DATABASE=${KOMMUNE_KEYCLOAK_DATABASE:-keycloak}
-START_TIMEOUT=${KOMMUNE_KEYCLOAK_START_TIMEOUT:-300}
+START_TIMEOUT=${KOMMUNE_KEYCLOAK_START_TIMEOUT:-600}
 STOP_TIMEOUT=${KOMMUNE_KEYCLOAK_STOP_TIMEOUT:-60}
 KEYCLOAK_HEAP=${KOMMUNE_KEYCLOAK_HEAP:-"-Xms64m -Xmx768m"}
 # Build-time options (kc.sh build): changing them triggers a new build.
@@ -189,6 +189,7 @@ cmd_start() {
     fi
     wait_started "$pid"
     check_admin_login
+    note_realm_import
     log "running on $URL, issuer $ISSUER (pid $pid, ready after $((SECONDS - started)) s)"
 }
 
@@ -205,6 +206,20 @@ wait_started() { # pid
     done
     show_log_tail "$LOG_FILE" 60
     die "realm $REALM did not answer at $ISSUER within ${START_TIMEOUT}s (pid $pid still runs; '$0 stop' ends it)"
+}
+
+# Keycloak imports the realm only into a database that lacks it. Remember what was imported, and
+# say so when the export changed since (the running realm is then older than deploy/keycloak).
+note_realm_import() {
+    local logged current stamp="$KC_DIR/imported-realm.sha256"
+    [[ -n ${LOG_OFFSET:-} ]] || return 0 # a start we did not launch
+    logged=$(tail -c "+$LOG_OFFSET" "$LOG_FILE" 2>/dev/null || true)
+    current=$(sha256sum "$KC_HOME/data/import/$REALM-realm.json" | cut -d' ' -f1)
+    if grep -q "Realm '$REALM' imported" <<<"$logged"; then
+        printf '%s\n' "$current" >"$stamp"
+    elif [[ ! -f $stamp || $(<"$stamp") != "$current" ]]; then
+        warn "realm $REALM was imported earlier from another version of deploy/keycloak; to re-import: $0 purge && $0 start"
+    fi
 }
 
 # The admin password is created once with the database; a lost password file (e.g. `make clean`
@@ -238,6 +253,7 @@ cmd_stop() {
         return 0
     fi
     for pid in $pids; do
+        pid_alive "$pid" || continue # the java child of a kc.sh stopped just before
         log "stopping (pid $pid)"
         if group_alive "$pid"; then
             stop_process_group "$pid" "keycloak" "$STOP_TIMEOUT"
@@ -285,7 +301,7 @@ cmd_purge() {
         warn "the local PostgreSQL is not running: database $DATABASE is kept (start it and purge again)"
     fi
     log "deleting Keycloak state (admin password, imported realm file; the distribution stays)"
-    rm -f "$ADMIN_PASSWORD_FILE" "$KC_HOME/data/import/$REALM-realm.json"
+    rm -f "$ADMIN_PASSWORD_FILE" "$KC_DIR/imported-realm.sha256" "$KC_HOME/data/import/$REALM-realm.json"
 }
 
 case ${1:-} in

@@ -31,7 +31,7 @@ import subprocess
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
@@ -310,7 +310,6 @@ class KeycloakRealm:
     server: KeycloakServer
     admin: KeycloakAdmin
     http: httpx.AsyncClient
-    issued: list[str] = field(default_factory=list)
 
     @property
     def issuer(self) -> str:
