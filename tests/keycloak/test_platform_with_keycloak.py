@@ -109,6 +109,38 @@ async def test_the_id_token_is_not_an_access_token(keycloak_platform: KeycloakPl
     assert_unauthorized(await keycloak_platform.ideas.get(IDEAS, headers=bearer(body["id_token"])))
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "today's verifier checks no 'typ': an ID token that carries the platform's audiences is "
+        "accepted. The verifier rewrite (typ check for access tokens) fixes it: then this test "
+        "passes, strict xfail fails, and the marker goes."
+    ),
+)
+async def test_an_id_token_with_the_platform_audience_is_still_refused(
+    keycloak_platform: KeycloakPlatform,
+) -> None:
+    """Audience mappers that also write into ID tokens (a common admin slip) must not turn an
+    ID token into an access token: only ``typ: Bearer`` is accepted."""
+    realm = keycloak_platform.realm
+    client_id = f"id-aud-{uuid.uuid4().hex[:6]}"
+    client = password_client(client_id, ["kommune-gateway", "kommune-ideas"])
+    for mapper in client["protocolMappers"]:
+        mapper["config"]["id.token.claim"] = "true"
+    await realm.admin.create_client(realm.name, client)
+    username, password = user_credentials("staff")
+    body = await realm.password_tokens(username, password, client_id=client_id)
+    _, id_claims = jwt_parts(body["id_token"])
+    assert id_claims["typ"] == "ID"
+    assert "kommune-gateway" in id_claims["aud"]
+    assert "kommune-ideas" in id_claims["aud"]
+
+    assert_unauthorized(await keycloak_platform.ideas.get(IDEAS, headers=bearer(body["id_token"])))
+    assert_unauthorized(
+        await keycloak_platform.gateway.get(IDEAS, headers=bearer(body["id_token"]))
+    )
+
+
 async def test_each_service_accepts_only_tokens_for_its_own_audience(
     keycloak_platform: KeycloakPlatform,
 ) -> None:

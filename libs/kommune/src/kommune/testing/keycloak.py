@@ -6,7 +6,8 @@ asks for one of these fixtures, so test runs that select no Keycloak test stay f
 Where the server comes from, first match wins:
 
 1. ``KOMMUNE_TEST_KEYCLOAK_URL`` (with ``KOMMUNE_TEST_KEYCLOAK_ADMIN_USER`` and
-   ``KOMMUNE_TEST_KEYCLOAK_ADMIN_PASSWORD``, an admin of the master realm);
+   ``KOMMUNE_TEST_KEYCLOAK_ADMIN_PASSWORD``, an admin of the master realm; ``keycloak_shared_realm``
+   also expects the realm ``kommune`` imported with its dev/test overlay there);
 2. the project-local runtime: ``deploy/local/keycloak.sh start`` (idempotent; a running server is
    reused and left running; the first start on a machine fetches and builds Keycloak, ~2-3 min).
 
