@@ -62,7 +62,7 @@ bench: install infra ## run bench/bench_*.py and print bench/results.json
 schemas: install ## regenerate AsyncAPI document, event models and docs/events.md from schemas/events
 	$(UV) run --frozen python schemas/tools/generate.py
 
-logs: ## last 50 lines of every log (services, Kafka, PostgreSQL)
+logs: ## last 50 lines of every log (services, Kafka, PostgreSQL, Keycloak)
 	@bash $(LOCAL)/tasks.sh logs 50
 
 clean: down ## stop everything and delete all local state (.run, the database cluster)

@@ -288,6 +288,10 @@ cmd_urls() {
     done
     printf '  %-22s %s\n' "PostgreSQL" "$(effective_database_url | sed -E 's#//([^:/@]+):[^@]*@#//\1:***@#')" \
         "Kafka" "$(effective_kafka_bootstrap)"
+    if keycloak_opted_in; then
+        printf '  %-22s %s   (test users: docs/operations.md#keycloak)\n' "Keycloak issuer" \
+            "$KOMMUNE_LOCAL_KEYCLOAK_URL/realms/kommune"
+    fi
     echo "Logs: make logs (files in .run/logs). Stop: make down."
 }
 
