@@ -62,11 +62,11 @@ ensure_dist() {
     want=$(sha256sum "$CONF_DIR/pom.xml" | cut -d' ' -f1)
     if [[ -f $marker && $(<"$marker") == "$want" && -x $KC_HOME/bin/kc.sh ]]; then return 0; fi
     ensure_command mvn maven
-    log "fetching Keycloak $KC_VERSION from Maven Central (first start on this machine: ~170 MB)"
+    log "unpacking Keycloak $KC_VERSION (Maven fetches the zip, ~170 MB, once per machine into ~/.m2)"
     rm -rf "$DIST_PARENT"
     mkdir -p "$KC_DIR"
     local mvn_args=(-q -B -f "$CONF_DIR/pom.xml" dependency:unpack "-DoutputDirectory=$DIST_PARENT"
-        "-DmarkersDirectory=$DIST_PARENT/.maven-markers")
+        "-Dkommune.build.dir=$DIST_PARENT/.maven")
     [[ -n ${KOMMUNE_MAVEN_REPO:-} ]] && mvn_args+=("-Dmaven.repo.local=$KOMMUNE_MAVEN_REPO")
     if ! mvn "${mvn_args[@]}" >"$KC_DIR/mvn.log" 2>&1; then
         show_log_tail "$KC_DIR/mvn.log"
