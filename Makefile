@@ -16,11 +16,11 @@ UV = $(shell command -v uv 2>/dev/null || echo python3 -m uv)
 # its src/ to mypy_path in pyproject.toml, which also explains why the many conftest.py coexist).
 MYPY_PATHS := libs/kommune/src gateway/src services/ideas/src schemas/src \
     libs/kommune/tests gateway/tests services/ideas/tests schemas/tests tests conftest.py \
-    bench k8s/tools schemas/tools
+    bench k8s/tools schemas/tools deploy/keycloak
 # Extra pytest arguments, e.g. make test PYTEST_ARGS='-k outbox -x'
 PYTEST_ARGS ?=
 
-.PHONY: help install infra up down status test lint bench logs clean schemas
+.PHONY: help install infra up down status test lint bench logs clean schemas keycloak
 
 help: ## list the targets
 	@echo "Kommune: make <target>"
@@ -29,8 +29,11 @@ help: ## list the targets
 install: ## uv (from PyPI if missing) + uv sync --all-packages --frozen
 	@bash $(LOCAL)/tasks.sh install
 
-infra: ## start the local PostgreSQL (15432) and Kafka (19092), unless overridden
+infra: ## start the local PostgreSQL (15432) and Kafka (19092), unless overridden (KOMMUNE_KEYCLOAK=1: + Keycloak)
 	@bash $(LOCAL)/infra.sh start
+
+keycloak: ## start only the local Keycloak (18080, realm kommune); `KOMMUNE_KEYCLOAK=1 make up` runs the platform on it
+	@bash $(LOCAL)/keycloak.sh start
 
 up: install infra ## infra + every service and the gateway, then print the URLs
 	@bash $(LOCAL)/services.sh start
@@ -59,7 +62,7 @@ bench: install infra ## run bench/bench_*.py and print bench/results.json
 schemas: install ## regenerate AsyncAPI document, event models and docs/events.md from schemas/events
 	$(UV) run --frozen python schemas/tools/generate.py
 
-logs: ## last 50 lines of every log (services, Kafka, PostgreSQL)
+logs: ## last 50 lines of every log (services, Kafka, PostgreSQL, Keycloak)
 	@bash $(LOCAL)/tasks.sh logs 50
 
 clean: down ## stop everything and delete all local state (.run, the database cluster)

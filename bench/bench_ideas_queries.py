@@ -485,7 +485,6 @@ async def measure(url: str, args: argparse.Namespace) -> list[Scenario]:
             "KOMMUNE_ENVIRONMENT": "test",
             "KOMMUNE_LOG_LEVEL": "WARNING",
             "KOMMUNE_OIDC_ISSUER": TEST_ISSUER_URL,
-            "KOMMUNE_OIDC_AUDIENCE": "kommune",
             "database_url": make_url(url)
             .set(drivername="postgresql+asyncpg")
             .render_as_string(False),

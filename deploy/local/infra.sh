@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# PostgreSQL + Kafka together, honouring the environment overrides.
+# PostgreSQL + Kafka together (+ Keycloak with KOMMUNE_KEYCLOAK=1), honouring the overrides.
 #
-#   deploy/local/infra.sh start            start local PostgreSQL and Kafka, unless overridden
-#   deploy/local/infra.sh stop             stop both (always: a no-op for what is not running)
+#   deploy/local/infra.sh start            start local PostgreSQL and Kafka, unless overridden;
+#                                          with KOMMUNE_KEYCLOAK=1 also Keycloak (keycloak.sh)
+#   deploy/local/infra.sh stop             stop all three (always: a no-op for what is not running)
 #   deploy/local/infra.sh status           state of both
 #   deploy/local/infra.sh verify-stopped   fail if a process of ours is still alive
 #   deploy/local/infra.sh env              print the effective endpoints as shell assignments
@@ -27,9 +28,11 @@ cmd_start() {
     else
         bash "$HERE/kafka.sh" start
     fi
+    if keycloak_opted_in; then bash "$HERE/keycloak.sh" start; fi
 }
 
 cmd_stop() {
+    bash "$HERE/keycloak.sh" stop
     bash "$HERE/kafka.sh" stop
     bash "$HERE/postgres.sh" stop
 }
@@ -40,6 +43,11 @@ cmd_status() {
     bash "$HERE/postgres.sh" status || rc=3
     if external_kafka; then log "Kafka: external (KAFKA_BOOTSTRAP_SERVERS=$KAFKA_BOOTSTRAP_SERVERS)"; fi
     bash "$HERE/kafka.sh" status || rc=3
+    if keycloak_opted_in; then
+        bash "$HERE/keycloak.sh" status || rc=3
+    else
+        bash "$HERE/keycloak.sh" status 2>/dev/null | sed 's/$/ (opt-in: KOMMUNE_KEYCLOAK=1)/' || true
+    fi
     return $rc
 }
 
@@ -53,13 +61,14 @@ cmd_verify_stopped() {
     local ports=()
     external_database || ports+=("$KOMMUNE_PG_PORT")
     external_kafka || ports+=("$KOMMUNE_KAFKA_PORT" "$KOMMUNE_KAFKA_CONTROLLER_PORT")
+    ports+=("$KOMMUNE_KEYCLOAK_PORT")
     for port in "${ports[@]}"; do
         if port_open "$port"; then left+=$'\n'"something still listens on $KOMMUNE_HOST:$port (ss -ltnp | grep $port)"; fi
     done
     if [[ -n $left ]]; then
         die "processes of the local runtime are still alive:"$'\n'"$left"
     fi
-    log "verified: no PostgreSQL or Kafka process of this checkout is left"
+    log "verified: no PostgreSQL, Kafka or Keycloak process of this checkout is left"
 }
 
 cmd_env() {

@@ -20,11 +20,16 @@ KOMMUNE_HOST=127.0.0.1
 KOMMUNE_PG_PORT=${KOMMUNE_PG_PORT:-15432}
 KOMMUNE_KAFKA_PORT=${KOMMUNE_KAFKA_PORT:-19092}
 KOMMUNE_KAFKA_CONTROLLER_PORT=${KOMMUNE_KAFKA_CONTROLLER_PORT:-19093}
+# Keycloak (opt-in: KOMMUNE_KEYCLOAK=1 make up; the Keycloak tests start it on demand)
+KOMMUNE_KEYCLOAK_PORT=${KOMMUNE_KEYCLOAK_PORT:-18080}
 KOMMUNE_PG_USER=kommune
 KOMMUNE_PG_PASSWORD=kommune
 
 KOMMUNE_LOCAL_DATABASE_URL="postgresql://$KOMMUNE_PG_USER:$KOMMUNE_PG_PASSWORD@$KOMMUNE_HOST:$KOMMUNE_PG_PORT/postgres"
 KOMMUNE_LOCAL_KAFKA_BOOTSTRAP="$KOMMUNE_HOST:$KOMMUNE_KAFKA_PORT"
+KOMMUNE_LOCAL_KEYCLOAK_URL="http://$KOMMUNE_HOST:$KOMMUNE_KEYCLOAK_PORT"
+# KOMMUNE_KEYCLOAK=1: `make up`/`make infra` also start Keycloak and the services trust its realm.
+keycloak_opted_in() { [[ ${KOMMUNE_KEYCLOAK:-0} == 1 ]]; }
 
 # ---- output ------------------------------------------------------------------------------------
 log() { printf '[%s] %s\n' "${KOMMUNE_COMPONENT:-kommune}" "$*"; }

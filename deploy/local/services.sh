@@ -77,9 +77,16 @@ service_env() { # name
     db_url=$(effective_database_url) || exit 1
     db_url=$(database_url_for "$db_url" "${DB[$name]}" postgresql+asyncpg) || exit 1
     kafka=$(effective_kafka_bootstrap)
+    local issuer
+    issuer="$(url_of gateway)/auth/dev"
+    # KOMMUNE_KEYCLOAK=1: trust the local Keycloak's realm; each service checks its own audience
+    # (kommune-<name>, the default), which the realm's audience mappers put into every token.
+    if keycloak_opted_in; then
+        issuer="$KOMMUNE_LOCAL_KEYCLOAK_URL/realms/kommune"
+    fi
     printf '%s\n' \
         "KOMMUNE_ENVIRONMENT=dev" \
-        "KOMMUNE_OIDC_ISSUER=$(url_of gateway)/auth/dev" \
+        "KOMMUNE_OIDC_ISSUER=$issuer" \
         "KOMMUNE_KAFKA_TOPIC_PREFIX=" \
         "${prefix}_DATABASE_URL=$db_url" \
         "${prefix}_KAFKA_BOOTSTRAP_SERVERS=$kafka"
@@ -286,6 +293,10 @@ cmd_urls() {
     done
     printf '  %-22s %s\n' "PostgreSQL" "$(effective_database_url | sed -E 's#//([^:/@]+):[^@]*@#//\1:***@#')" \
         "Kafka" "$(effective_kafka_bootstrap)"
+    if keycloak_opted_in; then
+        printf '  %-22s %s   (test users: docs/operations.md#keycloak)\n' "Keycloak issuer" \
+            "$KOMMUNE_LOCAL_KEYCLOAK_URL/realms/kommune"
+    fi
     echo "Logs: make logs (files in .run/logs). Stop: make down."
 }
 

@@ -31,7 +31,7 @@ from kommune.app import create_service_app
 from kommune.auth.dev_issuer import DevIssuer
 from kommune.auth.principal import CurrentPrincipal
 from kommune.settings import ServiceSettings
-from kommune.testing.auth import TEST_AUDIENCE, TEST_ISSUER_URL
+from kommune.testing.auth import TEST_ISSUER_URL
 from kommune.testing.servers import RunningServer
 from kommune_gateway.main import create_gateway_app
 from kommune_gateway.settings import GatewaySettings
@@ -212,7 +212,6 @@ async def ideas_upstream(
             "service_name": "ideas",
             "KOMMUNE_ENVIRONMENT": "test",
             "KOMMUNE_OIDC_ISSUER": TEST_ISSUER_URL,
-            "KOMMUNE_OIDC_AUDIENCE": TEST_AUDIENCE,
             "database_url": database_url,
             "kafka_bootstrap_servers": "127.0.0.1:1",
             "relay_enabled": False,
@@ -242,7 +241,6 @@ def gateway_settings(**values: Any) -> GatewaySettings:
     base: dict[str, Any] = {
         "KOMMUNE_ENVIRONMENT": "test",
         "KOMMUNE_OIDC_ISSUER": TEST_ISSUER_URL,
-        "KOMMUNE_OIDC_AUDIENCE": TEST_AUDIENCE,
         "KOMMUNE_LOG_JSON": True,
         "upstream_ideas": "",
         "upstream_documents": "",

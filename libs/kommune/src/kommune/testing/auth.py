@@ -66,7 +66,7 @@ from kommune.auth.dev_issuer import (
     dev_issuer_router,
 )
 from kommune.errors import install_problem_handlers
-from kommune.settings import Environment, service_audience
+from kommune.settings import Environment
 
 TEST_ISSUER_ORIGIN = "http://issuer.test"
 TEST_ISSUER_URL = f"{TEST_ISSUER_ORIGIN}{DEV_ISSUER_PREFIX}"
@@ -74,9 +74,6 @@ TEST_APP_AUDIENCE = "kommune-test-app"
 """The audience for apps built only in tests (set ``oidc_audience`` to it)."""
 TEST_AUDIENCES = (*PLATFORM_AUDIENCES, TEST_APP_AUDIENCE)
 """What the ``dev_issuer`` fixture's tokens carry in ``aud``."""
-TEST_AUDIENCE = service_audience("gateway")
-"""Deprecated: audiences are per service now (``<PREFIX>OIDC_AUDIENCE``, default
-``kommune-<service_name>``); ``KOMMUNE_OIDC_AUDIENCE`` is no longer read."""
 
 
 class TokenFactory(Protocol):
