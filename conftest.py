@@ -4,4 +4,5 @@ pytest_plugins = [
     "kommune.testing.infra",
     "kommune.testing.auth",
     "kommune.testing.contracts",
+    "kommune.testing.service",
 ]
