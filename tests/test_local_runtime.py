@@ -39,18 +39,24 @@ def port_open(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
+def run_in_repo(
+    argv: list[str], env: dict[str, str], timeout: float
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(  # noqa: S603 - our own scripts and Makefile, fixed arguments
+        argv, cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout, check=False
+    )
+
+
 def services(
     *args: str, env: dict[str, str], timeout: float = 240
 ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(  # noqa: S603 - our own script, fixed arguments
-        ["bash", str(SERVICES), *args],  # noqa: S607
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
+    return run_in_repo(["bash", str(SERVICES), *args], env, timeout)
+
+
+def make(
+    target: str, env: dict[str, str], timeout: float = 600
+) -> subprocess.CompletedProcess[str]:
+    return run_in_repo(["make", "--no-print-directory", target], env, timeout)
 
 
 def our_processes() -> list[str]:
@@ -110,20 +116,6 @@ def test_services_start_ready_serve_and_stop_leaving_nothing(runtime_env: dict[s
 # ---- issue 13: `make up` keeps working after the platform has been used ------------------------
 
 
-def make(
-    target: str, env: dict[str, str], timeout: float = 600
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(  # noqa: S603 - our own Makefile, fixed arguments
-        ["make", "--no-print-directory", target],  # noqa: S607
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
-
-
 @pytest.fixture
 def platform_env(postgres_admin_url: str, kafka_bootstrap_servers: str) -> Iterator[dict[str, str]]:
     """The environment of a developer's shell: no overrides, the project-local servers.
@@ -172,6 +164,7 @@ def every_idea(client: httpx.Client, user: User) -> list[dict[str, Any]]:
 
 
 @pytest.mark.timeout(900)  # two make up, a restart, a make down: minutes, not seconds
+@pytest.mark.restarts_servers  # runs first in the session (tests/conftest.py)
 def test_make_up_after_the_platform_was_used(platform_env: dict[str, str]) -> None:
     up = make("up", platform_env)
     assert up.returncode == 0, up.stdout[-3000:] + up.stderr[-3000:]

@@ -216,11 +216,8 @@ def _int_range(key: SortKey) -> tuple[int, int]:
 
 
 def _check_text(key: SortKey, raw: str) -> str:
-    limit = (
-        getattr(key.expression.type, "length", None)
-        if isinstance(key.expression.type, String)
-        else None
-    )
+    column_type = key.expression.type
+    limit = column_type.length if isinstance(column_type, String) else None
     if len(raw) > (limit or MAX_TEXT_KEY):
         raise ValueError("text longer than its column")
     if "\x00" in raw or any("\ud800" <= char <= "\udfff" for char in raw):
