@@ -12,10 +12,11 @@ SHELL := /bin/bash
 LOCAL := deploy/local
 UV = $(shell command -v uv 2>/dev/null || echo python3 -m uv)
 
-# Type-checked by `make lint` in one mypy run: a new service adds its src/ and tests/ here (and
-# its src/ to mypy_path in pyproject.toml, which also explains why the many conftest.py coexist).
-MYPY_PATHS := libs/kommune/src gateway/src services/ideas/src schemas/src \
-    libs/kommune/tests gateway/tests services/ideas/tests schemas/tests tests conftest.py \
+# Type-checked by `make lint` in one mypy run; every services/<name> is picked up by the wildcards
+# (its src/ must also be in mypy_path in pyproject.toml, which explains why the many conftest.py
+# coexist).
+MYPY_PATHS := libs/kommune/src gateway/src $(wildcard services/*/src) schemas/src \
+    libs/kommune/tests gateway/tests $(wildcard services/*/tests) schemas/tests tests conftest.py \
     bench k8s/tools schemas/tools deploy/keycloak
 # Extra pytest arguments, e.g. make test PYTEST_ARGS='-k outbox -x'
 PYTEST_ARGS ?=

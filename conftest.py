@@ -5,4 +5,5 @@ pytest_plugins = [
     "kommune.testing.auth",
     "kommune.testing.contracts",
     "kommune.testing.keycloak",
+    "kommune.testing.service",
 ]

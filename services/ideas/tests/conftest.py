@@ -8,89 +8,41 @@ ends, every outbox row written by the tests is checked against its JSON Schema.
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Iterable
-from dataclasses import dataclass
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 import pytest_asyncio
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine
 
-from kommune.auth.dev_issuer import DevIssuer
-from kommune.db import create_engine
-from kommune.migrations import upgrade
-from kommune.testing.auth import issuer_settings_overrides, lifespan_client
-from kommune.testing.contracts import check_outbox
+from kommune.testing.auth import lifespan_client
 from kommune.testing.infra import CreateDatabase, unique_group
+from kommune.testing.service import Db as ServiceDb
+from kommune.testing.service import (
+    Persona,
+    Personas,
+    assert_problem,
+    migrated_db,
+    service_settings_values,
+)
 from kommune_ideas.main import create_app
 from kommune_ideas.settings import IdeasSettings
 
+__all__ = ["ALEMBIC_INI", "Api", "Db", "Persona", "Personas", "assert_problem", "idea_body"]
+
 ALEMBIC_INI = Path(__file__).resolve().parents[1] / "alembic.ini"
 
-
-# ---- personas --------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Persona:
-    sub: str
-    roles: tuple[str, ...]
-    name: str
-    headers: dict[str, str]
-
-
-class Personas:
-    """Everyone who appears in the tests, with a valid token each."""
-
-    def __init__(self, issuer: DevIssuer) -> None:
-        self._issuer = issuer
-        suffix = uuid.uuid4().hex[:6]
-        self.change_agent = self.make(f"ca-anna-{suffix}", ["change_agent"], "Anna Schmid")
-        self.other_change_agent = self.make(f"ca-ben-{suffix}", ["change_agent"], "Ben Wolf")
-        self.staff = self.make(f"st-julia-{suffix}", ["staff"], "Julia Koch")
-        self.caseworker = self.make(f"cw-tom-{suffix}", ["caseworker"], "Tom Berger")
-        self.project_lead = self.make(f"pl-markus-{suffix}", ["project_lead"], "Markus Weber")
-        self.admin = self.make(f"adm-eva-{suffix}", ["admin"], "Eva Braun")
-        self.citizen = self.make(f"cit-max-{suffix}", ["citizen"], "Max Muster")
-
-    def make(self, sub: str, roles: Iterable[str], name: str) -> Persona:
-        roles = tuple(roles)
-        token = self._issuer.issue(sub, roles, name)
-        return Persona(sub, roles, name, {"Authorization": f"Bearer {token}"})
-
-    def by_name(self, name: str) -> Persona:
-        persona: Persona = getattr(self, name)
-        return persona
-
-
-@pytest.fixture(scope="session")
-def people(dev_issuer: DevIssuer) -> Personas:
-    return Personas(dev_issuer)
+# ``people`` (a token per persona) comes from kommune.testing.service.
 
 
 # ---- database, app, client -------------------------------------------------------------------
 
 
-@dataclass
-class Db:
-    url: str
-    engine: AsyncEngine
-
-    async def scalar(self, sql: str, **params: Any) -> Any:
-        async with self.engine.connect() as connection:
-            return (await connection.execute(text(sql), params)).scalar()
-
-    async def rows(self, sql: str, **params: Any) -> list[dict[str, Any]]:
-        async with self.engine.connect() as connection:
-            result = await connection.execute(text(sql), params)
-            return [dict(row) for row in result.mappings()]
-
+class Db(ServiceDb):
     async def snapshot(self, idea_id: str | uuid.UUID | None = None) -> dict[str, Any]:
         """Row counts that a refused request must leave as they are."""
-        tables = [
+        counts: dict[str, Any] = await self.counts(
             "ideas",
             "idea_history",
             "comments",
@@ -100,15 +52,10 @@ class Db:
             "agenda_items",
             "faq_entries",
             "departments",
-        ]
-        counts: dict[str, Any] = {
-            t: int(await self.scalar(f"SELECT count(*) FROM {t}")) for t in tables
-        }
+            "chronicle_comments",
+        )
         counts["news"] = int(
             await self.scalar("SELECT count(*) FROM chronicle_entries WHERE kind = 'news'")
-        )
-        counts["chronicle_comments"] = int(
-            await self.scalar("SELECT count(*) FROM chronicle_comments")
         )
         # Automatic chronicle entries (and their events) are written in the background by the
         # consumer, so the outbox is compared for the service's own request-driven aggregates.
@@ -133,31 +80,19 @@ class Db:
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
 async def db(create_database: CreateDatabase) -> AsyncIterator[Db]:
-    url = await create_database("ideas")
-    await upgrade(ALEMBIC_INI, url)
-    engine = create_engine(url, pool_size=2, application_name="ideas-tests")
-    try:
-        yield Db(url, engine)
-    finally:
-        await engine.dispose()
-    # Every event the tests made the service write keeps its contract.
-    await check_outbox(url)
+    async with migrated_db(create_database, "ideas", ALEMBIC_INI, Db) as database:
+        assert isinstance(database, Db)
+        yield database
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
 async def settings(db: Db, kafka_bootstrap_servers: str, kafka_topic_prefix: str) -> IdeasSettings:
-    values: dict[str, Any] = {
-        "KOMMUNE_ENVIRONMENT": "test",
-        "KOMMUNE_LOG_JSON": True,
-        "KOMMUNE_LOG_LEVEL": "WARNING",
-        # This session's topic namespace: the service's topics (``<prefix>ideas.idea.v1``, also
-        # the egov announcements it consumes) and groups are nobody else's, and start empty.
-        "KOMMUNE_KAFKA_TOPIC_PREFIX": kafka_topic_prefix,
-        "database_url": db.url,
-        "kafka_bootstrap_servers": kafka_bootstrap_servers,
-        "consumer_group_prefix": unique_group("ideas-test"),
-        **{f"KOMMUNE_{k.upper()}": v for k, v in issuer_settings_overrides().items()},
-    }
+    values = service_settings_values(
+        db.url,
+        kafka_bootstrap_servers,
+        kafka_topic_prefix,
+        consumer_group_prefix=unique_group("ideas-test"),
+    )
     return IdeasSettings.model_validate(values)
 
 
@@ -245,11 +180,3 @@ class Api:
 @pytest.fixture
 def api(client: httpx.AsyncClient, people: Personas, department: dict[str, Any]) -> Api:
     return Api(client, people, department)
-
-
-def assert_problem(response: httpx.Response, status: int) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/problem+json")
-    body: dict[str, Any] = response.json()
-    assert body["status"] == status
-    return body

@@ -12,6 +12,10 @@ from typing import Any
 import httpx
 import pytest
 
+from kommune.auth.principal import STAFF_ROLES as PLATFORM_STAFF_ROLES
+from kommune.auth.principal import Principal
+from kommune_ideas.access import POLICY, Permission
+
 from .conftest import Api, Db, Personas, assert_problem, idea_body
 
 STAFF_ROLES = ["staff", "caseworker", "change_agent", "project_lead", "admin"]
@@ -549,3 +553,15 @@ async def test_every_staff_member_endorses_and_follows(
     else:
         assert_problem(endorsed, 403)
         assert_problem(followed, 403)
+
+
+# ---- the matrix itself ------------------------------------------------------------------------
+
+
+def test_the_permission_matrix_is_complete() -> None:
+    """A row for every platform role, every permission granted to somebody (checked here, not
+    by asserts at import); every staff role reads the idea store, nobody else does."""
+    assert POLICY.problems() == []
+    assert POLICY.holders(Permission.READ_STORE) == {str(role) for role in PLATFORM_STAFF_ROLES}
+    assert POLICY.permissions_of(Principal(sub="x", roles=frozenset({"citizen"}))) == frozenset()
+    assert POLICY.permissions_of(Principal(sub="x", roles=frozenset({"superuser"}))) == frozenset()

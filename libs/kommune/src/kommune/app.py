@@ -138,6 +138,7 @@ def create_service_app(
     limits than ``settings.max_body_bytes``.
     """
     configure_logging(settings.log_level, json=settings.log_json, service=settings.service_name)
+    settings.cursor_key  # noqa: B018 - fails closed: no service starts without its cursor key
 
     @asynccontextmanager
     async def app_lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:

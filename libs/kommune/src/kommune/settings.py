@@ -11,11 +11,19 @@ has its own audience, ``kommune-<service_name>`` unless set.
 
 from __future__ import annotations
 
+import secrets
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, Self
 from urllib.parse import urlsplit
 
-from pydantic import AliasChoices, Field, field_validator, model_validator
+from pydantic import (
+    AliasChoices,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from kommune.events.topics import validate_topic_prefix
@@ -148,3 +156,35 @@ class ServiceSettings(BaseSettings):
     http_keep_alive_timeout: int = Field(default=5, ge=1, le=300)
     metrics_port: int | None = Field(default=None, ge=0, le=65535)
     """Port of the separate ``/metrics`` listener; unset: public port + 1000; 0: none."""
+
+    # -- signed list cursors (kommune.pagination) ---------------------------------------------
+    cursor_secret: SecretStr | None = Field(
+        default=None,
+        min_length=32,
+        validation_alias=AliasChoices("KOMMUNE_CURSOR_SECRET"),
+        description=(
+            "Key of the HMAC that signs list cursors (one per deployment, at least 32 "
+            "characters). Required in production; in dev and test an unset key is a random one "
+            "per process, so cursors do not survive a restart."
+        ),
+    )
+    _cursor_key: bytes = PrivateAttr(default=b"")
+
+    @model_validator(mode="after")
+    def _cursor_key_for_dev_and_test(self) -> Self:
+        if self.cursor_secret is not None:
+            self._cursor_key = self.cursor_secret.get_secret_value().encode()
+        elif self.is_dev_or_test:
+            self._cursor_key = secrets.token_bytes(32)
+        return self
+
+    @property
+    def cursor_key(self) -> bytes:
+        """The cursor key; fails closed outside dev and test when none is configured.
+
+        Services ask for it when they are built (``create_service_app``), so a production service
+        without ``KOMMUNE_CURSOR_SECRET`` does not start; the gateway has no lists and no need.
+        """
+        if not self._cursor_key:
+            raise ValueError("KOMMUNE_CURSOR_SECRET is required outside dev and test")
+        return self._cursor_key

@@ -1,9 +1,11 @@
 """Who may do what in the ideas service: the permission matrix, in one place.
 
 Every permission decision outside the status workflow (which lives in
-:mod:`kommune_ideas.ideas.workflow`) is made here. Services call :func:`require` before acting;
-repositories call :func:`readable_forums` so that the visibility rules are part of the SQL and
-lists, searches, counts and feeds agree.
+:mod:`kommune_ideas.ideas.workflow`) is made here, with the platform's mechanism
+(:mod:`kommune.permissions`). Routes declare the permission they need with
+``Depends(requires(Permission.X))`` (checked before the body is read); services call
+:func:`require` for finer rules; repositories call :func:`can` and :func:`readable_forums` so
+that the visibility rules are part of the SQL and lists, searches, counts and feeds agree.
 
 ``admin`` holds every permission. Citizens hold none: the intranet is for city staff only.
 """
@@ -12,8 +14,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from kommune.auth.principal import STAFF_ROLES, Principal, Role
-from kommune.errors import Forbidden
+from kommune.auth.principal import Principal, Role
+from kommune.permissions import AccessPolicy
 
 
 class Permission(StrEnum):
@@ -41,6 +43,10 @@ class Permission(StrEnum):
     READ_FAQ = "read_faq"
     EDIT_FAQ = "edit_faq"
     MANAGE_DEPARTMENTS = "manage_departments"
+    EDIT_IDEA = "edit_idea"
+    """Edit an idea's text (its author, while the status is idea: checked by the workflow)."""
+    CHANGE_STATUS = "change_status"
+    """Take part in the status workflow (which transition, the workflow decides)."""
 
 
 _EVERY_STAFF_MEMBER = frozenset(
@@ -64,6 +70,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     | {
         Permission.READ_UNDECIDED,
         Permission.CREATE_IDEA,
+        Permission.EDIT_IDEA,
+        Permission.CHANGE_STATUS,
         Permission.CHANGE_AGENT_FORUM,
         Permission.READ_MEETINGS,
         Permission.MANAGE_MEETINGS,
@@ -73,6 +81,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     | {
         Permission.READ_UNDECIDED,
         Permission.LEADERS_FORUM,
+        Permission.CHANGE_STATUS,
         Permission.READ_MEETINGS,
         Permission.RECORD_OUTCOMES,
         Permission.EDIT_CHRONICLE,
@@ -80,30 +89,6 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     },
     Role.ADMIN: frozenset(Permission),
 }
-assert set(ROLE_PERMISSIONS) == set(Role), "every role needs a row in the matrix"
-assert {role for role, perms in ROLE_PERMISSIONS.items() if Permission.READ_STORE in perms} == set(
-    STAFF_ROLES
-), "every staff role reads the idea store, nobody else"
-
-
-def permissions_of(principal: Principal) -> frozenset[Permission]:
-    granted: set[Permission] = set()
-    for role in principal.roles:
-        try:
-            granted |= ROLE_PERMISSIONS[Role(role)]
-        except ValueError:
-            continue  # a role of another system: grants nothing here
-    return frozenset(granted)
-
-
-def can(principal: Principal, permission: Permission) -> bool:
-    return permission in permissions_of(principal)
-
-
-def require(principal: Principal, permission: Permission) -> None:
-    if not can(principal, permission):
-        raise Forbidden(_MESSAGES.get(permission, "You may not do this."))
-
 
 _MESSAGES: dict[Permission, str] = {
     Permission.READ_STORE: "The idea store is open to city staff only.",
@@ -116,7 +101,16 @@ _MESSAGES: dict[Permission, str] = {
     Permission.EDIT_CHRONICLE: "Only chronicle editors (project leads) write news entries.",
     Permission.EDIT_FAQ: "Only FAQ editors (project leads) edit the FAQ.",
     Permission.MANAGE_DEPARTMENTS: "Only administrators manage departments.",
+    Permission.EDIT_IDEA: "Only the author edits an idea.",
+    Permission.CHANGE_STATUS: "Only change agents and project leads change the status of an idea.",
 }
+
+POLICY = AccessPolicy(Permission, ROLE_PERMISSIONS, messages=_MESSAGES)
+requires = POLICY.requires
+"""``Depends(requires(Permission.X))``: the permission a route needs (403 before validation)."""
+can = POLICY.can
+require = POLICY.require
+permissions_of = POLICY.permissions_of
 
 
 class Forum(StrEnum):
@@ -136,7 +130,7 @@ FORUM_PERMISSION: dict[Forum, Permission] = {
 
 def readable_forums(principal: Principal) -> frozenset[Forum]:
     """The forums whose comments (and comment counts, and activity) ``principal`` may see."""
-    granted = permissions_of(principal)
+    granted = POLICY.permissions_of(principal)
     return frozenset(forum for forum, perm in FORUM_PERMISSION.items() if perm in granted)
 
 

@@ -1,9 +1,5 @@
-"""The service's notion of "now": aware UTC timestamps (stored as ``timestamptz``)."""
+"""The service's clock is the platform's (:mod:`kommune.clock`); re-exported for the models."""
 
-from __future__ import annotations
+from kommune.clock import utc_now
 
-from datetime import UTC, datetime
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
+__all__ = ["utc_now"]

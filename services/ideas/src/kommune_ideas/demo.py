@@ -6,33 +6,32 @@ FAQ. Everything goes through the service layer, so the history and the outbox ev
 real use would have produced; the running service relays those events and its chronicle writes
 its automatic entries (an idea implemented, a decision taken).
 
-Idempotent: what exists already (matched by code, title or question) is left alone, so running
-it twice changes nothing. ``--no-migrate`` skips ``alembic upgrade head``.
+Every demo record has a fixed id derived from its demo key (:class:`kommune.demo.DemoLoader`),
+never recognised by a title or another field users can edit: loading is idempotent whatever
+users posted, edited or deleted meanwhile. A demo record that exists is left as it is (edits
+kept); one that was deleted (a FAQ entry) comes back; departments are matched by their unique
+code (or name). ``--no-migrate`` skips ``alembic upgrade head``.
 """
 
 from __future__ import annotations
 
-import argparse
-import asyncio
-import os
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
-from typing import Any
+from functools import partial
 
-from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kommune.auth.principal import Principal, Role
-from kommune.db import create_engine, create_sessionmaker, transaction
-from kommune.migrations import upgrade
+from kommune.db import transaction
+from kommune.demo import DemoLoader, run_demo
 from kommune_ideas.access import Forum
 from kommune_ideas.chronicle.models import ChronicleEntry
 from kommune_ideas.chronicle.schemas import ChronicleCommentCreate, EntryCreate
 from kommune_ideas.chronicle.service import ChronicleService
 from kommune_ideas.comments.schemas import CommentCreate
 from kommune_ideas.comments.service import CommentService
+from kommune_ideas.departments.models import Department
 from kommune_ideas.departments.service import DepartmentService
 from kommune_ideas.faq.models import FaqEntry
 from kommune_ideas.faq.schemas import FaqCreate
@@ -214,8 +213,10 @@ IDEAS = [
     ),
 ]
 
-NEWS = [
+NEWS: list[tuple[str, str, str]] = [
+    # (demo key, title, body)
     (
+        "intranet",
         "Neues Intranet: Unser Weg zur digitalen Stadtverwaltung Heidenheim",
         "Das neue Intranet begleitet den Digitalisierungsprozess „Digitale Kommune Stadt "
         "Heidenheim“ und das Projekt enaio. Hier erfahren alle Mitarbeiterinnen und Mitarbeiter "
@@ -223,19 +224,24 @@ NEWS = [
         "Arbeitsprozessen.",
     ),
     (
+        "strategy",
         "Gemeinderatsbeschluss: Die Digitale Kommune wird zum Dach der Strategie",
         "In der Klausurtagung des Gemeinderats wurde auf Vorschlag von Oberbürgermeister "
         "Bernhard Ilg die „Digitale Kommune“ zum Dach der strategischen Handlungsfelder.",
     ),
     (
+        "smart-city",
         "Smart City: Die Testphase beginnt",
         "Bis zum Frühjahr werden vier Szenarien erprobt: Verkehrsströme, Sauberkeit, Sicherheit "
         "und Soziales. Die Sensoren erfassen nur Zahlen, keine Personen.",
     ),
 ]
 
-FAQ = [
+FAQ: list[tuple[str, int, str, str]] = [
+    # (demo key, position, question, answer)
     (
+        "change-agents",
+        10,
         "Was sind die Change Agents?",
         "Change Agents (CAs) sind Mitarbeiterinnen, Mitarbeiter und Führungskräfte aus allen "
         "Fachbereichen, die den Entwicklungsprozess „Digitale Kommune“ an ihrem Arbeitsplatz "
@@ -243,12 +249,16 @@ FAQ = [
         "Ideen ins Change-Agent-Forum ein und treffen sich im Innovationszirkel.",
     ),
     (
+        "chronicle",
+        20,
         "Was ist die Chronik?",
         "In der Chronik werden alle Beschäftigten laufend über neue Ideen, Prozesse und "
         "Umgesetztes informiert. Unter jedem Beitrag können Kommentare geschrieben und "
         "Diskussionen eröffnet werden.",
     ),
     (
+        "my-idea",
+        30,
         "Was passiert mit meiner Idee?",
         "Jeder Beitrag hat einen Status: „Idee“, „In Bearbeitung“, „Umgesetzt“, „Verworfen“ "
         "oder „Idee zur Entscheidung“. Eine „Idee zur Entscheidung“ wandert in das "
@@ -257,12 +267,16 @@ FAQ = [
         "Antwort, die bei der Idee angezeigt wird.",
     ),
     (
+        "circle",
+        40,
         "Was ist der Innovationszirkel?",
         "Die Change Agents treffen sich regelmäßig zu einem moderierten Innovationszirkel. Dort "
         "werden die neuen Forenbeiträge und die Ideen zur Entscheidung besprochen; das Ergebnis "
         "wird im Protokoll festgehalten.",
     ),
     (
+        "netiquette",
+        50,
         "Netiquette von Kommentaren",
         "Wir kommentieren sachlich, freundlich und zum Thema. Kritik ist willkommen, wenn sie "
         "hilft, eine Idee besser zu machen. Personenbezogene Daten von Bürgerinnen und Bürgern "
@@ -271,191 +285,180 @@ FAQ = [
 ]
 
 
-async def _exists(session: AsyncSession, statement: Select[Any]) -> bool:
-    return (await session.execute(statement.limit(1))).first() is not None
+async def _create_idea(
+    session: AsyncSession, idea_id: uuid.UUID, demo: DemoIdea, department_id: uuid.UUID
+) -> None:
+    """The idea as its story went: posted, discussed, endorsed, moved through its statuses."""
+    ideas = IdeaService(session)
+    idea = await ideas.create(
+        demo.author,
+        IdeaCreate(
+            title=demo.title,
+            problem_statement=demo.problem,
+            proposed_solution=demo.solution,
+            added_value=demo.added_value,
+            description=demo.description,
+            department_id=department_id,
+            tags=list(demo.tags),
+        ),
+        idea_id=idea_id,
+    )
+    comments = CommentService(session)
+    other = next(ca for ca in CHANGE_AGENTS if ca.sub != demo.author.sub)
+    first = await comments.add(
+        other,
+        idea.id,
+        Forum.CHANGE_AGENTS,
+        CommentCreate(body="Das würde uns im Amt auch helfen. Wer macht mit?"),
+    )
+    await comments.add(
+        demo.author,
+        idea.id,
+        Forum.CHANGE_AGENTS,
+        CommentCreate(body="Gern, ich melde mich zum Zirkel.", parent_id=first.id),
+    )
+    participation = ParticipationService(session)
+    for endorser in STAFF[: demo.endorsers]:
+        await participation.endorse(endorser, idea.id)
+    for status, actor, note, reason in demo.steps:
+        if status == IdeaStatus.REJECTED:
+            await comments.add(
+                actor,
+                idea.id,
+                Forum.LEADERS,
+                CommentCreate(body="Wir sollten das mit dem Rechtsamt abstimmen."),
+            )
+        await ideas.change_status(
+            actor, idea.id, StatusChange(status=status, note=note, reason=reason)
+        )
+    if demo.key == "rechnung":
+        await comments.add(
+            MARKUS,
+            idea.id,
+            Forum.LEADERS,
+            CommentCreate(body="Passt zur E-Rechnungspflicht; Budget ist eingeplant."),
+        )
 
 
-async def load(settings: IdeasSettings) -> dict[str, int]:
-    engine = create_engine(settings.database_url, pool_size=2, application_name="ideas-demo")
-    sessionmaker = create_sessionmaker(engine)
-    created = {"departments": 0, "ideas": 0, "meetings": 0, "news": 0, "faq": 0}
-    try:
-        async with transaction(sessionmaker) as session:
-            departments = {}
-            service = DepartmentService(session)
-            for code, name in DEPARTMENTS.items():
-                before = await service.repository.get_by_code(code)
-                departments[code] = (await service.ensure(code, name)).id
-                created["departments"] += before is None
-
-        idea_ids: dict[str, uuid.UUID] = {}
-        for demo in IDEAS:
-            async with transaction(sessionmaker) as session:
-                existing = (
-                    await session.execute(select(Idea.id).where(Idea.title == demo.title))
-                ).scalar_one_or_none()
-                if existing is not None:
-                    idea_ids[demo.key] = existing
-                    continue
-                ideas = IdeaService(session)
-                idea = await ideas.create(
-                    demo.author,
-                    IdeaCreate(
-                        title=demo.title,
-                        problem_statement=demo.problem,
-                        proposed_solution=demo.solution,
-                        added_value=demo.added_value,
-                        description=demo.description,
-                        department_id=departments[demo.department],
-                        tags=list(demo.tags),
-                    ),
-                )
-                idea_ids[demo.key] = idea.id
-                comments = CommentService(session)
-                other = next(ca for ca in CHANGE_AGENTS if ca.sub != demo.author.sub)
-                first = await comments.add(
-                    other,
-                    idea.id,
-                    Forum.CHANGE_AGENTS,
-                    CommentCreate(body="Das würde uns im Amt auch helfen. Wer macht mit?"),
-                )
-                await comments.add(
-                    demo.author,
-                    idea.id,
-                    Forum.CHANGE_AGENTS,
-                    CommentCreate(body="Gern, ich melde mich zum Zirkel.", parent_id=first.id),
-                )
-                participation = ParticipationService(session)
-                for endorser in STAFF[: demo.endorsers]:
-                    await participation.endorse(endorser, idea.id)
-                for status, actor, note, reason in demo.steps:
-                    if status == IdeaStatus.REJECTED:
-                        await comments.add(
-                            actor,
-                            idea.id,
-                            Forum.LEADERS,
-                            CommentCreate(body="Wir sollten das mit dem Rechtsamt abstimmen."),
-                        )
-                    await ideas.change_status(
-                        actor, idea.id, StatusChange(status=status, note=note, reason=reason)
-                    )
-                if demo.key == "rechnung":
-                    await comments.add(
-                        MARKUS,
-                        idea.id,
-                        Forum.LEADERS,
-                        CommentCreate(body="Passt zur E-Rechnungspflicht; Budget ist eingeplant."),
-                    )
-                created["ideas"] += 1
-
-        now = datetime.now(UTC)
-        async with transaction(sessionmaker) as session:
-            if not await _exists(
-                session, select(Meeting.id).where(Meeting.title == "Innovationszirkel Februar")
-            ):
-                meetings = MeetingService(session)
-                past = await meetings.schedule(
-                    SABINE,
-                    MeetingCreate(
-                        title="Innovationszirkel Februar",
-                        scheduled_at=now - timedelta(days=30),
-                        location="Rathaus, Sitzungssaal",
-                        participants=[
-                            Participant(user_id=ca.sub, name=ca.name) for ca in CHANGE_AGENTS
-                        ],
-                        propose_agenda=False,
-                    ),
-                )
-                await meetings.add_item(
-                    SABINE, past.id, AgendaItemCreate(title="Schulungsplan enaio")
-                )
-                await meetings.add_item(
-                    SABINE, past.id, AgendaItemCreate(idea_id=idea_ids["termine"])
-                )
-                past = await meetings.get(SABINE, past.id)
-                topic, termine = past.agenda_items
-                await meetings.record_outcome(
-                    SABINE,
-                    past.id,
-                    topic.id,
-                    OutcomeCreate(note="Schulungen starten im April, je Amt zwei Termine."),
-                )
-                await meetings.record_outcome(
-                    LENA,
-                    past.id,
-                    termine.id,
-                    OutcomeCreate(
-                        note="Der Zirkel startet die Umsetzung mit dem E-Government-Team.",
-                        status=IdeaStatus.IN_PROGRESS,
-                    ),
-                )
-                await meetings.update(
-                    SABINE,
-                    past.id,
-                    MeetingUpdate(minutes="Moderation: Hannes Sieber. Nächster Zirkel im April."),
-                )
-                created["meetings"] += 1
-        async with transaction(sessionmaker) as session:
-            if not await _exists(
-                session, select(Meeting.id).where(Meeting.title == "Innovationszirkel April")
-            ):
-                await MeetingService(session).schedule(
-                    SABINE,
-                    MeetingCreate(
-                        title="Innovationszirkel April",
-                        scheduled_at=now + timedelta(days=30),
-                        location="Rathaus, Sitzungssaal",
-                        participants=[
-                            Participant(user_id=ca.sub, name=ca.name) for ca in CHANGE_AGENTS
-                        ],
-                    ),
-                )
-                created["meetings"] += 1
-
-        for title, body in NEWS:
-            async with transaction(sessionmaker) as session:
-                if await _exists(
-                    session, select(ChronicleEntry.id).where(ChronicleEntry.title == title)
-                ):
-                    continue
-                chronicle = ChronicleService(session)
-                entry = await chronicle.publish(MARKUS, EntryCreate(title=title, body=body))
-                await chronicle.comment(
-                    STAFF[0], entry.id, ChronicleCommentCreate(body="Danke für die Info!")
-                )
-                created["news"] += 1
-
-        async with transaction(sessionmaker) as session:
-            faq = FaqService(session)
-            for position, (question, answer) in enumerate(FAQ, start=1):
-                if await _exists(session, select(FaqEntry.id).where(FaqEntry.question == question)):
-                    continue
-                await faq.create(
-                    CLAUDIA, FaqCreate(question=question, answer=answer, position=position * 10)
-                )
-                created["faq"] += 1
-    finally:
-        await engine.dispose()
-    return created
+async def _create_past_circle(
+    session: AsyncSession, meeting_id: uuid.UUID, termine: uuid.UUID | None, now: datetime
+) -> None:
+    meetings = MeetingService(session)
+    await meetings.schedule(
+        SABINE,
+        MeetingCreate(
+            title="Innovationszirkel Februar",
+            scheduled_at=now - timedelta(days=30),
+            location="Rathaus, Sitzungssaal",
+            participants=[Participant(user_id=ca.sub, name=ca.name) for ca in CHANGE_AGENTS],
+            propose_agenda=False,
+        ),
+        meeting_id=meeting_id,
+    )
+    await meetings.add_item(SABINE, meeting_id, AgendaItemCreate(title="Schulungsplan enaio"))
+    topic = (await meetings.get(SABINE, meeting_id)).agenda_items[0]
+    await meetings.record_outcome(
+        SABINE,
+        meeting_id,
+        topic.id,
+        OutcomeCreate(note="Schulungen starten im April, je Amt zwei Termine."),
+    )
+    # The circle started the online appointments idea, if it is still waiting for that.
+    idea = await IdeaService(session).ideas.find(termine) if termine is not None else None
+    if idea is not None and idea.status == IdeaStatus.IDEA:
+        await meetings.add_item(SABINE, meeting_id, AgendaItemCreate(idea_id=termine))
+        item = (await meetings.get(SABINE, meeting_id)).agenda_items[-1]
+        await meetings.record_outcome(
+            LENA,
+            meeting_id,
+            item.id,
+            OutcomeCreate(
+                note="Der Zirkel startet die Umsetzung mit dem E-Government-Team.",
+                status=IdeaStatus.IN_PROGRESS,
+            ),
+        )
+    await meetings.update(
+        SABINE,
+        meeting_id,
+        MeetingUpdate(minutes="Moderation: Hannes Sieber. Nächster Zirkel im April."),
+    )
 
 
-def alembic_ini() -> Path:
-    configured = os.environ.get("IDEAS_ALEMBIC_INI")
-    if configured:
-        return Path(configured)
-    return Path(__file__).resolve().parents[2] / "alembic.ini"
+async def _create_next_circle(session: AsyncSession, meeting_id: uuid.UUID, now: datetime) -> None:
+    await MeetingService(session).schedule(
+        SABINE,
+        MeetingCreate(
+            title="Innovationszirkel April",
+            scheduled_at=now + timedelta(days=30),
+            location="Rathaus, Sitzungssaal",
+            participants=[Participant(user_id=ca.sub, name=ca.name) for ca in CHANGE_AGENTS],
+        ),
+        meeting_id=meeting_id,
+    )
 
 
-async def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--no-migrate", action="store_true", help="skip alembic upgrade head")
-    args = parser.parse_args(argv)
-    settings = IdeasSettings()
-    if not args.no_migrate:
-        await upgrade(alembic_ini(), settings.database_url)
-    created = await load(settings)
-    print("ideas demo data:", ", ".join(f"{k} +{v}" for k, v in created.items()))
+async def _create_news(session: AsyncSession, entry_id: uuid.UUID, title: str, body: str) -> None:
+    chronicle = ChronicleService(session)
+    entry = await chronicle.publish(MARKUS, EntryCreate(title=title, body=body), entry_id=entry_id)
+    await chronicle.comment(STAFF[0], entry.id, ChronicleCommentCreate(body="Danke für die Info!"))
+
+
+async def _create_faq(session: AsyncSession, entry_id: uuid.UUID, faq: FaqCreate) -> None:
+    await FaqService(session).create(CLAUDIA, faq, entry_id=entry_id)
+
+
+async def _ensure_department(
+    session: AsyncSession, department_id: uuid.UUID, code: str, name: str
+) -> None:
+    """Departments are matched by their unique code (or name) too: users may have added one."""
+    await DepartmentService(session).ensure(code, name, department_id=department_id)
+
+
+async def load(loader: DemoLoader) -> None:
+    """Create every demo record that is missing (by its fixed id); see :mod:`kommune.demo`."""
+    for code, name in DEPARTMENTS.items():
+        await loader.ensure(Department, code, partial(_ensure_department, code=code, name=name))
+    departments: dict[str, uuid.UUID] = {}
+    async with transaction(loader.sessionmaker) as session:
+        service = DepartmentService(session)
+        for code, name in DEPARTMENTS.items():
+            departments[code] = (await service.ensure(code, name)).id
+
+    idea_ids: dict[str, uuid.UUID | None] = {}
+    for demo in IDEAS:
+        department_id = departments[demo.department]
+        idea_ids[demo.key] = await loader.ensure(
+            Idea,
+            demo.key,
+            partial(_create_idea, demo=demo, department_id=department_id),
+        )
+
+    now = datetime.now(UTC)
+    await loader.ensure(
+        Meeting,
+        "circle-february",
+        partial(_create_past_circle, termine=idea_ids["termine"], now=now),
+    )
+    await loader.ensure(
+        Meeting,
+        "circle-april",
+        partial(_create_next_circle, now=now),
+    )
+    for key, title, body in NEWS:
+        await loader.ensure(
+            ChronicleEntry,
+            key,
+            partial(_create_news, title=title, body=body),
+        )
+    for key, position, question, answer in FAQ:
+        await loader.ensure(
+            FaqEntry,
+            key,
+            partial(
+                _create_faq, faq=FaqCreate(question=question, answer=answer, position=position)
+            ),
+        )
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    run_demo(IdeasSettings, load, __file__)

@@ -12,10 +12,9 @@ Comment events carry ids and the forum, never the text: the forums are closed to
 
 from __future__ import annotations
 
-import uuid
 from typing import TypeAlias
 
-from kommune.events.outbox import DomainEvent
+from kommune.event_factory import AggregateEvents
 from kommune.events.topics import DAY_MS, TopicSpec
 from kommune_schemas.generated.ideas import (
     AgendaEntry,
@@ -136,31 +135,7 @@ MeetingPayload: TypeAlias = MeetingScheduledV1 | MeetingOutcomeRecordedV1
 ChroniclePayload: TypeAlias = ChroniclePublishedV1 | ChronicleCommentedV1
 
 
-def idea_event(event_type: str, idea_id: uuid.UUID, payload: IdeaPayload) -> DomainEvent:
-    return DomainEvent(
-        topic=IDEA_TOPIC,
-        type=event_type,
-        aggregate_type="idea",
-        aggregate_id=str(idea_id),
-        data=payload.model_dump(mode="json"),
-    )
-
-
-def meeting_event(event_type: str, meeting_id: uuid.UUID, payload: MeetingPayload) -> DomainEvent:
-    return DomainEvent(
-        topic=MEETING_TOPIC,
-        type=event_type,
-        aggregate_type="meeting",
-        aggregate_id=str(meeting_id),
-        data=payload.model_dump(mode="json"),
-    )
-
-
-def chronicle_event(event_type: str, entry_id: uuid.UUID, payload: ChroniclePayload) -> DomainEvent:
-    return DomainEvent(
-        topic=CHRONICLE_TOPIC,
-        type=event_type,
-        aggregate_type="chronicle_entry",
-        aggregate_id=str(entry_id),
-        data=payload.model_dump(mode="json"),
-    )
+idea_event = AggregateEvents(IDEA_TOPIC, "idea")
+meeting_event = AggregateEvents(MEETING_TOPIC, "meeting")
+chronicle_event = AggregateEvents(CHRONICLE_TOPIC, "chronicle_entry")
+"""``idea_event(IDEA_CREATED, idea.id, payload)`` -> the :class:`DomainEvent` for the outbox."""

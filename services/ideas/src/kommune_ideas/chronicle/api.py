@@ -5,10 +5,13 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query, status
+from fastapi import Depends, Query, status
 
-from kommune.auth.principal import CurrentPrincipal
+from kommune.auth.principal import Principal
 from kommune.db import DbSession
+from kommune.pagination import Page, PageParams
+from kommune.routing import service_router
+from kommune_ideas.access import Permission, requires
 from kommune_ideas.chronicle.models import ChronicleComment, ChronicleEntry, EntryKind
 from kommune_ideas.chronicle.schemas import (
     ChronicleCommentCreate,
@@ -19,10 +22,13 @@ from kommune_ideas.chronicle.schemas import (
     EntryUpdate,
 )
 from kommune_ideas.chronicle.service import ChronicleService
-from kommune_ideas.pagination import Page, PageParams
 from kommune_ideas.schema_types import PersonOut
 
-router = APIRouter(prefix="/api/v1/chronicle", tags=["chronicle"])
+MayCommentChronicle = Annotated[Principal, Depends(requires(Permission.COMMENT_CHRONICLE))]
+MayEditChronicle = Annotated[Principal, Depends(requires(Permission.EDIT_CHRONICLE))]
+MayReadChronicle = Annotated[Principal, Depends(requires(Permission.READ_CHRONICLE))]
+
+router = service_router("/api/v1/chronicle", tags=["chronicle"])
 
 
 def entry_out(entry: ChronicleEntry) -> EntryOut:
@@ -54,7 +60,7 @@ def reply_out(comment: ChronicleComment) -> ChronicleReplyOut:
 @router.get("", summary="The chronicle, latest first")
 async def list_entries(
     session: DbSession,
-    principal: CurrentPrincipal,
+    principal: MayReadChronicle,
     page: PageParams,
     kind: Annotated[EntryKind | None, Query()] = None,
 ) -> Page[EntryOut]:
@@ -64,28 +70,28 @@ async def list_entries(
 
 @router.post("", status_code=status.HTTP_201_CREATED, summary="Publish news (editors)")
 async def publish_entry(
-    body: EntryCreate, session: DbSession, principal: CurrentPrincipal
+    body: EntryCreate, session: DbSession, principal: MayEditChronicle
 ) -> EntryOut:
     return entry_out(await ChronicleService(session).publish(principal, body))
 
 
 @router.get("/{entry_id}", summary="A chronicle entry")
 async def get_entry(
-    entry_id: uuid.UUID, session: DbSession, principal: CurrentPrincipal
+    entry_id: uuid.UUID, session: DbSession, principal: MayReadChronicle
 ) -> EntryOut:
     return entry_out(await ChronicleService(session).get(principal, entry_id))
 
 
 @router.patch("/{entry_id}", summary="Edit a chronicle entry (editors)")
 async def update_entry(
-    entry_id: uuid.UUID, body: EntryUpdate, session: DbSession, principal: CurrentPrincipal
+    entry_id: uuid.UUID, body: EntryUpdate, session: DbSession, principal: MayEditChronicle
 ) -> EntryOut:
     return entry_out(await ChronicleService(session).update(principal, entry_id, body))
 
 
 @router.get("/{entry_id}/comments", summary="Comments on a chronicle entry")
 async def list_entry_comments(
-    entry_id: uuid.UUID, session: DbSession, principal: CurrentPrincipal, page: PageParams
+    entry_id: uuid.UUID, session: DbSession, principal: MayReadChronicle, page: PageParams
 ) -> Page[ChronicleCommentOut]:
     threads, next_cursor = await ChronicleService(session).threads(principal, entry_id, page)
     return Page(
@@ -106,7 +112,7 @@ async def add_entry_comment(
     entry_id: uuid.UUID,
     body: ChronicleCommentCreate,
     session: DbSession,
-    principal: CurrentPrincipal,
+    principal: MayCommentChronicle,
 ) -> ChronicleCommentOut:
     comment = await ChronicleService(session).comment(principal, entry_id, body)
     return ChronicleCommentOut(**reply_out(comment).model_dump())

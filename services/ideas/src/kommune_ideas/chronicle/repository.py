@@ -7,12 +7,12 @@ from collections import defaultdict
 
 from sqlalchemy import Select, false, select, update
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from kommune.auth.principal import Principal
+from kommune.pagination import Ordering, PageRequest, SortKey, fingerprint
+from kommune.repository import Repository
 from kommune_ideas.access import Permission, can
 from kommune_ideas.chronicle.models import ChronicleComment, ChronicleEntry, EntryKind
-from kommune_ideas.pagination import Ordering, PageRequest, SortKey, fingerprint, paginate
 
 LATEST_FIRST = Ordering(
     "latest_first",
@@ -27,9 +27,9 @@ OLDEST_FIRST = Ordering(
 )
 
 
-class ChronicleRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
+class ChronicleRepository(Repository[ChronicleEntry]):
+    model = ChronicleEntry
+    not_found = "No such chronicle entry."
 
     @staticmethod
     def readable(viewer: Principal) -> Select[ChronicleEntry]:
@@ -52,9 +52,7 @@ class ChronicleRepository:
         statement = self.readable(viewer)
         if kind is not None:
             statement = statement.where(ChronicleEntry.kind == kind.value)
-        return await paginate(
-            self.session, statement, LATEST_FIRST, page, filters=fingerprint(kind)
-        )
+        return await self.paginate(statement, LATEST_FIRST, page, filters=fingerprint(kind))
 
     async def add(self, entry: ChronicleEntry) -> ChronicleEntry:
         self.session.add(entry)
@@ -102,8 +100,8 @@ class ChronicleRepository:
         statement = select(ChronicleComment).where(
             ChronicleComment.entry_id == entry_id, ChronicleComment.parent_id.is_(None)
         )
-        top, next_cursor = await paginate(
-            self.session, statement, OLDEST_FIRST, page, filters=fingerprint(entry_id)
+        top, next_cursor = await self.paginate(
+            statement, OLDEST_FIRST, page, filters=fingerprint(entry_id)
         )
         replies: dict[uuid.UUID, list[ChronicleComment]] = defaultdict(list)
         if top:

@@ -7,15 +7,15 @@ import uuid
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kommune.auth.principal import Principal
+from kommune.clock import utc_now
 from kommune.errors import InvalidInput, NotFound
 from kommune.events.outbox import Outbox
+from kommune.pagination import PageRequest
 from kommune_ideas import events
 from kommune_ideas.access import Permission, require
 from kommune_ideas.chronicle.models import ChronicleComment, ChronicleEntry, EntryKind
 from kommune_ideas.chronicle.repository import ChronicleRepository
 from kommune_ideas.chronicle.schemas import ChronicleCommentCreate, EntryCreate, EntryUpdate
-from kommune_ideas.clock import utc_now
-from kommune_ideas.pagination import PageRequest
 
 TITLE_LIMIT = 200
 
@@ -49,12 +49,15 @@ class ChronicleService:
 
     # -- writing --------------------------------------------------------------------------------
 
-    async def publish(self, editor: Principal, body: EntryCreate) -> ChronicleEntry:
+    async def publish(
+        self, editor: Principal, body: EntryCreate, *, entry_id: uuid.UUID | None = None
+    ) -> ChronicleEntry:
+        """Publish news; ``entry_id`` is given only by the demo loader (its fixed ids)."""
         require(editor, Permission.EDIT_CHRONICLE)
         now = utc_now()
         entry = await self.entries.add(
             ChronicleEntry(
-                id=uuid.uuid4(),
+                id=entry_id or uuid.uuid4(),
                 kind=EntryKind.NEWS.value,
                 title=body.title,
                 body=body.body,

@@ -3,19 +3,24 @@
 from __future__ import annotations
 
 import uuid
+from typing import Annotated
 
-from fastapi import APIRouter, status
+from fastapi import Depends, status
 
-from kommune.auth.principal import CurrentPrincipal
+from kommune.auth.principal import Principal
 from kommune.db import DbSession
-from kommune_ideas.access import Forum
+from kommune.pagination import Page, PageParams, PageRequest
+from kommune.routing import service_router
+from kommune_ideas.access import Forum, Permission, requires
 from kommune_ideas.comments.models import Comment
 from kommune_ideas.comments.schemas import CommentCreate, CommentOut, ReplyOut
 from kommune_ideas.comments.service import CommentService
-from kommune_ideas.pagination import Page, PageParams, PageRequest
 from kommune_ideas.schema_types import PersonOut
 
-router = APIRouter(prefix="/api/v1/ideas/{idea_id}", tags=["comments"])
+MayChangeAgentForum = Annotated[Principal, Depends(requires(Permission.CHANGE_AGENT_FORUM))]
+MayLeadersForum = Annotated[Principal, Depends(requires(Permission.LEADERS_FORUM))]
+
+router = service_router("/api/v1/ideas/{idea_id}", tags=["comments"])
 
 
 def reply_out(comment: Comment) -> ReplyOut:
@@ -38,7 +43,7 @@ def comment_out(comment: Comment, replies: list[Comment]) -> CommentOut:
 
 async def _list(
     session: DbSession,
-    principal: CurrentPrincipal,
+    principal: Principal,
     idea_id: uuid.UUID,
     forum: Forum,
     page: PageRequest,
@@ -52,7 +57,7 @@ async def _list(
 
 @router.get("/comments", summary="The change agents' discussion of an idea")
 async def list_comments(
-    idea_id: uuid.UUID, session: DbSession, principal: CurrentPrincipal, page: PageParams
+    idea_id: uuid.UUID, session: DbSession, principal: MayChangeAgentForum, page: PageParams
 ) -> Page[CommentOut]:
     return await _list(session, principal, idea_id, Forum.CHANGE_AGENTS, page)
 
@@ -61,7 +66,7 @@ async def list_comments(
     "/comments", status_code=status.HTTP_201_CREATED, summary="Comment in the change agents' forum"
 )
 async def add_comment(
-    idea_id: uuid.UUID, body: CommentCreate, session: DbSession, principal: CurrentPrincipal
+    idea_id: uuid.UUID, body: CommentCreate, session: DbSession, principal: MayChangeAgentForum
 ) -> CommentOut:
     comment = await CommentService(session).add(principal, idea_id, Forum.CHANGE_AGENTS, body)
     return comment_out(comment, [])
@@ -69,7 +74,7 @@ async def add_comment(
 
 @router.get("/decision-comments", summary="The leaders' discussion of an idea")
 async def list_decision_comments(
-    idea_id: uuid.UUID, session: DbSession, principal: CurrentPrincipal, page: PageParams
+    idea_id: uuid.UUID, session: DbSession, principal: MayLeadersForum, page: PageParams
 ) -> Page[CommentOut]:
     return await _list(session, principal, idea_id, Forum.LEADERS, page)
 
@@ -80,7 +85,7 @@ async def list_decision_comments(
     summary="Comment in the leaders' forum (while the idea is for decision)",
 )
 async def add_decision_comment(
-    idea_id: uuid.UUID, body: CommentCreate, session: DbSession, principal: CurrentPrincipal
+    idea_id: uuid.UUID, body: CommentCreate, session: DbSession, principal: MayLeadersForum
 ) -> CommentOut:
     comment = await CommentService(session).add(principal, idea_id, Forum.LEADERS, body)
     return comment_out(comment, [])

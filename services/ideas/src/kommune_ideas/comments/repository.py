@@ -6,12 +6,12 @@ import uuid
 from collections import defaultdict
 
 from sqlalchemy import Select, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from kommune.auth.principal import Principal
+from kommune.pagination import Ordering, PageRequest, SortKey, fingerprint
+from kommune.repository import Repository
 from kommune_ideas.access import Forum, readable_forums
 from kommune_ideas.comments.models import Comment
-from kommune_ideas.pagination import Ordering, PageRequest, SortKey, fingerprint, paginate
 
 OLDEST_FIRST = Ordering(
     "oldest_first",
@@ -22,9 +22,9 @@ OLDEST_FIRST = Ordering(
 )
 
 
-class CommentRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
+class CommentRepository(Repository[Comment]):
+    model = Comment
+    not_found = "No such comment."
 
     @staticmethod
     def readable(viewer: Principal) -> Select[Comment]:
@@ -43,8 +43,8 @@ class CommentRepository:
         statement = self.readable(viewer).where(
             Comment.idea_id == idea_id, Comment.forum == forum.value, Comment.parent_id.is_(None)
         )
-        top, next_cursor = await paginate(
-            self.session, statement, OLDEST_FIRST, page, filters=fingerprint(idea_id, forum)
+        top, next_cursor = await self.paginate(
+            statement, OLDEST_FIRST, page, filters=fingerprint(idea_id, forum)
         )
         replies: dict[uuid.UUID, list[Comment]] = defaultdict(list)
         if top:

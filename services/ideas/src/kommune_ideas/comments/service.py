@@ -7,17 +7,17 @@ import uuid
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kommune.auth.principal import Principal
+from kommune.clock import utc_now
 from kommune.errors import Conflict, InvalidInput
 from kommune.events.outbox import Outbox
+from kommune.pagination import PageRequest
 from kommune_ideas import events
 from kommune_ideas.access import Forum, require_forum
-from kommune_ideas.clock import utc_now
 from kommune_ideas.comments.models import Comment
 from kommune_ideas.comments.repository import CommentRepository
 from kommune_ideas.comments.schemas import CommentCreate
 from kommune_ideas.ideas.service import IdeaService
 from kommune_ideas.ideas.workflow import LEADERS_FORUM_OPEN, IdeaStatus
-from kommune_ideas.pagination import PageRequest
 
 
 class CommentService:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import uuid
 
 from sqlalchemy import Select, or_, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
+from kommune.pagination import Ordering, PageRequest, SortKey
+from kommune.repository import Repository
 from kommune_ideas.departments.models import Department
-from kommune_ideas.pagination import Ordering, PageRequest, SortKey, paginate
 
 BY_NAME = Ordering(
     "name",
@@ -19,15 +19,16 @@ BY_NAME = Ordering(
 )
 
 
-class DepartmentRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
-    async def get(self, department_id: uuid.UUID) -> Department | None:
-        return await self.session.get(Department, department_id)
+class DepartmentRepository(Repository[Department]):
+    model = Department
+    not_found = "No such department."
 
     async def get_by_code(self, code: str) -> Department | None:
         result = await self.session.execute(select(Department).where(Department.code == code))
+        return result.scalar_one_or_none()
+
+    async def get_by_name(self, name: str) -> Department | None:
+        result = await self.session.execute(select(Department).where(Department.name == name))
         return result.scalar_one_or_none()
 
     async def exists_with(self, code: str, name: str) -> bool:
@@ -36,10 +37,5 @@ class DepartmentRepository:
         )
         return (await self.session.execute(statement.limit(1))).first() is not None
 
-    async def add(self, department: Department) -> Department:
-        self.session.add(department)
-        await self.session.flush()
-        return department
-
     async def page(self, page: PageRequest) -> tuple[list[Department], str | None]:
-        return await paginate(self.session, select(Department), BY_NAME, page)
+        return await self.paginate(select(Department), BY_NAME, page)

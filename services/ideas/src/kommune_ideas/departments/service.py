@@ -7,12 +7,12 @@ import uuid
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kommune.auth.principal import Principal
-from kommune.errors import Conflict, NotFound
+from kommune.errors import Conflict
+from kommune.pagination import PageRequest
 from kommune_ideas.access import Permission, require
 from kommune_ideas.departments.models import Department
 from kommune_ideas.departments.repository import DepartmentRepository
 from kommune_ideas.departments.schemas import DepartmentCreate
-from kommune_ideas.pagination import PageRequest
 
 
 class DepartmentService:
@@ -27,10 +27,7 @@ class DepartmentService:
 
     async def get(self, principal: Principal, department_id: uuid.UUID) -> Department:
         require(principal, Permission.READ_STORE)
-        department = await self.repository.get(department_id)
-        if department is None:
-            raise NotFound("No such department.")
-        return department
+        return await self.repository.get(department_id)
 
     async def create(self, principal: Principal, body: DepartmentCreate) -> Department:
         require(principal, Permission.MANAGE_DEPARTMENTS)
@@ -38,9 +35,18 @@ class DepartmentService:
             raise Conflict("A department with this code or name exists already.")
         return await self.repository.add(Department(code=body.code, name=body.name))
 
-    async def ensure(self, code: str, name: str) -> Department:
-        """Get or create by code (demo data and imports; no permission check)."""
-        existing = await self.repository.get_by_code(code)
+    async def ensure(
+        self, code: str, name: str, *, department_id: uuid.UUID | None = None
+    ) -> Department:
+        """The department with this code (its stable key) or name, created if neither exists.
+
+        For demo data and imports; no permission check. ``department_id`` is the id a new one
+        gets (the demo loader's fixed ids).
+        """
+        existing = await self.repository.get_by_code(code) or await self.repository.get_by_name(
+            name
+        )
         if existing is not None:
             return existing
-        return await self.repository.add(Department(code=code, name=name))
+        department = Department(id=department_id or uuid.uuid4(), code=code, name=name)
+        return await self.repository.add(department)

@@ -7,13 +7,13 @@ import uuid
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kommune.auth.principal import Principal
-from kommune.errors import Conflict, NotFound
+from kommune.clock import utc_now
+from kommune.errors import Conflict
+from kommune.pagination import PageRequest
 from kommune_ideas.access import Permission, require
-from kommune_ideas.clock import utc_now
 from kommune_ideas.faq.models import FaqEntry
 from kommune_ideas.faq.repository import FaqRepository
 from kommune_ideas.faq.schemas import FaqCreate, FaqUpdate
-from kommune_ideas.pagination import PageRequest
 
 
 class FaqService:
@@ -32,12 +32,12 @@ class FaqService:
         return await self._entry(entry_id)
 
     async def _entry(self, entry_id: uuid.UUID, *, for_update: bool = False) -> FaqEntry:
-        entry = await self.faq.get(entry_id, for_update=for_update)
-        if entry is None:
-            raise NotFound("No such FAQ entry.")
-        return entry
+        return await self.faq.get(entry_id, for_update=for_update)
 
-    async def create(self, editor: Principal, body: FaqCreate) -> FaqEntry:
+    async def create(
+        self, editor: Principal, body: FaqCreate, *, entry_id: uuid.UUID | None = None
+    ) -> FaqEntry:
+        """Add a question; ``entry_id`` is given only by the demo loader (its fixed ids)."""
         require(editor, Permission.EDIT_FAQ)
         if await self.faq.get_by_question(body.question) is not None:
             raise Conflict("This question is in the FAQ already.")
@@ -45,7 +45,7 @@ class FaqService:
         position = body.position if body.position is not None else await self.faq.next_position()
         return await self.faq.add(
             FaqEntry(
-                id=uuid.uuid4(),
+                id=entry_id or uuid.uuid4(),
                 question=body.question,
                 answer=body.answer,
                 position=position,

@@ -5,10 +5,13 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, status
+from fastapi import Depends, Query, status
 
-from kommune.auth.principal import CurrentPrincipal
+from kommune.auth.principal import CurrentPrincipal, Principal
 from kommune.db import DbSession
+from kommune.pagination import Page, PageParams
+from kommune.routing import service_router
+from kommune_ideas.access import Permission, requires
 from kommune_ideas.departments.schemas import DepartmentOut
 from kommune_ideas.ideas.models import Idea, IdeaHistoryEntry
 from kommune_ideas.ideas.repository import IdeaFilters
@@ -26,10 +29,14 @@ from kommune_ideas.ideas.schemas import (
 )
 from kommune_ideas.ideas.service import IdeaDetailView, IdeaService, IdeaView
 from kommune_ideas.ideas.workflow import IdeaStatus
-from kommune_ideas.pagination import Page, PageParams
 from kommune_ideas.schema_types import PersonOut
 
-router = APIRouter(prefix="/api/v1/ideas", tags=["ideas"])
+MayChangeStatus = Annotated[Principal, Depends(requires(Permission.CHANGE_STATUS))]
+MayCreateIdea = Annotated[Principal, Depends(requires(Permission.CREATE_IDEA))]
+MayEditIdea = Annotated[Principal, Depends(requires(Permission.EDIT_IDEA))]
+MayReadStore = Annotated[Principal, Depends(requires(Permission.READ_STORE))]
+
+router = service_router("/api/v1/ideas", tags=["ideas"])
 
 
 def _fields(view: IdeaView) -> dict[str, Any]:
@@ -86,7 +93,7 @@ def history_out(entry: IdeaHistoryEntry) -> HistoryEntryOut:
     )
 
 
-async def _detail(service: IdeaService, principal: CurrentPrincipal, idea: Idea) -> IdeaDetail:
+async def _detail(service: IdeaService, principal: Principal, idea: Idea) -> IdeaDetail:
     return idea_detail(await service.detail(principal, idea.id))
 
 
@@ -120,13 +127,13 @@ async def idea_filters(
 
 Filters = Annotated[IdeaFilters, Depends(idea_filters)]
 """The list's filters; ``async def`` although it awaits nothing, so it runs on the event loop
-instead of the thread pool (see :data:`kommune_ideas.pagination.PageParams`)."""
+instead of the thread pool (see :data:`kommune.pagination.PageParams`)."""
 
 
 @router.get("", summary="List and search the idea store")
 async def list_ideas(
     session: DbSession,
-    principal: CurrentPrincipal,
+    principal: MayReadStore,
     page: PageParams,
     filters: Filters,
     sort: Annotated[
@@ -139,32 +146,26 @@ async def list_ideas(
 
 
 @router.get("/counts", summary="How many ideas per status (same filters as the list)")
-async def count_ideas(
-    session: DbSession, principal: CurrentPrincipal, filters: Filters
-) -> IdeaCounts:
+async def count_ideas(session: DbSession, principal: MayReadStore, filters: Filters) -> IdeaCounts:
     by_status = await IdeaService(session).counts(principal, filters)
     return IdeaCounts(total=sum(by_status.values()), by_status=by_status)
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, summary="Post an idea (change agents)")
-async def create_idea(
-    body: IdeaCreate, session: DbSession, principal: CurrentPrincipal
-) -> IdeaDetail:
+async def create_idea(body: IdeaCreate, session: DbSession, principal: MayCreateIdea) -> IdeaDetail:
     service = IdeaService(session)
     idea = await service.create(principal, body)
     return await _detail(service, principal, idea)
 
 
 @router.get("/{idea_id}", summary="Get an idea with its status and answer")
-async def get_idea(
-    idea_id: uuid.UUID, session: DbSession, principal: CurrentPrincipal
-) -> IdeaDetail:
+async def get_idea(idea_id: uuid.UUID, session: DbSession, principal: MayReadStore) -> IdeaDetail:
     return idea_detail(await IdeaService(session).detail(principal, idea_id))
 
 
 @router.patch("/{idea_id}", summary="Edit an idea (its author, while the status is idea)")
 async def update_idea(
-    idea_id: uuid.UUID, body: IdeaUpdate, session: DbSession, principal: CurrentPrincipal
+    idea_id: uuid.UUID, body: IdeaUpdate, session: DbSession, principal: MayEditIdea
 ) -> IdeaDetail:
     service = IdeaService(session)
     idea = await service.update(principal, idea_id, body)
@@ -173,7 +174,7 @@ async def update_idea(
 
 @router.post("/{idea_id}/status", summary="Change the status of an idea, with a note")
 async def change_status(
-    idea_id: uuid.UUID, body: StatusChange, session: DbSession, principal: CurrentPrincipal
+    idea_id: uuid.UUID, body: StatusChange, session: DbSession, principal: MayChangeStatus
 ) -> IdeaDetail:
     service = IdeaService(session)
     idea = await service.change_status(principal, idea_id, body)
@@ -182,7 +183,7 @@ async def change_status(
 
 @router.get("/{idea_id}/history", summary="The idea's history: every step with its note")
 async def idea_history(
-    idea_id: uuid.UUID, session: DbSession, principal: CurrentPrincipal, page: PageParams
+    idea_id: uuid.UUID, session: DbSession, principal: MayReadStore, page: PageParams
 ) -> Page[HistoryEntryOut]:
     entries, next_cursor = await IdeaService(session).history(principal, idea_id, page)
     return Page(items=[history_out(entry) for entry in entries], next_cursor=next_cursor)

@@ -32,15 +32,15 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects.postgresql import REGCONFIG
-from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
 from kommune.auth.principal import Principal
+from kommune.pagination import Ordering, PageRequest, SortKey, fingerprint
+from kommune.repository import Repository
 from kommune_ideas.access import Forum, Permission, can, readable_forums
 from kommune_ideas.ideas.models import TEXT_SEARCH_CONFIG, Idea, IdeaHistoryEntry
 from kommune_ideas.ideas.schemas import IdeaSort
 from kommune_ideas.ideas.workflow import OUT_OF_STORE, IdeaStatus
-from kommune_ideas.pagination import Ordering, PageRequest, SortKey, fingerprint, paginate
 from kommune_ideas.participation.models import Endorsement, Follow
 
 MIN_SUBSTRING_TERM = 3
@@ -159,9 +159,9 @@ _NO_IDEA: Select[Idea] = _EVERY_IDEA.where(false())
 the eager-load option per request was measurable (bench/)."""
 
 
-class IdeaRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
+class IdeaRepository(Repository[Idea]):
+    model = Idea
+    not_found = "No such idea."
 
     # -- visibility -----------------------------------------------------------------------------
 
@@ -227,8 +227,7 @@ class IdeaRepository:
             statement = statement.where(clause.condition)
             rank, parameters = clause.rank, clause.parameters
         ordering = _ordering(sort, viewer, rank)
-        return await paginate(
-            self.session,
+        return await self.paginate(
             statement,
             ordering,
             page,
@@ -336,4 +335,4 @@ class IdeaRepository:
             ),
         )
         statement = select(IdeaHistoryEntry).where(IdeaHistoryEntry.idea_id == idea_id)
-        return await paginate(self.session, statement, ordering, page, filters=fingerprint(idea_id))
+        return await self.paginate(statement, ordering, page, filters=fingerprint(idea_id))

@@ -12,11 +12,12 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kommune.auth.principal import Principal
+from kommune.clock import utc_now
 from kommune.errors import InvalidInput, NotFound
 from kommune.events.outbox import Outbox
+from kommune.pagination import PageRequest
 from kommune_ideas import events
 from kommune_ideas.access import Forum, Permission, readable_forums, require
-from kommune_ideas.clock import utc_now
 from kommune_ideas.departments.repository import DepartmentRepository
 from kommune_ideas.ideas.models import HistoryKind, Idea, IdeaHistoryEntry
 from kommune_ideas.ideas.repository import IdeaFilters, IdeaRepository
@@ -29,7 +30,6 @@ from kommune_ideas.ideas.workflow import (
     may_edit,
     permitted_targets,
 )
-from kommune_ideas.pagination import PageRequest
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,15 +135,18 @@ class IdeaService:
     # -- writing --------------------------------------------------------------------------------
 
     async def _require_department(self, department_id: uuid.UUID) -> None:
-        if await self.departments.get(department_id) is None:
+        if await self.departments.find(department_id) is None:
             raise InvalidInput("No such department.", field="department_id")
 
-    async def create(self, author: Principal, body: IdeaCreate) -> Idea:
+    async def create(
+        self, author: Principal, body: IdeaCreate, *, idea_id: uuid.UUID | None = None
+    ) -> Idea:
+        """Post an idea; ``idea_id`` is given only by the demo loader (its fixed ids)."""
         require(author, Permission.CREATE_IDEA)
         await self._require_department(body.department_id)
         now = utc_now()
         idea = Idea(
-            id=uuid.uuid4(),
+            id=idea_id or uuid.uuid4(),
             title=body.title,
             problem_statement=body.problem_statement,
             proposed_solution=body.proposed_solution,

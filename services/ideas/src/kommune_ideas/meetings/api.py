@@ -5,10 +5,13 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query, status
+from fastapi import Depends, Query, status
 
-from kommune.auth.principal import CurrentPrincipal
+from kommune.auth.principal import Principal
 from kommune.db import DbSession
+from kommune.pagination import Page, PageParams
+from kommune.routing import service_router
+from kommune_ideas.access import Permission, requires
 from kommune_ideas.ideas.workflow import IdeaStatus
 from kommune_ideas.meetings.models import AgendaItem, AgendaItemKind, Meeting
 from kommune_ideas.meetings.schemas import (
@@ -25,9 +28,12 @@ from kommune_ideas.meetings.schemas import (
     ParticipantOut,
 )
 from kommune_ideas.meetings.service import MeetingService
-from kommune_ideas.pagination import Page, PageParams
 
-router = APIRouter(prefix="/api/v1/meetings", tags=["innovation circles"])
+MayManageMeetings = Annotated[Principal, Depends(requires(Permission.MANAGE_MEETINGS))]
+MayReadMeetings = Annotated[Principal, Depends(requires(Permission.READ_MEETINGS))]
+MayRecordOutcomes = Annotated[Principal, Depends(requires(Permission.RECORD_OUTCOMES))]
+
+router = service_router("/api/v1/meetings", tags=["innovation circles"])
 
 
 def item_out(item: AgendaItem) -> AgendaItemOut:
@@ -76,7 +82,7 @@ def meeting_out(meeting: Meeting) -> MeetingOut:
 @router.get("", summary="List innovation circles")
 async def list_meetings(
     session: DbSession,
-    principal: CurrentPrincipal,
+    principal: MayReadMeetings,
     page: PageParams,
     period: Annotated[MeetingPeriod | None, Query()] = None,
 ) -> Page[MeetingSummary]:
@@ -90,21 +96,21 @@ async def list_meetings(
     summary="Schedule an innovation circle (the agenda is proposed automatically)",
 )
 async def schedule_meeting(
-    body: MeetingCreate, session: DbSession, principal: CurrentPrincipal
+    body: MeetingCreate, session: DbSession, principal: MayManageMeetings
 ) -> MeetingOut:
     return meeting_out(await MeetingService(session).schedule(principal, body))
 
 
 @router.get("/{meeting_id}", summary="A circle with its agenda and minutes")
 async def get_meeting(
-    meeting_id: uuid.UUID, session: DbSession, principal: CurrentPrincipal
+    meeting_id: uuid.UUID, session: DbSession, principal: MayReadMeetings
 ) -> MeetingOut:
     return meeting_out(await MeetingService(session).get(principal, meeting_id))
 
 
 @router.patch("/{meeting_id}", summary="Edit a circle (date, place, participants, minutes)")
 async def update_meeting(
-    meeting_id: uuid.UUID, body: MeetingUpdate, session: DbSession, principal: CurrentPrincipal
+    meeting_id: uuid.UUID, body: MeetingUpdate, session: DbSession, principal: MayManageMeetings
 ) -> MeetingOut:
     return meeting_out(await MeetingService(session).update(principal, meeting_id, body))
 
@@ -118,7 +124,7 @@ async def add_agenda_item(
     meeting_id: uuid.UUID,
     body: AgendaItemCreate,
     session: DbSession,
-    principal: CurrentPrincipal,
+    principal: MayManageMeetings,
 ) -> MeetingOut:
     return meeting_out(await MeetingService(session).add_item(principal, meeting_id, body))
 
@@ -129,7 +135,7 @@ async def update_agenda_item(
     item_id: uuid.UUID,
     body: AgendaItemUpdate,
     session: DbSession,
-    principal: CurrentPrincipal,
+    principal: MayManageMeetings,
 ) -> MeetingOut:
     service = MeetingService(session)
     return meeting_out(await service.update_item(principal, meeting_id, item_id, body))
@@ -137,7 +143,7 @@ async def update_agenda_item(
 
 @router.delete("/{meeting_id}/agenda-items/{item_id}", summary="Remove an agenda item")
 async def remove_agenda_item(
-    meeting_id: uuid.UUID, item_id: uuid.UUID, session: DbSession, principal: CurrentPrincipal
+    meeting_id: uuid.UUID, item_id: uuid.UUID, session: DbSession, principal: MayManageMeetings
 ) -> MeetingOut:
     return meeting_out(await MeetingService(session).remove_item(principal, meeting_id, item_id))
 
@@ -151,7 +157,7 @@ async def record_outcome(
     item_id: uuid.UUID,
     body: OutcomeCreate,
     session: DbSession,
-    principal: CurrentPrincipal,
+    principal: MayRecordOutcomes,
 ) -> MeetingOut:
     service = MeetingService(session)
     return meeting_out(await service.record_outcome(principal, meeting_id, item_id, body))

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import selectinload
 
+from kommune.pagination import Ordering, PageRequest, SortKey, fingerprint
+from kommune.repository import Repository
 from kommune_ideas.meetings.models import AgendaItem, Meeting
 from kommune_ideas.meetings.schemas import MeetingPeriod
-from kommune_ideas.pagination import Ordering, PageRequest, SortKey, fingerprint, paginate
 
 LATEST_FIRST = Ordering(
     "latest_first", (SortKey(Meeting.scheduled_at, "datetime"), SortKey(Meeting.id, "uuid"))
@@ -25,20 +26,17 @@ SOONEST_FIRST = Ordering(
 )
 
 
-class MeetingRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
+class MeetingRepository(Repository[Meeting]):
+    model = Meeting
+    not_found = "No such meeting."
 
-    async def get(
-        self, meeting_id: uuid.UUID, *, with_agenda: bool = True, for_update: bool = False
-    ) -> Meeting | None:
-        statement = select(Meeting).where(Meeting.id == meeting_id)
-        if with_agenda:
-            statement = statement.options(selectinload(Meeting.agenda_items))
-        if for_update:
-            statement = statement.with_for_update(of=Meeting)
-        result = await self.session.execute(statement.execution_options(populate_existing=True))
-        return result.scalar_one_or_none()
+    def statement(self) -> Select[Any]:
+        """A circle with its agenda, as stored now (it is read back after every change)."""
+        return (
+            select(Meeting)
+            .options(selectinload(Meeting.agenda_items))
+            .execution_options(populate_existing=True)
+        )
 
     async def previous(self, before: datetime, exclude: uuid.UUID) -> Meeting | None:
         """The latest circle scheduled before ``before`` (other than ``exclude``)."""
@@ -61,12 +59,7 @@ class MeetingRepository:
         elif period == MeetingPeriod.PAST:
             statement = statement.where(Meeting.scheduled_at < now)
         # "now" moves between pages; the cursor keeps the order, so pages stay consistent.
-        return await paginate(self.session, statement, ordering, page, filters=fingerprint(period))
-
-    async def add(self, meeting: Meeting) -> Meeting:
-        self.session.add(meeting)
-        await self.session.flush()
-        return meeting
+        return await self.paginate(statement, ordering, page, filters=fingerprint(period))
 
     async def add_item(self, item: AgendaItem) -> AgendaItem:
         self.session.add(item)

@@ -12,11 +12,12 @@ import uuid
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kommune.auth.principal import Principal
+from kommune.clock import utc_now
 from kommune.errors import Conflict, InvalidInput, NotFound
 from kommune.events.outbox import Outbox
+from kommune.pagination import PageRequest
 from kommune_ideas import events
 from kommune_ideas.access import Permission, require
-from kommune_ideas.clock import utc_now
 from kommune_ideas.ideas.schemas import StatusChange
 from kommune_ideas.ideas.service import IdeaService
 from kommune_ideas.ideas.workflow import Channel, IdeaStatus
@@ -30,7 +31,6 @@ from kommune_ideas.meetings.schemas import (
     MeetingUpdate,
     OutcomeCreate,
 )
-from kommune_ideas.pagination import PageRequest
 
 
 class MeetingService:
@@ -53,19 +53,19 @@ class MeetingService:
         return await self._meeting(meeting_id)
 
     async def _meeting(self, meeting_id: uuid.UUID, *, for_update: bool = False) -> Meeting:
-        meeting = await self.meetings.get(meeting_id, for_update=for_update)
-        if meeting is None:
-            raise NotFound("No such meeting.")
-        return meeting
+        return await self.meetings.get(meeting_id, for_update=for_update)
 
     # -- scheduling -----------------------------------------------------------------------------
 
-    async def schedule(self, organiser: Principal, body: MeetingCreate) -> Meeting:
+    async def schedule(
+        self, organiser: Principal, body: MeetingCreate, *, meeting_id: uuid.UUID | None = None
+    ) -> Meeting:
+        """Schedule a circle; ``meeting_id`` is given only by the demo loader (its fixed ids)."""
         require(organiser, Permission.MANAGE_MEETINGS)
         now = utc_now()
         meeting = await self.meetings.add(
             Meeting(
-                id=uuid.uuid4(),
+                id=meeting_id or uuid.uuid4(),
                 title=body.title,
                 scheduled_at=body.scheduled_at,
                 location=body.location,

@@ -7,11 +7,11 @@ import uuid
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kommune.auth.principal import Principal
+from kommune.clock import utc_now
 from kommune.errors import Conflict, NotFound
 from kommune.events.outbox import Outbox
 from kommune_ideas import events
 from kommune_ideas.access import Permission, require
-from kommune_ideas.clock import utc_now
 from kommune_ideas.ideas.service import IdeaService
 from kommune_ideas.participation.repository import ParticipationRepository
 from kommune_ideas.participation.schemas import EndorsementOut
