@@ -227,3 +227,20 @@ def create_service_app(
         limits=server_limits(settings),
     )
     return app
+
+
+def lazy_app(factory: Callable[[], FastAPI]) -> Callable[[str], FastAPI]:
+    """A module ``__getattr__`` that builds ``app`` from the environment on first access.
+
+    ``<module>.main:app`` is what the server imports; building it at import time would make
+    every import of the module (tests, tools) need production settings, which fail closed (e.g.
+    no cursor secret). Built lazily, a production server without them still fails at start.
+    Usage in a service's ``main.py``: ``__getattr__ = lazy_app(create_app)``.
+    """
+
+    def module_getattr(name: str) -> FastAPI:
+        if name == "app":
+            return factory()
+        raise AttributeError(name)
+
+    return module_getattr

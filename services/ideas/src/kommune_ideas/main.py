@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 from fastapi import FastAPI
 
-from kommune.app import create_service_app
+from kommune.app import create_service_app, lazy_app
 from kommune_ideas import events
 from kommune_ideas.chronicle.api import router as chronicle_router
 from kommune_ideas.chronicle.consumers import chronicle_consumer
@@ -50,4 +50,5 @@ def create_app(
     )
 
 
-app = create_app()
+__getattr__ = lazy_app(create_app)
+"""``kommune_ideas.main:app`` (what the server imports) is built on first access."""
