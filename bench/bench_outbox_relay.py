@@ -34,10 +34,11 @@ from aiokafka.admin import AIOKafkaAdminClient
 from results import merge, result
 from sqlalchemy.engine import make_url
 
-from kommune.db import Base, create_engine
+from kommune.db import create_engine, new_metadata
 from kommune.events.envelope import encode_headers
-from kommune.events.outbox import DomainEvent, OutboxMessage, cloudevent_headers
+from kommune.events.outbox import DomainEvent, cloudevent_headers
 from kommune.events.relay import PRODUCER_DEFAULTS, OutboxRelay
+from kommune.events.tables import add_event_tables
 from kommune.events.topics import TopicSpec, ensure_topics
 from kommune.testing.infra import local_endpoints
 
@@ -131,10 +132,10 @@ class RelayRun:
             await admin.execute(f'CREATE DATABASE "{self.database}"')
         finally:
             await admin.close()
+        metadata = new_metadata()
+        outbox, _ = add_event_tables(metadata)
         async with self.engine.begin() as conn:
-            await conn.run_sync(
-                Base.metadata.create_all, tables=[Base.metadata.tables[OutboxMessage.__tablename__]]
-            )
+            await conn.run_sync(metadata.create_all, tables=[outbox])
         # Warm-up, not timed: connection, lock, producer and the topic's metadata.
         await self._copy([(uuid.uuid4(), "warm-up", "warm-up", "warm-up", self.topic, "{}", "{}")])
         if await self.relay.relay_once() != 1:

@@ -37,6 +37,7 @@ import asyncio
 import contextlib
 import hashlib
 import json
+import socket
 import time
 import uuid
 from collections.abc import Mapping
@@ -52,6 +53,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from kommune.events.envelope import encode_headers
 from kommune.events.outbox import OUTBOX_CHANNEL
+from kommune.events.shutdown import (
+    ABORT_GRACE_SECONDS,
+    run_bounded,
+    stop_kafka_client,
+    wait_for_either,
+)
 from kommune.events.topics import TopicNamespace
 
 log = structlog.get_logger(__name__)
@@ -63,6 +70,12 @@ OLDEST_AGE = Gauge(
     ["service"],
 )
 PUBLISHED = Counter("kommune_outbox_published", "Outbox rows published to Kafka.", ["service"])
+PARKED = Gauge(
+    "kommune_outbox_parked",
+    "Outbox rows set aside after failing too often; their aggregate's later rows wait "
+    "(see `python -m kommune.events.admin outbox parked`).",
+    ["service"],
+)
 PUBLISH_ERRORS = Counter(
     "kommune_outbox_publish_errors",
     "Failed attempts to publish outbox rows (per row, or per batch when Kafka is unreachable).",
@@ -70,21 +83,38 @@ PUBLISH_ERRORS = Counter(
 )
 
 _SELECT_BATCH = """
-SELECT id, aggregateid, topic, payload::text AS payload, headers::text AS headers, attempts
-FROM outbox
-WHERE published_at IS NULL
-ORDER BY seq
+SELECT o.id, o.aggregateid, o.topic, o.payload::text AS payload, o.headers::text AS headers,
+       o.attempts
+FROM outbox o
+WHERE o.published_at IS NULL
+  AND o.parked_at IS NULL
+  AND (o.next_attempt_at IS NULL OR o.next_attempt_at <= now())
+  AND NOT EXISTS (
+      SELECT 1 FROM outbox f
+      WHERE f.aggregateid = o.aggregateid AND f.published_at IS NULL AND f.attempts > 0
+        AND f.seq < o.seq
+  )
+ORDER BY o.seq
 LIMIT $1
-FOR UPDATE SKIP LOCKED
+FOR UPDATE OF o SKIP LOCKED
 """
+"""Unsent rows in insert order, except rows parked, waiting for their retry, or behind an
+earlier row of their aggregate that failed (those wait, and never fill a batch)."""
 _MARK_PUBLISHED = (
     "UPDATE outbox SET published_at = now() WHERE id = ANY($1::uuid[]) AND published_at IS NULL"
 )
-_RECORD_FAILURE = (
-    "UPDATE outbox SET attempts = attempts + 1, last_error = left($2, 2000) WHERE id = $1"
-)
+_RECORD_FAILURE = """
+UPDATE outbox SET
+    attempts = attempts + 1,
+    last_error = left($2, 2000),
+    next_attempt_at = now() + make_interval(secs => least($3::float8, $4::float8 * 2 ^ attempts)),
+    parked_at = CASE WHEN attempts + 1 >= $5 THEN now() END
+WHERE id = $1
+RETURNING parked_at IS NOT NULL AS parked, aggregateid, attempts
+"""
 _BACKLOG = text(
-    "SELECT count(*), coalesce(extract(epoch FROM now() - min(created_at)), 0) "
+    "SELECT count(*), coalesce(extract(epoch FROM now() - min(created_at)), 0), "
+    "count(*) FILTER (WHERE parked_at IS NOT NULL) "
     "FROM outbox WHERE published_at IS NULL"
 )
 _PURGE = text(
@@ -103,6 +133,19 @@ PRODUCER_DEFAULTS: dict[str, Any] = {
     "request_timeout_ms": 30_000,
 }
 """The relay's producer settings (``producer_options`` overrides them); the benchmark's too."""
+
+
+LEADER_KEEPALIVES = {
+    "tcp_keepalives_idle": "15",
+    "tcp_keepalives_interval": "5",
+    "tcp_keepalives_count": "4",
+    "tcp_user_timeout": "35000",
+}
+"""Server-side TCP keepalives of the leader connection (PostgreSQL settings, per session)."""
+APPEND_TIMEOUT = 1.0
+"""Seconds one record may take to be appended to the producer's buffer (normally instant)."""
+STOP_TIMEOUT = 6.0
+"""Seconds :meth:`OutboxRelay.stop` may take (plus short graces) with the broker gone."""
 
 
 class KafkaUnavailableError(RuntimeError):
@@ -135,8 +178,18 @@ class OutboxRelay:
         metrics_interval: float = 5.0,
         producer_options: Mapping[str, Any] | None = None,
         topic_prefix: str = "",
+        park_after_attempts: int = 10,
+        retry_backoff: float = 1.0,
+        max_retry_backoff: float = 300.0,
+        topics_ready: asyncio.Event | None = None,
     ) -> None:
+        if park_after_attempts < 1:
+            raise ValueError("park_after_attempts must be at least 1")
         self._engine = engine
+        self.park_after_attempts = park_after_attempts
+        self.retry_backoff = retry_backoff
+        self.max_retry_backoff = max_retry_backoff
+        self._topics_ready = topics_ready
         self.namespace = TopicNamespace(topic_prefix)
         self._dsn = dsn
         self._bootstrap_servers = bootstrap_servers
@@ -179,24 +232,35 @@ class OutboxRelay:
         self._stopping.clear()
         self._task = asyncio.create_task(self._run(), name=f"outbox-relay-{self.service_name}")
 
-    async def stop(self) -> None:
-        """Stop promptly: let a running batch finish for a moment, then cancel; close everything."""
+    async def stop(self, within: float = STOP_TIMEOUT) -> None:
+        """Stop within about ``within`` seconds whatever Kafka or PostgreSQL do; never raises.
+
+        A running batch may finish for a moment; then it is cancelled (its transaction rolls
+        back: the rows stay unsent), a hung query has its connection cut, and the producer is
+        flushed briefly and stopped, or aborted if the broker does not answer. What could not be
+        stopped is logged.
+        """
         self._stopping.set()
         self._wakeup.set()
         task, self._task = self._task, None
         if task is not None:
-            done, _ = await asyncio.wait({task}, timeout=2.0)
+            done, _ = await asyncio.wait({task}, timeout=within / 3)
             if not done:
                 task.cancel()
-                done, _ = await asyncio.wait({task}, timeout=2.0)
+                done, _ = await asyncio.wait({task}, timeout=ABORT_GRACE_SECONDS)
                 if not done and self._conn is not None:
                     self._conn.terminate()  # a hung query: cut the connection, the task ends
-                    await asyncio.wait({task}, timeout=2.0)
-            if task.done() and not task.cancelled() and task.exception() is not None:
+                    await asyncio.wait({task}, timeout=ABORT_GRACE_SECONDS)
+        # Not behind the work lock: a batch stuck on the broker holds it.
+        await self._close_producer(within / 3)
+        await self._close_connection()
+        if task is not None:
+            if not task.done():  # it waited for the broker; the aborted producer released it
+                await asyncio.wait({task}, timeout=ABORT_GRACE_SECONDS)
+            if not task.done():
+                log.error("outbox_relay_task_abandoned", service=self.service_name)
+            elif not task.cancelled() and task.exception() is not None:
                 log.error("outbox_relay_crashed", exc_info=task.exception())
-        async with self._work_lock:
-            await self._close_producer()
-            await self._close_connection()
 
     # ---- one batch -----------------------------------------------------------------------------
 
@@ -221,59 +285,105 @@ class OutboxRelay:
                 raise
 
     async def _publish_batch(self, conn: asyncpg.Connection, producer: AIOKafkaProducer) -> int:
-        published: list[uuid.UUID] = []
-        failures: list[tuple[uuid.UUID, str]] = []
+        loop = asyncio.get_running_loop()
         async with conn.transaction():
             rows = await conn.fetch(_SELECT_BATCH, self.batch_size)
             self._last_batch_full = len(rows) >= self.batch_size
             if not rows:
                 return 0
+            missing = await self._missing_topics(producer, {row["topic"] for row in rows})
+            failures: dict[uuid.UUID, str] = {}
             sends: list[tuple[asyncpg.Record, asyncio.Future[Any]]] = []
             held_back: set[str] = set()
-            try:
-                async with asyncio.timeout(self.publish_timeout):
-                    for row in rows:
-                        aggregate = row["aggregateid"]
-                        if aggregate in held_back:
-                            continue
-                        try:
-                            future = await producer.send(
-                                self.namespace.topic(row["topic"]),
-                                value=row["payload"].encode(),
-                                key=aggregate.encode(),
-                                headers=encode_headers(json.loads(row["headers"])),
-                            )
-                        except KafkaError as exc:  # e.g. record too large, unknown topic
-                            failures.append((row["id"], f"{type(exc).__name__}: {exc}"))
-                            held_back.add(aggregate)
-                            continue
-                        sends.append((row, future))
-                        if row["attempts"]:
-                            held_back.add(aggregate)  # a retried row goes alone
-                    if sends:
-                        await asyncio.wait([future for _, future in sends])
-            except TimeoutError:
+            # A topic whose append got stuck (or failed) in this batch fails its other rows at
+            # once: one bad topic costs at most one append time limit per batch.
+            stuck_topics: dict[str, str] = {}
+            append_limit = min(APPEND_TIMEOUT, self.publish_timeout)
+            for row in rows:
+                aggregate = row["aggregateid"]
+                if aggregate in held_back:
+                    continue
+                if row["topic"] in missing:
+                    failures[row["id"]] = (
+                        f"UnknownTopicOrPartitionError: topic "
+                        f"{self.namespace.topic(row['topic'])!r} does not exist"
+                    )
+                    held_back.add(aggregate)
+                    continue
+                if row["topic"] in stuck_topics:
+                    failures[row["id"]] = stuck_topics[row["topic"]]
+                    held_back.add(aggregate)
+                    continue
+                try:
+                    # Appending is instant unless the producer waits for the topic's metadata
+                    # or for buffer space: each row has its own limit for it.
+                    future = await asyncio.wait_for(
+                        producer.send(
+                            self.namespace.topic(row["topic"]),
+                            value=row["payload"].encode(),
+                            key=aggregate.encode(),
+                            headers=encode_headers(json.loads(row["headers"])),
+                        ),
+                        append_limit,
+                    )
+                except (KafkaError, TimeoutError) as exc:  # record too large, no metadata, ...
+                    failures[row["id"]] = _describe(exc, append_limit)
+                    if isinstance(exc, TimeoutError):
+                        stuck_topics[row["topic"]] = failures[row["id"]]
+                    held_back.add(aggregate)
+                    continue
+                _retrieve_exception_later(future)  # also when this batch is cancelled
+                sends.append((row, future))
+                if row["attempts"]:
+                    held_back.add(aggregate)  # a retried row goes alone
+            # Every appended record has ``publish_timeout`` for its acknowledgement.
+            deadline = loop.time() + self.publish_timeout
+            if sends:
+                await asyncio.wait(
+                    [future for _, future in sends], timeout=max(0.0, deadline - loop.time())
+                )
+            acked = any(f.done() and not f.cancelled() and not f.exception() for _, f in sends)
+            timed_out = bool(stuck_topics) or any(not f.done() for _, f in sends)
+            if timed_out and not acked and not await self._broker_answers(producer):
+                # Nothing came back and the broker does not answer: Kafka is down, not a row.
                 self._inflight = [(row["id"], future) for row, future in sends]
                 PUBLISH_ERRORS.labels(self.service_name).inc()
                 raise KafkaUnavailableError(
                     f"Kafka did not acknowledge {len(sends)} record(s) "
                     f"within {self.publish_timeout}s"
-                ) from None
-            failed_ids = {row_id for row_id, _ in failures}
-            failed_aggregates = {row["aggregateid"] for row in rows if row["id"] in failed_ids}
+                )
+            published: list[uuid.UUID] = []
+            failed_aggregates = {row["aggregateid"] for row in rows if row["id"] in failures}
             for row, future in sends:
+                if not future.done():
+                    # The broker answers, but not for this record: the row's own failure.
+                    failures[row["id"]] = (
+                        f"KafkaTimeoutError: not acknowledged within {self.publish_timeout}s"
+                    )
+                    failed_aggregates.add(row["aggregateid"])
+                    continue
                 error = future.exception()
                 if error is None:
                     published.append(row["id"])
                     if row["aggregateid"] in failed_aggregates:
                         log.warning("outbox_order_at_risk", aggregateid=row["aggregateid"])
                 else:
-                    failures.append((row["id"], f"{type(error).__name__}: {error}"))
+                    failures[row["id"]] = _describe(error, self.publish_timeout)
                     failed_aggregates.add(row["aggregateid"])
             if published:
                 await conn.execute(_MARK_PUBLISHED, published)
-            if failures:
-                await conn.executemany(_RECORD_FAILURE, failures)
+            parked = []
+            for row_id, error_text in failures.items():
+                outcome = await conn.fetchrow(
+                    _RECORD_FAILURE,
+                    row_id,
+                    error_text,
+                    self.max_retry_backoff,
+                    self.retry_backoff,
+                    self.park_after_attempts,
+                )
+                if outcome is not None and outcome["parked"]:
+                    parked.append((row_id, outcome["aggregateid"], error_text))
         if published:
             PUBLISHED.labels(self.service_name).inc(len(published))
         if failures:
@@ -282,11 +392,56 @@ class OutboxRelay:
                 "outbox_publish_failed",
                 failed=len(failures),
                 published=len(published),
-                first_error=failures[0][1],
+                first_error=next(iter(failures.values())),
             )
-            if not published:
-                raise KafkaUnavailableError(f"no row of the batch was published: {failures[0][1]}")
+        for row_id, aggregate, error_text in parked:
+            log.error(
+                "outbox_row_parked",
+                id=str(row_id),
+                aggregateid=aggregate,
+                attempts=self.park_after_attempts,
+                error=error_text,
+            )
         return len(published)
+
+    async def _missing_topics(self, producer: AIOKafkaProducer, topics: set[str]) -> set[str]:
+        """The batch's (logical) topics the cluster does not have, asking the broker once.
+
+        An unknown topic would make ``send`` wait for its metadata up to the request timeout;
+        here it becomes the row's failure at once. If the broker does not answer at all, that
+        is :class:`KafkaUnavailableError`.
+        """
+        client = producer.client
+        unknown = {
+            t
+            for t in topics
+            if client.cluster.partitions_for_topic(self.namespace.topic(t)) is None
+        }
+        if not unknown:
+            return set()
+        for topic in unknown:
+            client.add_topic(self.namespace.topic(topic))
+        try:
+            async with asyncio.timeout(self.publish_timeout):
+                updated = await client.force_metadata_update()
+        except TimeoutError:
+            updated = False
+        if not updated:
+            raise KafkaUnavailableError(f"no metadata from Kafka within {self.publish_timeout}s")
+        return {
+            t
+            for t in unknown
+            if client.cluster.partitions_for_topic(self.namespace.topic(t)) is None
+        }
+
+    async def _broker_answers(self, producer: AIOKafkaProducer) -> bool:
+        """Whether the broker answers a metadata request now (it did not acknowledge a send)."""
+        try:
+            async with asyncio.timeout(min(2.0, self.publish_timeout)):
+                await producer.client.fetch_all_metadata()
+        except Exception:
+            return False
+        return True
 
     async def _settle_inflight(self, conn: asyncpg.Connection) -> None:
         """Wait for the sends of a timed-out batch; mark those Kafka took so they are not resent."""
@@ -312,6 +467,9 @@ class OutboxRelay:
     # ---- background loop -----------------------------------------------------------------------
 
     async def _run(self) -> None:
+        if self._topics_ready is not None and not self._topics_ready.is_set():
+            log.info("outbox_relay_waiting_for_topics", service=self.service_name)
+            await wait_for_either(self._topics_ready, self._stopping)
         failures = 0
         while not self._stopping.is_set():
             self._wakeup.clear()  # before the SELECT: a NOTIFY during the batch is not lost
@@ -360,10 +518,32 @@ class OutboxRelay:
         """Update the backlog gauges; return (unsent rows, age of the oldest in seconds)."""
         async with self._engine.connect() as connection:
             row = (await connection.execute(_BACKLOG)).one()
-        backlog, age = int(row[0]), float(row[1])
+        backlog, age, parked = int(row[0]), float(row[1]), int(row[2])
         BACKLOG.labels(self.service_name).set(backlog)
         OLDEST_AGE.labels(self.service_name).set(age)
+        PARKED.labels(self.service_name).set(parked)
         return backlog, age
+
+    async def check(self) -> dict[str, Any]:
+        """Readiness detail ``outbox``: ``fail`` while rows are parked (an operator must look).
+
+        Registered as a check that does not fail readiness: parked rows hold back their own
+        aggregates only, and taking the service out of the load balancer would not help.
+        """
+        async with self._engine.connect() as connection:
+            row = (await connection.execute(_BACKLOG)).one()
+        backlog, parked = int(row[0]), int(row[2])
+        PARKED.labels(self.service_name).set(parked)
+        result: dict[str, Any] = {"backlog": backlog, "parked": parked, "leader": self.is_leader}
+        if parked:
+            result.update(
+                status="fail",
+                error=f"{parked} outbox row(s) parked; see python -m kommune.events.admin "
+                "outbox parked",
+            )
+        else:
+            result["status"] = "ok"
+        return result
 
     async def purge_published(self, *, chunk: int = 10_000) -> int:
         """Delete rows published more than ``retention_days`` ago, in chunks; return how many."""
@@ -395,8 +575,12 @@ class OutboxRelay:
                 server_settings={
                     "application_name": f"{self.service_name}-outbox-relay",
                     "timezone": "UTC",
+                    # The server notices a vanished relay (partition, dead host) within about
+                    # a minute and ends its session, releasing the relay lock for a replica.
+                    **LEADER_KEEPALIVES,
                 },
             )
+            enable_client_keepalives(self._conn)
         if not self._is_leader:
             got = await self._conn.fetchval("SELECT pg_try_advisory_lock($1)", self._lock_key)
             if not got:
@@ -415,7 +599,7 @@ class OutboxRelay:
         was_leader, self._is_leader = self._is_leader, False
         if was_leader:
             log.info("outbox_relay_released", service=self.service_name)
-            for gauge in (BACKLOG, OLDEST_AGE):
+            for gauge in (BACKLOG, OLDEST_AGE, PARKED):
                 with contextlib.suppress(KeyError):
                     gauge.remove(self.service_name)
         if conn is not None and not conn.is_closed():
@@ -439,33 +623,65 @@ class OutboxRelay:
             try:
                 await asyncio.wait_for(producer.start(), self.publish_timeout)
             except BaseException:
-                await _close_producer(producer, 0)
+                await close_producer(producer, 1.0, what=f"{self.service_name} outbox producer")
                 raise
             self._producer = producer
         return self._producer
 
-    async def _close_producer(self) -> None:
+    async def _close_producer(self, within: float = STOP_TIMEOUT / 3) -> None:
         producer, self._producer = self._producer, None
+        for _, future in self._inflight:
+            _retrieve_exception_later(future)
         self._inflight = []
         if producer is not None:
-            await _close_producer(producer, 2.0)
+            await close_producer(producer, within, what=f"{self.service_name} outbox producer")
 
 
-async def _close_producer(producer: AIOKafkaProducer, flush_timeout: float) -> None:
-    """Stop a producer without hanging when the broker is unreachable.
+async def close_producer(producer: AIOKafkaProducer, within: float, *, what: str) -> None:
+    """Stop a producer within about ``within`` seconds, whatever the broker does.
 
     ``AIOKafkaProducer.stop()`` waits until every pending record is delivered; with the broker
-    gone that is for ever. After ``flush_timeout`` the pending records are failed (their rows are
-    still unsent in the outbox, so nothing is lost) and the producer stops at once.
+    gone that is for ever. Half the time goes to flushing; then the pending records are failed
+    (their rows are still unsent in the outbox, so nothing is lost) and the producer is stopped,
+    or aborted (:func:`~kommune.events.shutdown.stop_kafka_client`).
     """
-    try:
-        await asyncio.wait_for(producer.flush(), flush_timeout)
-    except Exception:
+    if not await run_bounded(f"{what} flush", producer.flush, within / 2):
         accumulator = getattr(producer, "_message_accumulator", None)
         if accumulator is not None:
             accumulator.fail_all(KafkaConnectionError("producer closed before delivery"))
-    with contextlib.suppress(Exception):
-        await asyncio.wait_for(producer.stop(), 5.0)
+    await stop_kafka_client(what, producer, within=within / 2)
+
+
+def enable_client_keepalives(conn: asyncpg.Connection) -> None:
+    """Client-side keepalives on the leader's socket: the relay notices a dead server too.
+
+    (Its queries have ``command_timeout``; this also covers the idle time between batches, when
+    the relay only LISTENs.)
+    """
+    transport = getattr(conn, "_transport", None)
+    sock = transport.get_extra_info("socket") if transport is not None else None
+    if sock is None:
+        return
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+    for option, value in (("TCP_KEEPIDLE", 15), ("TCP_KEEPINTVL", 5), ("TCP_KEEPCNT", 4)):
+        if hasattr(socket, option):
+            sock.setsockopt(socket.IPPROTO_TCP, getattr(socket, option), value)
+
+
+def _describe(error: BaseException, timeout: float) -> str:
+    if isinstance(error, TimeoutError):
+        return f"KafkaTimeoutError: not accepted within {timeout}s"
+    return f"{type(error).__name__}: {error}"
+
+
+def _retrieve_exception_later(future: asyncio.Future[Any]) -> None:
+    """A send nobody awaits any more: read its outcome so asyncio does not warn about it."""
+
+    def retrieve(done: asyncio.Future[Any]) -> None:
+        if not done.cancelled():
+            done.exception()
+
+    future.add_done_callback(retrieve)
 
 
 def _sender_died(producer: AIOKafkaProducer) -> bool:
