@@ -92,9 +92,8 @@ async def _read_dlq(bootstrap_servers: str, physical_dlq: str, *, limit: int) ->
     )
     await consumer.start()
     try:
-        if physical_dlq not in await consumer.topics():  # fetches the cluster's metadata
-            raise LookupError(f"dead-letter topic {physical_dlq!r} does not exist")
-        partitions = consumer.partitions_for_topic(physical_dlq)
+        metadata = await consumer._client.fetch_all_metadata()
+        partitions = metadata.partitions_for_topic(physical_dlq)
         if not partitions:
             raise LookupError(f"dead-letter topic {physical_dlq!r} does not exist")
         tps = [TopicPartition(physical_dlq, p) for p in sorted(partitions)]

@@ -163,6 +163,10 @@ class ConsumerStats:
     dead_letter_reasons: list[str] = field(default_factory=list)
     blocked: bool = False
     """A blocking consumer's partition is retrying a record that keeps failing."""
+    revocations: int = 0
+    """Rebalances that took partitions away from this member."""
+    left_after_revocation: int = 0
+    """Fetched records not handled here because their partition was revoked meanwhile."""
 
     @property
     def processed(self) -> int:
@@ -460,13 +464,14 @@ class ConsumerRunner:
         try:
             for record in records:
                 if tp not in self._owned:
+                    left = records[-1].offset - record.offset + 1
+                    self.stats.left_after_revocation += left
                     log.info(
                         "consumer_partition_revoked_midway",
                         group=self.spec.group_id,
                         topic=tp.topic,
                         partition=tp.partition,
-                        left=len(records)
-                        - (0 if next_offset is None else next_offset - records[0].offset),
+                        left=left,
                     )
                     break
                 await self._process(record)
@@ -480,6 +485,8 @@ class ConsumerRunner:
     async def _partitions_revoked(self, revoked: set[TopicPartition]) -> None:
         """From the rebalance listener: stop handling ``revoked`` after the record in hand."""
         self._owned -= revoked
+        if revoked:
+            self.stats.revocations += 1
         async with self._partition_busy:  # the record in hand and its commit are done
             pass
         if revoked:
