@@ -9,6 +9,7 @@ from collections import defaultdict
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from aiokafka.partitioner import DefaultPartitioner
 from prometheus_client import REGISTRY
 from sqlalchemy import text
 
@@ -76,6 +77,9 @@ async def test_publishes_in_order_per_aggregate_with_headers_and_key(
         assert received.source == "/test"
         assert received.type == "de.kommune.test.thing.changed.v1"
         assert set(received.headers) >= CE_HEADERS
+        # The relay computes the partition itself: exactly where Kafka's default puts the key.
+        assert received.key is not None
+        assert received.partition == DefaultPartitioner()(received.key.encode(), [0, 1, 2], [])
     assert set(by_key) == set(aggregates)
     assert all(ns == list(range(25)) for ns in by_key.values()), by_key
     # All rows are marked, none left for a second relay run.
