@@ -178,7 +178,7 @@ LEADER_KEEPALIVES = {
 }
 """Server-side TCP keepalives of the leader connection (PostgreSQL settings, per session)."""
 _NOT_ACCEPTED = "KafkaTimeoutError: not accepted"
-FETCH_CHUNK = 500
+FETCH_CHUNK = 1000
 """Rows read per round trip of a batch's cursor; the batch is ``batch_size`` rows."""
 APPEND_TIMEOUT = 1.0
 """Seconds one record may take to be appended to the producer's buffer (normally instant)."""
@@ -231,7 +231,7 @@ class OutboxRelay:
         bootstrap_servers: str,
         service_name: str,
         *,
-        batch_size: int = 2000,
+        batch_size: int = 5000,
         poll_interval: float = 1.0,
         publish_timeout: float = 10.0,
         lock_retry_interval: float = 2.0,
