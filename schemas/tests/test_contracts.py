@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
 from kommune.db import create_sessionmaker, transaction
-from kommune.events.outbox import DomainEvent, Outbox, OutboxMessage
+from kommune.events.outbox import DomainEvent, Outbox, OutboxMessage, declare_outbox_topics
 from kommune.testing.contracts import check_event, check_outbox, outbox_problems
 from kommune_schemas import SchemaRegistry
 
@@ -50,6 +50,7 @@ async def _outbox_database(create_database: Callable[[str], Awaitable[str]]) -> 
 async def _emit(url: str, events: list[DomainEvent]) -> None:
     engine = create_async_engine(url, poolclass=NullPool)
     try:
+        declare_outbox_topics("/kommune/demo", {event.topic for event in events})
         async with transaction(create_sessionmaker(engine)) as session:
             outbox = Outbox(session, "/kommune/demo")
             for event in events:

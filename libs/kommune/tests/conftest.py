@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
-from collections.abc import AsyncIterator, Callable
+import os
+import signal
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,10 +15,13 @@ import pytest_asyncio
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from kommune.db import Base, asyncpg_dsn, create_engine, create_sessionmaker, transaction
-from kommune.events.inbox import InboxMessage
-from kommune.events.outbox import DomainEvent, Outbox, OutboxMessage
-from kommune.testing.infra import CreateDatabase
+from kommune.db import asyncpg_dsn, create_engine, create_sessionmaker, new_metadata, transaction
+from kommune.events.outbox import DomainEvent, Outbox, declare_outbox_topics
+from kommune.events.tables import add_event_tables
+from kommune.testing.infra import CreateDatabase, LocalKafka, repo_root
+
+TEST_SOURCE = "/test"
+"""The CloudEvents source of the events tests; ``make_event`` declares its topics for it."""
 
 
 @dataclass
@@ -49,13 +55,10 @@ class EventsDb:
 async def events_db(create_database: CreateDatabase) -> AsyncIterator[EventsDb]:
     url = await create_database("kommune_events")
     engine = create_engine(url, pool_size=5, application_name="kommune-events-tests")
+    metadata = new_metadata()  # what a service's metadata holds of the event tables
+    add_event_tables(metadata)
     async with engine.begin() as conn:
-        await conn.run_sync(
-            Base.metadata.create_all,
-            tables=[
-                Base.metadata.tables[model.__tablename__] for model in (OutboxMessage, InboxMessage)
-            ],
-        )
+        await conn.run_sync(metadata.create_all)
         # What a consumer's handler does to the world: no unique key, so a second effect shows.
         await conn.execute(
             text("CREATE TABLE effects (id bigserial PRIMARY KEY, event_id text, data text)")
@@ -73,6 +76,7 @@ def _event(
     *,
     type_: str = "de.kommune.test.thing.changed.v1",
 ) -> DomainEvent:
+    declare_outbox_topics(TEST_SOURCE, [topic])  # as a service declares its topics
     return DomainEvent(
         topic=topic,
         type=type_,
@@ -89,3 +93,71 @@ MakeEvent = Callable[..., DomainEvent]
 def make_event() -> MakeEvent:
     """``make_event(topic, aggregate_id, data, type_=...)`` -> a DomainEvent."""
     return _event
+
+
+class PausedBroker:
+    """Freezes the worktree's own broker process (SIGSTOP): connections stay open, nothing
+    answers, exactly like a broker stuck mid-request. Always resumed (SIGCONT) by the fixture.
+
+    Keep pauses short (a few seconds): the single KRaft node fences itself after its session
+    timeout (9 s) and then needs a moment to come back.
+    """
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.paused = False
+
+    def pause(self) -> None:
+        os.kill(self.pid, signal.SIGSTOP)
+        self.paused = True
+
+    def resume(self) -> None:
+        os.kill(self.pid, signal.SIGCONT)
+        self.paused = False
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def paused_broker(
+    local_kafka: LocalKafka, kafka_bootstrap_servers: str
+) -> AsyncIterator[PausedBroker]:
+    """Control of the local broker's process; skips unless the session uses the local broker."""
+    pid_file = repo_root() / ".run" / "kafka" / "kafka.pid"
+    broker = PausedBroker(int(pid_file.read_text().strip()))
+    try:
+        yield broker
+    finally:
+        broker.resume()  # always, whatever the test did
+        await wait_for_broker(kafka_bootstrap_servers)
+
+
+async def wait_for_broker(bootstrap_servers: str, deadline: float = 60.0) -> None:
+    """Wait until the broker answers metadata again (after a pause), or fail after ``deadline``."""
+    from aiokafka.client import AIOKafkaClient
+
+    loop = asyncio.get_running_loop()
+    until = loop.time() + deadline
+    while True:
+        client = AIOKafkaClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=5000)
+        try:
+            await client.bootstrap()
+            metadata = await client.fetch_all_metadata()
+            if metadata.brokers():
+                return
+        except Exception:
+            if loop.time() > until:
+                raise
+        finally:
+            await client.close()
+        await asyncio.sleep(0.2)  # a retry interval, not synchronisation
+
+
+async def wait_until(
+    condition: Callable[[], Awaitable[bool]], *, deadline: float = 20.0, interval: float = 0.05
+) -> None:
+    """Wait for a real condition, failing after ``deadline`` seconds."""
+    loop = asyncio.get_running_loop()
+    until = loop.time() + deadline
+    while not await condition():
+        if loop.time() > until:
+            raise TimeoutError(f"condition not reached within {deadline}s")
+        await asyncio.sleep(interval)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]
 from sqlalchemy import text
@@ -20,10 +21,16 @@ async def test_connections_killed_by_the_server_are_replaced(
     engine = create_engine(url, pool_size=3, application_name=application)
     try:
         # Fill the pool with three connections that go back to it idle.
+        all_checked_out = asyncio.Barrier(3)
+
+        drivers: list[Any] = []
+
         async def hold() -> int:
             async with engine.connect() as connection:
-                await asyncio.sleep(0.05)
-                return int((await connection.execute(text("SELECT pg_backend_pid()"))).scalar_one())
+                pid = int((await connection.execute(text("SELECT pg_backend_pid()"))).scalar_one())
+                drivers.append((await connection.get_raw_connection()).driver_connection)
+                await all_checked_out.wait()  # three at once: three connections
+                return pid
 
         pids = set(await asyncio.gather(hold(), hold(), hold()))
         assert len(pids) == 3
@@ -38,7 +45,7 @@ async def test_connections_killed_by_the_server_are_replaced(
         finally:
             await admin.close()
         assert killed == 3
-        await asyncio.sleep(0.5)  # the client learns of the closed sockets
+        await _wait_until_closed(drivers)  # the client has read the server's goodbye
 
         # Every checkout now gets a working connection: no error reaches the caller.
         for _ in range(5):
@@ -47,3 +54,13 @@ async def test_connections_killed_by_the_server_are_replaced(
                 assert pid not in pids
     finally:
         await engine.dispose()
+
+
+async def _wait_until_closed(drivers: list[Any], deadline: float = 10.0) -> None:
+    """Until asyncpg has seen the sockets of the pooled connections close."""
+    loop = asyncio.get_running_loop()
+    until = loop.time() + deadline
+    while not all(driver.is_closed() for driver in drivers):
+        if loop.time() > until:
+            raise TimeoutError("the pooled connections still look open")
+        await asyncio.sleep(0.01)

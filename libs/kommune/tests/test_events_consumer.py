@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 import pydantic
@@ -16,7 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kommune.events.consumer import ConsumerRunner, ConsumerSpec
 from kommune.events.envelope import ReceivedEvent, encode_headers
 from kommune.events.relay import OutboxRelay
-from kommune.testing.infra import KafkaProbe, unique_group
+from kommune.events.topics import dead_letter_topic, ensure_topics
+from kommune.testing.infra import KafkaProbe, delete_topics, unique_group
 
 if TYPE_CHECKING:
     from .conftest import EventsDb, MakeEvent
@@ -55,6 +57,23 @@ async def _record_effect(session: AsyncSession, event: ReceivedEvent) -> None:
         text("INSERT INTO effects (event_id, data) VALUES (:id, :data)"),
         {"id": event.id, "data": json.dumps(event.data)},
     )
+
+
+@pytest.fixture
+async def declare_dlqs(kafka_bootstrap_servers: str) -> AsyncIterator[DeclareDlqs]:
+    """``await declare_dlqs(spec)``: create the group's dead-letter topics as a service does."""
+    created: list[str] = []
+
+    async def declare(spec: ConsumerSpec) -> None:
+        topics = spec.dead_letter_topics()
+        await ensure_topics(kafka_bootstrap_servers, topics)
+        created.extend(t.name for t in topics)
+
+    yield declare
+    await delete_topics(kafka_bootstrap_servers, created)
+
+
+DeclareDlqs = Callable[[ConsumerSpec], Awaitable[None]]
 
 
 def _runner(db: EventsDb, bootstrap: str, spec: ConsumerSpec, **options: Any) -> ConsumerRunner:
@@ -103,7 +122,7 @@ async def test_redelivered_event_has_one_effect(
 
 
 async def test_poison_goes_to_the_dlq_and_the_consumer_carries_on(
-    events_db: EventsDb, kafka_bootstrap_servers: str, kafka_topic: Any
+    events_db: EventsDb, kafka_bootstrap_servers: str, kafka_topic: Any, declare_dlqs: DeclareDlqs
 ) -> None:
     topic = await kafka_topic("consumer.poison", partitions=1)
     good = str(uuid.uuid4())
@@ -118,7 +137,9 @@ async def test_poison_goes_to_the_dlq_and_the_consumer_carries_on(
     )
     group = unique_group("poison")
     spec = ConsumerSpec(group_id=group, topics=[topic], handler=_record_effect)
-    async with KafkaProbe(kafka_bootstrap_servers, topic + ".dlq", from_beginning=True) as dlq:
+    await declare_dlqs(spec)
+    dlq_topic = dead_letter_topic(group, topic)
+    async with KafkaProbe(kafka_bootstrap_servers, dlq_topic, from_beginning=True) as dlq:
         async with _runner(events_db, kafka_bootstrap_servers, spec) as runner:
             stats = await runner.run_until(3)
         dead = await dlq.records(count=2)
@@ -144,7 +165,7 @@ async def test_poison_goes_to_the_dlq_and_the_consumer_carries_on(
 
 
 async def test_failing_handler_is_retried_then_dead_lettered(
-    events_db: EventsDb, kafka_bootstrap_servers: str, kafka_topic: Any
+    events_db: EventsDb, kafka_bootstrap_servers: str, kafka_topic: Any, declare_dlqs: DeclareDlqs
 ) -> None:
     topic = await kafka_topic("consumer.fail", partitions=1)
     attempts: list[str] = []
@@ -165,7 +186,9 @@ async def test_failing_handler_is_retried_then_dead_lettered(
     )
     group = unique_group("fail")
     spec = ConsumerSpec(group_id=group, topics=[topic], handler=handler)
-    async with KafkaProbe(kafka_bootstrap_servers, topic + ".dlq", from_beginning=True) as dlq:
+    await declare_dlqs(spec)
+    dlq_topic = dead_letter_topic(group, topic)
+    async with KafkaProbe(kafka_bootstrap_servers, dlq_topic, from_beginning=True) as dlq:
         async with _runner(events_db, kafka_bootstrap_servers, spec, max_attempts=3) as runner:
             stats = await runner.run_until(2)
         [dead] = await dlq.records()
@@ -180,7 +203,7 @@ async def test_failing_handler_is_retried_then_dead_lettered(
 
 
 async def test_invalid_data_is_dead_lettered_without_retrying(
-    events_db: EventsDb, kafka_bootstrap_servers: str, kafka_topic: Any
+    events_db: EventsDb, kafka_bootstrap_servers: str, kafka_topic: Any, declare_dlqs: DeclareDlqs
 ) -> None:
     class Payload(pydantic.BaseModel):
         n: int
@@ -199,6 +222,7 @@ async def test_invalid_data_is_dead_lettered_without_retrying(
         [(b"k", b'{"n": "many"}', _headers("invalid")), (b"k", b'{"n": 1}', _headers("ok"))],
     )
     spec = ConsumerSpec(group_id=unique_group("invalid"), topics=[topic], handler=handler)
+    await declare_dlqs(spec)
     async with _runner(events_db, kafka_bootstrap_servers, spec, max_attempts=5) as runner:
         stats = await runner.run_until(2)
     assert calls == ["invalid", "ok"]

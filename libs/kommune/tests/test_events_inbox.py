@@ -11,6 +11,8 @@ from sqlalchemy import text
 from kommune.db import transaction
 from kommune.events.inbox import claim, prune
 
+from .conftest import wait_until
+
 if TYPE_CHECKING:
     from .conftest import EventsDb
 
@@ -39,15 +41,32 @@ async def test_rolled_back_claim_leaves_no_trace(events_db: EventsDb) -> None:
 
 async def test_concurrent_claims_have_one_winner(events_db: EventsDb) -> None:
     """Two members of a group after a rebalance: the second waits for the first, then loses."""
+    async with events_db.sessionmaker() as first:
+        assert await claim(first, "g", "raced")  # holds the row until it commits
 
-    async def attempt(delay: float) -> bool:
-        async with transaction(events_db.sessionmaker) as session:
-            won = await claim(session, "g", "raced")
-            await asyncio.sleep(delay)  # the handler's work, holding the row lock
-            return won
+        async def second() -> bool:
+            async with transaction(events_db.sessionmaker) as session:
+                return await claim(session, "g", "raced")
 
-    results = await asyncio.gather(attempt(0.3), attempt(0.0))
-    assert sorted(results) == [False, True]
+        racing = asyncio.create_task(second())
+        try:
+            await wait_until(lambda: _waiting_for_a_row_lock(events_db))
+            assert not racing.done()
+            await first.commit()
+            assert await asyncio.wait_for(racing, 10) is False
+        finally:
+            racing.cancel()
+
+
+async def _waiting_for_a_row_lock(db: EventsDb) -> bool:
+    async with db.engine.connect() as conn:
+        waiting = await conn.scalar(
+            text(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND wait_event_type = 'Lock' AND wait_event = 'transactionid'"
+            )
+        )
+    return bool(waiting)
 
 
 async def test_prune_forgets_only_old_rows_of_the_group(events_db: EventsDb) -> None:

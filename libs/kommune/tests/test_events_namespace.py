@@ -19,6 +19,7 @@ from kommune.events.relay import OutboxRelay
 from kommune.events.topics import (
     TopicNamespace,
     TopicSpec,
+    dead_letter_topic,
     ensure_topics,
     physical_topic,
     validate_topic_prefix,
@@ -220,6 +221,7 @@ async def test_the_consumer_reads_only_its_namespace_and_dead_letters_there(
 ) -> None:
     prefix = new_prefix()
     logical = unique_topic("ns.consume")
+    group = unique_group("ns")
     # The same logical topic exists unprefixed (another environment) and in the namespace.
     await ensure_topics(kafka_bootstrap_servers, [TopicSpec(logical, partitions=1)])
     await ensure_topics(kafka_bootstrap_servers, [TopicSpec(logical, partitions=1)], prefix=prefix)
@@ -236,10 +238,12 @@ async def test_the_consumer_reads_only_its_namespace_and_dead_letters_there(
         async def handler(session: AsyncSession, event: ReceivedEvent) -> None:
             seen.append((event.id, event.topic))
 
-        group = unique_group("ns")
         spec = ConsumerSpec(group_id=group, topics=[logical], handler=handler)
+        # The group's own dead-letter topic, declared in the namespace as a service does.
+        await ensure_topics(kafka_bootstrap_servers, spec.dead_letter_topics(), prefix=prefix)
+        group_dlq = dead_letter_topic(group, logical)
         async with KafkaProbe(
-            kafka_bootstrap_servers, prefix + logical + ".dlq", from_beginning=True
+            kafka_bootstrap_servers, prefix + group_dlq, from_beginning=True
         ) as dlq:
             runner = _runner(events_db, kafka_bootstrap_servers, spec, prefix)
             async with runner:
@@ -256,14 +260,14 @@ async def test_the_consumer_reads_only_its_namespace_and_dead_letters_there(
             )
             == logical
         )
-        # The dead letter went to <physical>.dlq, with the physical names in its headers.
+        # The dead letter went to prefix + <group>.<topic>.dlq, with the physical names in its
+        # headers.
         headers = {k: v.decode() for k, v in dead.headers}
         assert dead.value == b"not json"
         assert headers["ce_id"] == "poison"
         assert headers["kommune_dlq_original_topic"] == prefix + logical
         assert headers["kommune_dlq_consumer_group"] == prefix + group
-        assert logical + ".dlq" in await _topics(kafka_bootstrap_servers)  # untouched, empty
-        assert await kafka_events(kafka_bootstrap_servers, logical + ".dlq", count=None) == []
+        assert group_dlq not in await _topics(kafka_bootstrap_servers)  # only the physical one
 
         # The group on the broker is namespaced too: the unprefixed group id has no offsets.
         admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap_servers)
@@ -278,7 +282,10 @@ async def test_the_consumer_reads_only_its_namespace_and_dead_letters_there(
         assert group not in groups
         assert {tp.topic: meta.offset for tp, meta in committed.items()} == {prefix + logical: 2}
     finally:
-        await delete_topics(kafka_bootstrap_servers, [logical, logical + ".dlq"])
+        await delete_topics(
+            kafka_bootstrap_servers,
+            [logical, logical + ".dlq", prefix + dead_letter_topic(group, logical)],
+        )
 
 
 async def test_two_namespaces_do_not_see_each_others_events(

@@ -14,6 +14,7 @@ from __future__ import annotations
 import gc
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
+from datetime import timedelta
 from typing import Any, TypedDict
 
 import httpx
@@ -24,9 +25,9 @@ from kommune.auth.verifier import TokenVerifier
 from kommune.db import asyncpg_dsn, create_engine, create_sessionmaker
 from kommune.docs import install_docs
 from kommune.errors import install_problem_handlers
-from kommune.events.consumer import ConsumerRunner, ConsumerSpec
+from kommune.events.consumer import ConsumerRunner, ConsumerSpec, check_inbox_retention
 from kommune.events.relay import OutboxRelay
-from kommune.events.topics import TopicSpec, ensure_topics
+from kommune.events.topics import TopicProvisioner, TopicSpec
 from kommune.health import HealthChecks, health_router
 from kommune.serve import ServerLimits
 from kommune.settings import ServiceSettings
@@ -164,20 +165,35 @@ def create_service_app(
             health.add_check("oidc", verifier.readiness, required=not verifier.configured)
             stack.push_async_callback(health.aclose)
 
+            inbox_retention = check_inbox_retention(
+                timedelta(days=settings.inbox_retention_days), consumers, topics
+            )
+            # Kafka may be down: topics (and the consumer groups' dead-letter topics) are
+            # ensured in the background, the readiness check "topics" names what is missing,
+            # and the relay and the consumers wait for them.
+            provisioner = TopicProvisioner(
+                settings.kafka_bootstrap_servers,
+                [*topics, *(dlq for spec in consumers for dlq in spec.dead_letter_topics())],
+                prefix=settings.kafka_topic_prefix,
+            )
+            await provisioner.start()
+            stack.push_async_callback(provisioner.stop)
             if topics:
-                await ensure_topics(
-                    settings.kafka_bootstrap_servers, topics, prefix=settings.kafka_topic_prefix
-                )
+                health.add_check("topics", provisioner.check, required=kafka_required_for_readiness)
             if settings.relay_enabled:
                 relay = OutboxRelay(
                     engine=engine,
-                    dsn=asyncpg_dsn(settings.database_url),
+                    dsn=asyncpg_dsn(settings.relay_database_url or settings.database_url),
                     bootstrap_servers=settings.kafka_bootstrap_servers,
                     service_name=settings.service_name,
                     topic_prefix=settings.kafka_topic_prefix,
+                    publish_timeout=settings.outbox_publish_timeout_seconds,
+                    park_after_attempts=settings.outbox_park_after_attempts,
+                    topics_ready=provisioner.ready,
                 )
                 await relay.start()
                 stack.push_async_callback(relay.stop)
+                health.add_check("outbox", relay.check, required=False, cache_seconds=5.0)
             if settings.consumers_enabled:
                 for spec in consumers:
                     runner = ConsumerRunner(
@@ -185,6 +201,8 @@ def create_service_app(
                         sessionmaker=sessionmaker,
                         bootstrap_servers=settings.kafka_bootstrap_servers,
                         topic_prefix=settings.kafka_topic_prefix,
+                        inbox_retention=inbox_retention,
+                        topics_ready=provisioner.ready,
                     )
                     await runner.start()
                     stack.push_async_callback(runner.stop)

@@ -1,4 +1,4 @@
-"""Async SQLAlchemy engine, declarative base and the unit of work (one session per request).
+"""Async SQLAlchemy engine, per-service metadata and the unit of work (one session per request).
 
 The session is committed or rolled back in exactly one place, :func:`unit_of_work`, a dependency
 with ``scope="function"`` so that the commit happens *before* the response is sent: a failing
@@ -21,7 +21,6 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.pool import ConnectionPoolEntry
 
 NAMING_CONVENTION = {
@@ -33,10 +32,20 @@ NAMING_CONVENTION = {
 }
 
 
-class Base(DeclarativeBase):
-    """Declarative base shared by every service; each service has its own database."""
+def new_metadata() -> MetaData:
+    """A fresh ``MetaData`` with the platform's constraint naming convention.
 
-    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    Every service has its own declarative base holding its own metadata, so that the table
+    names of different services (``comments``, ``outbox``) never meet, even when several
+    services are loaded into one process (end-to-end tests)::
+
+        class Base(DeclarativeBase):
+            metadata = new_metadata()
+
+    The outbox and inbox tables are added to it with
+    :func:`kommune.events.tables.add_event_tables`.
+    """
+    return MetaData(naming_convention=NAMING_CONVENTION)
 
 
 def asyncpg_dsn(url: str) -> str:

@@ -31,6 +31,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from kommune.errors import problem_response
+from kommune.events.shutdown import stop_kafka_client
 
 log = structlog.get_logger(__name__)
 
@@ -64,6 +65,7 @@ class HealthChecks:
         self._kafka_client: Any = None
         self._kafka_lock = asyncio.Lock()
         self._kafka_cached: tuple[float, CheckResult] | None = None
+        self._kafka_probe: asyncio.Future[CheckResult] | None = None
         self._checks: dict[str, _Registered] = {}
         if engine is not None:
             self.add_check("database", self.check_database)
@@ -128,6 +130,17 @@ class HealthChecks:
             return dict(result)
 
     async def _probe_kafka(self) -> CheckResult:
+        # The probe runs in a task of its own so that aclose() can cancel it (and abort the
+        # client it talks through) without waiting for a broker that does not answer.
+        probe = asyncio.ensure_future(self._probe_kafka_once())
+        self._kafka_probe = probe
+        try:
+            return await asyncio.shield(probe)
+        finally:
+            if self._kafka_probe is probe:
+                self._kafka_probe = None
+
+    async def _probe_kafka_once(self) -> CheckResult:
         from aiokafka.client import AIOKafkaClient
 
         try:
@@ -139,29 +152,30 @@ class HealthChecks:
                         request_timeout_ms=int(self._timeout * 1000),
                         metadata_max_age_ms=3_600_000,
                     )
-                    try:
-                        await client.bootstrap()
-                    except BaseException:
-                        await client.close()
-                        raise
                     self._kafka_client = client
+                    await client.bootstrap()
                 metadata = await self._kafka_client.fetch_all_metadata()
                 brokers = len(metadata.brokers())
         except Exception as exc:
             log.warning("readiness_kafka_failed", error=_describe(exc), message=str(exc)[:200])
-            await self.aclose()  # start from a fresh bootstrap next time
+            await self._close_kafka_client()  # start from a fresh bootstrap next time
             return {"status": "fail", "error": _describe(exc)}
         if brokers == 0:
             return {"status": "fail", "error": "no brokers in cluster metadata"}
         return {"status": "ok", "brokers": brokers}
 
-    async def aclose(self) -> None:
+    async def _close_kafka_client(self) -> None:
         client, self._kafka_client = self._kafka_client, None
         if client is not None:
-            try:
-                await client.close()
-            except Exception:  # pragma: no cover - best effort at shutdown
-                log.warning("kafka_health_client_close_failed", exc_info=True)
+            await stop_kafka_client("readiness Kafka client", client, within=1.0, stop="close")
+
+    async def aclose(self) -> None:
+        """Cancel a probe in flight and close the Kafka client, in bounded time; never raises."""
+        probe, self._kafka_probe = self._kafka_probe, None
+        if probe is not None and not probe.done():
+            probe.cancel()
+            await asyncio.wait({probe}, timeout=1.0)
+        await self._close_kafka_client()
 
 
 def _describe(exc: BaseException) -> str:

@@ -188,3 +188,33 @@ class ServiceSettings(BaseSettings):
         if not self._cursor_key:
             raise ValueError("KOMMUNE_CURSOR_SECRET is required outside dev and test")
         return self._cursor_key
+
+    # ---- events: outbox relay and consumers ----
+    relay_database_url: str | None = Field(
+        default=None,
+        description=(
+            "Direct PostgreSQL URL (not through a transaction pooler such as PgBouncer) for the "
+            "outbox relay's leader connection, which holds a session advisory lock and LISTENs. "
+            "Empty: database_url."
+        ),
+    )
+    outbox_publish_timeout_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        le=300,
+        description="Time limit of each outbox send; a send that is not acknowledged in time "
+        "is that row's failure (or, when the broker answers nothing, a Kafka outage).",
+    )
+    outbox_park_after_attempts: int = Field(
+        default=10,
+        ge=1,
+        le=1000,
+        description="Failed sends after which an outbox row is parked (kept, its aggregate "
+        "waits, an operator re-drives it).",
+    )
+    inbox_retention_days: int = Field(
+        default=60,
+        ge=1,
+        description="Days consumer inbox rows are kept; must be at least twice the retention "
+        "of every consumed topic (checked at start).",
+    )

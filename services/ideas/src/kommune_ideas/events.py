@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import TypeAlias
 
 from kommune.event_factory import AggregateEvents
+from kommune.events.outbox import declare_outbox_topics
 from kommune.events.topics import DAY_MS, TopicSpec
 from kommune_schemas.generated.ideas import (
     AgendaEntry,
@@ -109,6 +110,7 @@ TOPICS: tuple[TopicSpec, ...] = (
     TopicSpec(name=CHRONICLE_TOPIC, partitions=1, retention_ms=30 * DAY_MS),
 )
 """Declared and created by this service (with their ``.dlq``)."""
+declare_outbox_topics(SOURCE, TOPICS)  # its outbox refuses any other topic
 
 
 def consumed_topics(egov_service_topic: str = EGOV_SERVICE_TOPIC) -> tuple[TopicSpec, ...]:

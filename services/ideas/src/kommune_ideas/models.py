@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from kommune.db import Base
-from kommune.events.inbox import InboxMessage
-from kommune.events.outbox import OutboxMessage
+from kommune.events.tables import add_event_tables
+from kommune_ideas.base import Base
 from kommune_ideas.chronicle.models import ChronicleComment, ChronicleEntry
 from kommune_ideas.comments.models import Comment
 from kommune_ideas.departments.models import Department
@@ -14,6 +13,7 @@ from kommune_ideas.meetings.models import AgendaItem, Meeting
 from kommune_ideas.participation.models import Endorsement, Follow
 
 metadata = Base.metadata
+outbox, inbox = add_event_tables(metadata)
 
 __all__ = [
     "AgendaItem",
@@ -26,8 +26,8 @@ __all__ = [
     "Follow",
     "Idea",
     "IdeaHistoryEntry",
-    "InboxMessage",
     "Meeting",
-    "OutboxMessage",
+    "inbox",
     "metadata",
+    "outbox",
 ]

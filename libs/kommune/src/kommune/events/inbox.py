@@ -17,11 +17,11 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
-from kommune.db import Base
+from kommune.events.tables import INBOX_TABLE, EventTablesBase
 
 
-class InboxMessage(Base):
-    __tablename__ = "inbox"
+class InboxMessage(EventTablesBase):
+    __tablename__ = INBOX_TABLE
 
     consumer_group: Mapped[str] = mapped_column(String(255), primary_key=True)
     # Text, not uuid: ce_id is any non-empty string by the CloudEvents spec.

@@ -26,6 +26,8 @@ import structlog
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError, for_code
 
+from kommune.events.shutdown import stop_kafka_client
+
 log = structlog.get_logger(__name__)
 
 DAY_MS = 24 * 60 * 60 * 1000
@@ -127,6 +129,26 @@ def dlq_topic(topic: str) -> str:
     return topic + DLQ_SUFFIX
 
 
+def dead_letter_topic(group_id: str, topic: str) -> str:
+    """A consumer group's own dead-letter topic for ``topic``: ``<group>.<topic>.dlq``.
+
+    Per group, not per topic: another group reading the same topic handled the record and must
+    not get it back when an operator re-drives this group's dead letters.
+    """
+    return f"{group_id}.{topic}{DLQ_SUFFIX}"
+
+
+def dead_letter_topic_spec(group_id: str, topic: str) -> TopicSpec:
+    """The declaration of :func:`dead_letter_topic` (one partition, 30 days)."""
+    return TopicSpec(
+        name=dead_letter_topic(group_id, topic),
+        partitions=1,
+        retention_ms=DLQ_RETENTION_MS,
+        cleanup_policy="delete",
+        with_dlq=False,
+    )
+
+
 def expand(specs: Sequence[TopicSpec]) -> list[TopicSpec]:
     """The declared topics plus their dead-letter topics, without duplicates."""
     result: dict[str, TopicSpec] = {}
@@ -151,9 +173,9 @@ async def ensure_topics(
     if not wanted:
         return
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=15_000)
-    async with asyncio.timeout(ENSURE_TIMEOUT_S):
-        await admin.start()
-        try:
+    try:
+        async with asyncio.timeout(ENSURE_TIMEOUT_S):
+            await admin.start()
             existing = set(await admin.list_topics())
             missing = [spec for spec in wanted if spec.name not in existing]
             if not missing:
@@ -183,5 +205,84 @@ async def ensure_topics(
                     failures.append(f"{name}: {for_code(code).__name__} {message or ''}".strip())
             if failures:
                 raise RuntimeError("could not create Kafka topics: " + "; ".join(failures))
-        finally:
-            await admin.close()
+    finally:
+        await stop_kafka_client("topic admin client", admin, within=2.0, stop="close")
+
+
+class TopicProvisioner:
+    """Ensures a service's topics in the background, retrying until the broker lets it.
+
+    A service starts (and serves HTTP) with the broker down; the relay and the consumers wait on
+    :attr:`ready` before they touch a topic, so no event is sent to (or read from) a topic that
+    does not exist yet. :meth:`check` is the readiness check ``topics``: it names what is still
+    missing and the last error.
+    """
+
+    def __init__(
+        self,
+        bootstrap_servers: str,
+        specs: Sequence[TopicSpec],
+        *,
+        prefix: str = "",
+        retry_backoff: float = 0.5,
+        max_backoff: float = 10.0,
+    ) -> None:
+        self._bootstrap_servers = bootstrap_servers
+        self._specs = list(specs)
+        self._prefix = prefix
+        self.retry_backoff = retry_backoff
+        self.max_backoff = max_backoff
+        self.ready = asyncio.Event()
+        self.attempts = 0
+        self.last_error: str | None = None
+        self._task: asyncio.Task[None] | None = None
+        if not self._specs:
+            self.ready.set()
+
+    @property
+    def topics(self) -> list[str]:
+        """The logical names this provisioner ensures (dead-letter topics included)."""
+        return [spec.name for spec in expand(self._specs)]
+
+    async def start(self) -> None:
+        if self._task is None and not self.ready.is_set():
+            self._task = asyncio.create_task(self._run(), name="ensure-topics")
+
+    async def stop(self) -> None:
+        task, self._task = self._task, None
+        if task is not None and not task.done():
+            task.cancel()
+            await asyncio.wait({task}, timeout=3.0)
+            if not task.done():
+                log.error("ensure_topics_task_abandoned")
+
+    async def _run(self) -> None:
+        while True:
+            self.attempts += 1
+            try:
+                await ensure_topics(self._bootstrap_servers, self._specs, prefix=self._prefix)
+            except Exception as exc:
+                self.last_error = (
+                    f"{type(exc).__name__}: {exc}"[:500] if str(exc) else type(exc).__name__
+                )
+                delay = min(self.max_backoff, self.retry_backoff * 2 ** min(self.attempts, 10))
+                log.warning(
+                    "ensure_topics_retry",
+                    attempt=self.attempts,
+                    error=self.last_error,
+                    retry_in=round(delay, 2),
+                )
+                await asyncio.sleep(delay)
+                continue
+            self.last_error = None
+            self.ready.set()
+            log.info("topics_ready", topics=len(self.topics), attempts=self.attempts)
+            return
+
+    async def check(self) -> dict[str, object]:
+        """Readiness: ``ok`` once every declared topic exists, else what is missing and why."""
+        if self.ready.is_set():
+            return {"status": "ok", "topics": len(self.topics)}
+        result: dict[str, object] = {"status": "fail", "missing": self.topics}
+        result["error"] = self.last_error or "not yet ensured"
+        return result

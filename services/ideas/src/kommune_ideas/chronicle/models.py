@@ -9,7 +9,7 @@ from enum import StrEnum
 from sqlalchemy import CheckConstraint, DateTime, ForeignKey, Index, Integer, String, Text, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
-from kommune.db import Base
+from kommune_ideas.base import Base
 from kommune_ideas.clock import utc_now
 
 

@@ -8,8 +8,8 @@ from datetime import datetime
 from sqlalchemy import CheckConstraint, DateTime, ForeignKey, Index, String, Text, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
-from kommune.db import Base
 from kommune_ideas.access import Forum
+from kommune_ideas.base import Base
 from kommune_ideas.clock import utc_now
 
 _FORUM_VALUES = ", ".join(f"'{forum}'" for forum in Forum)

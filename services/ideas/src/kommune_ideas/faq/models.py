@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import DateTime, Index, Integer, String, Text, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
-from kommune.db import Base
+from kommune_ideas.base import Base
 from kommune_ideas.clock import utc_now
 
 

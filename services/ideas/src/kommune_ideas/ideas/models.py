@@ -21,7 +21,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, TSVECTOR
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from kommune.db import Base
+from kommune_ideas.base import Base
 from kommune_ideas.clock import utc_now
 from kommune_ideas.departments.models import Department
 from kommune_ideas.ideas.workflow import IdeaStatus

@@ -22,7 +22,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from kommune.db import Base
+from kommune_ideas.base import Base
 from kommune_ideas.clock import utc_now
 
 
