@@ -59,6 +59,12 @@ async def test_the_longest_prefix_wins_whatever_the_declaration_order(
 SERVICES = RoutingTable(ROUTES).upstreams()
 
 
+@pytest.fixture(autouse=True)
+def _test_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``main:app`` is built from the environment: a test one (production would need secrets)."""
+    monkeypatch.setenv("KOMMUNE_ENVIRONMENT", "test")
+
+
 def _service_app(name: str) -> FastAPI | None:
     """``kommune_<name>.main:app`` (the convention deploy/local/services.sh launches), if built."""
     module_name = f"kommune_{name}.main"

@@ -290,6 +290,10 @@ def _database_url_var(container: Resource) -> Resource | None:
     return next((var for var in env if var["name"].endswith("_DATABASE_URL")), None)
 
 
+CURSOR_SECRET = "kommune-cursor"
+"""The Secret holding ``KOMMUNE_CURSOR_SECRET`` (list cursors' HMAC key), one per deployment."""
+
+
 def _secret_refs(container: Resource) -> set[str]:
     return {
         var["valueFrom"]["secretKeyRef"]["name"]
@@ -893,8 +897,10 @@ def test_every_database_has_a_role_database_and_extensions(overlay: Rendered) ->
         assert role is not None, f"{name}: the owner of {database_name} is no managed role"
         assert role.get("login") is True
         assert role.get("ensure", "present") == "present"
-        # One Secret for the role's password and the service's connection.
-        assert {role["passwordSecret"]["name"]} == _secret_refs(container), name
+        # One Secret for the role's password and the service's connection (besides the
+        # deployment-wide cursor key every service reads).
+        assert {role["passwordSecret"]["name"]} == _secret_refs(container) - {CURSOR_SECRET}, name
+        assert CURSOR_SECRET in _secret_refs(container), f"{name}: no KOMMUNE_CURSOR_SECRET"
         extensions = {
             e["name"]
             for e in database["spec"].get("extensions", [])

@@ -112,6 +112,8 @@ async def test_service_without_issuer_accepts_no_token_and_is_not_ready(
     dev_issuer: DevIssuer,
     issuer_transport: httpx.ASGITransport,
 ) -> None:
+    # Production with everything but the issuer (the cursor key is required there too).
+    clean_environment.setenv("KOMMUNE_CURSOR_SECRET", "c" * 32)
     settings = ThingsSettings(
         database_url=database_url,
         kafka_bootstrap_servers=kafka_bootstrap_servers,

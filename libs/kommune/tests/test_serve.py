@@ -202,6 +202,7 @@ def test_every_service_carries_its_limits_from_its_settings(
     class ThingsSettings(ServiceSettings):
         model_config = SettingsConfigDict(env_prefix="THINGS_", extra="ignore")
 
+    monkeypatch.setenv("KOMMUNE_CURSOR_SECRET", "c" * 32)  # production requires one
     monkeypatch.setenv("THINGS_HTTP_HEADER_TIMEOUT", "3.5")
     monkeypatch.setenv("THINGS_HTTP_MAX_HEADER_COUNT", "50")
     monkeypatch.setenv("THINGS_METRICS_PORT", "9555")
