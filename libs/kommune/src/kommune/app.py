@@ -28,6 +28,7 @@ from kommune.events.consumer import ConsumerRunner, ConsumerSpec
 from kommune.events.relay import OutboxRelay
 from kommune.events.topics import TopicSpec, ensure_topics
 from kommune.health import HealthChecks, health_router
+from kommune.openapi import install_problem_openapi
 from kommune.settings import ServiceSettings
 from kommune.telemetry.logging import configure_logging
 from kommune.telemetry.metrics import metrics_router
@@ -81,12 +82,14 @@ def install_runtime(
     max_body_bytes: int,
     body_limits: Mapping[str, int] | None = None,
 ) -> None:
-    """Problem handlers, ``/healthz``/``/readyz``, ``/metrics`` and the pure ASGI middleware.
+    """Problem handlers (and their OpenAPI documentation), ``/healthz``/``/readyz``,
+    ``/metrics`` and the pure ASGI middleware.
 
     ``/readyz`` expects a :class:`HealthChecks` at ``request.state.health`` (lifespan state).
     ``body_limits`` maps path prefixes to their own body size limit (e.g. upload endpoints).
     """
     install_problem_handlers(app)
+    install_problem_openapi(app)
     app.include_router(health_router)
     app.include_router(metrics_router)
     # add_middleware prepends: the last one added is the outermost. Request context wraps the

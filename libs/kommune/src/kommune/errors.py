@@ -1,10 +1,18 @@
 """Domain errors carry their HTTP status; one set of handlers renders every error as RFC 9457.
 
 Services raise the subclasses below from ``service.py``; routers never build error responses.
+
+Every problem body has ``type``, ``title``, ``status`` and ``code``; ``detail`` and ``instance``
+when known; ``request_id`` (the ``X-Request-ID`` of the response, to quote to an operator) while
+a request is handled; a 422 from request validation lists ``errors[]`` (``loc``, ``msg``,
+``type``), a domain error may add its own members (``field``, ``current_status``...). The
+OpenAPI document describes exactly this shape (:mod:`kommune.openapi`). An error nobody
+expected becomes a logged 500 with a fixed text: no SQL, no stack trace, no input echoed.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any
@@ -13,6 +21,8 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from kommune.telemetry.context import request_id_var
 
 PROBLEM_JSON = "application/problem+json"
 PROBLEM_TYPE_BASE = "https://kommune.heidenheim.de/problems/"
@@ -93,6 +103,9 @@ def problem_response(
         body["detail"] = detail
     if instance:
         body["instance"] = instance
+    request_id = request_id_var.get()
+    if request_id is not None:
+        body["request_id"] = request_id
     body.update(extensions)
     return JSONResponse(
         body, status_code=status, media_type=PROBLEM_JSON, headers=dict(headers or {}) or None
@@ -113,17 +126,42 @@ async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
-async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, RequestValidationError)
-    errors = [
-        {"loc": list(err.get("loc", ())), "msg": err.get("msg", ""), "type": err.get("type", "")}
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _printable(part: object) -> str | int:
+    """A ``loc`` element safe to send: UTF-8 cannot encode a lone surrogate (e.g. in the name
+    of an unknown field), so it becomes U+FFFD instead of failing the error response."""
+    if isinstance(part, int) and not isinstance(part, bool):
+        return part
+    return _SURROGATE.sub("\ufffd", str(part))
+
+
+def validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
+    """``errors[]`` of a 422: where (``loc``, e.g. ``["body", "title"]``), what, and its kind."""
+    return [
+        {
+            "loc": [_printable(part) for part in err.get("loc", ())],
+            "msg": _SURROGATE.sub("\ufffd", str(err.get("msg", ""))),
+            "type": str(err.get("type", "")),
+        }
         for err in exc.errors()
     ]
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = validation_errors(exc)
+    fields = sorted(
+        {".".join(str(p) for p in e["loc"][1:]) or str(e["loc"][0]) for e in errors if e["loc"]}
+    )
+    detail = "One or more fields are missing or invalid"
+    detail += f": {', '.join(fields)}." if fields else "."
     return problem_response(
         422,
         "validation_failed",
         "Request validation failed",
-        "One or more fields are missing or invalid.",
+        detail,
         instance=request.url.path,
         errors=errors,
     )

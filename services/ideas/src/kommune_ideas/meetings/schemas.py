@@ -3,19 +3,32 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import AwareDatetime, Field, StringConstraints, model_validator
+from pydantic import AwareDatetime, Field, model_validator
 
+from kommune.schemas import DateWindow, PatchModel
 from kommune_ideas.ideas.workflow import IdeaStatus
 from kommune_ideas.meetings.models import AgendaItemKind
-from kommune_ideas.schema_types import InputModel, Note, OutputModel, ShortText, Title
+from kommune_ideas.schema_types import (
+    InputModel,
+    Note,
+    OutputModel,
+    ShortText,
+    Text,
+    Title,
+)
 
-UserId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
-Minutes = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20_000)]
+UserId = Annotated[str, Text(1, 255)]
+Minutes = Annotated[str, Text(1, 20_000, multi_line=True)]
 MAX_PARTICIPANTS = 100
+MeetingTime = Annotated[
+    AwareDatetime,
+    DateWindow(past=timedelta(days=366), future=timedelta(days=5 * 366), what="A circle's date"),
+]
+"""A circle is scheduled (or recorded) within a year back and five years ahead."""
 
 
 class Participant(InputModel):
@@ -25,7 +38,7 @@ class Participant(InputModel):
 
 class MeetingCreate(InputModel):
     title: Title
-    scheduled_at: AwareDatetime
+    scheduled_at: MeetingTime
     location: ShortText | None = None
     participants: list[Participant] = Field(default_factory=list, max_length=MAX_PARTICIPANTS)
     propose_agenda: bool = Field(
@@ -35,22 +48,14 @@ class MeetingCreate(InputModel):
     )
 
 
-class MeetingUpdate(InputModel):
+class MeetingUpdate(PatchModel):
+    nullable_fields = frozenset({"location", "minutes"})
+
     title: Title | None = None
-    scheduled_at: AwareDatetime | None = None
+    scheduled_at: MeetingTime | None = None
     location: ShortText | None = None
     participants: list[Participant] | None = Field(default=None, max_length=MAX_PARTICIPANTS)
     minutes: Minutes | None = None
-
-    @model_validator(mode="after")
-    def _not_empty(self) -> MeetingUpdate:
-        if not self.model_fields_set:
-            raise ValueError("Give at least one field to change.")
-        required = {"title", "scheduled_at", "participants"} & self.model_fields_set
-        nulls = sorted(name for name in required if getattr(self, name) is None)
-        if nulls:
-            raise ValueError(f"These fields cannot be null: {', '.join(nulls)}.")
-        return self
 
 
 class AgendaItemCreate(InputModel):
@@ -65,17 +70,9 @@ class AgendaItemCreate(InputModel):
         return self
 
 
-class AgendaItemUpdate(InputModel):
+class AgendaItemUpdate(PatchModel):
     title: ShortText | None = None
     position: int | None = Field(default=None, ge=1, le=1000, strict=True)
-
-    @model_validator(mode="after")
-    def _not_empty(self) -> AgendaItemUpdate:
-        if not self.model_fields_set or all(
-            getattr(self, name) is None for name in self.model_fields_set
-        ):
-            raise ValueError("Give a title or a position.")
-        return self
 
 
 class OutcomeCreate(InputModel):
