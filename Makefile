@@ -20,7 +20,7 @@ MYPY_PATHS := libs/kommune/src gateway/src services/ideas/src schemas/src \
 # Extra pytest arguments, e.g. make test PYTEST_ARGS='-k outbox -x'
 PYTEST_ARGS ?=
 
-.PHONY: help install infra up down status test lint bench logs clean schemas
+.PHONY: help install infra up down status test lint bench logs clean schemas fuzz
 
 help: ## list the targets
 	@echo "Kommune: make <target>"
@@ -47,6 +47,10 @@ status: ## what runs, on which port
 
 test: install infra ## the whole test suite against real PostgreSQL and Kafka (PYTEST_ARGS=...)
 	@bash $(LOCAL)/tasks.sh test $(PYTEST_ARGS)
+
+fuzz: install infra ## schemathesis over the gateway's merged OpenAPI, a token per role (50 examples)
+	@KOMMUNE_FUZZ=1 KOMMUNE_FUZZ_EXAMPLES=$${KOMMUNE_FUZZ_EXAMPLES:-50} KOMMUNE_FUZZ_MAX_SECONDS=$${KOMMUNE_FUZZ_MAX_SECONDS:-1500} \
+		bash $(LOCAL)/tasks.sh test tests/e2e/test_fuzz.py -s $(PYTEST_ARGS)
 
 lint: install ## ruff check, ruff format --check, mypy
 	$(UV) run --frozen ruff check .
