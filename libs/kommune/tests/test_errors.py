@@ -153,3 +153,17 @@ async def test_the_service_answers_normally_after_the_error(
     response = await client.get("/api/v1/notes", headers=auth_headers("u-1", ["staff"]))
     assert response.status_code == 200
     assert response.json() == {"count": 0}
+
+
+async def test_method_not_allowed_names_every_method_of_the_path(
+    client: httpx.AsyncClient, auth_headers: HeadersFactory
+) -> None:
+    # GET and POST /api/v1/notes are two routes; Starlette alone would answer "Allow: GET".
+    response = await client.request(
+        "DELETE", "/api/v1/notes", headers=auth_headers("u-1", ["staff"])
+    )
+    assert response.status_code == 405
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.headers["allow"] == "GET, POST"
+    documented = (await client.get("/openapi.json")).json()["paths"]["/api/v1/notes"]
+    assert {m.upper() for m in documented} == {"GET", "POST"}

@@ -12,6 +12,7 @@ expected becomes a logged 500 with a fixed text: no SQL, no stack trace, no inpu
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from http import HTTPStatus
@@ -167,14 +168,48 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+_OPENAPI_METHODS = ("get", "put", "post", "delete", "patch", "head", "options", "trace")
+
+
+def _allowed_methods(request: Request, declared: str | None) -> str | None:
+    """Every method the path has, for a 405's ``Allow``.
+
+    Starlette names only the methods of the first route whose path matched, while FastAPI
+    registers one route per method: ``PATCH /ideas/{id}`` would answer ``Allow: GET``. The
+    app's own OpenAPI document knows all of them, so ``Allow`` and the document agree.
+    """
+    methods = {m.strip().upper() for m in (declared or "").split(",") if m.strip()}
+    openapi = getattr(request.app, "openapi", None)
+    if callable(openapi) and getattr(request.app, "openapi_url", None):
+        root = request.scope.get("root_path", "")
+        path = request.url.path[len(root) :] if root else request.url.path
+        for template, item in openapi().get("paths", {}).items():
+            if _template_regex(template).fullmatch(path):
+                methods |= {m.upper() for m in item if m in _OPENAPI_METHODS}
+    return ", ".join(sorted(methods)) or None
+
+
+@functools.lru_cache(maxsize=1024)
+def _template_regex(template: str) -> re.Pattern[str]:
+    parts = re.split(r"(\{[^}]+\})", template)
+    return re.compile(
+        "".join("[^/]+" if p.startswith("{") and p.endswith("}") else re.escape(p) for p in parts)
+    )
+
+
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     status = exc.status_code
+    headers = dict(exc.headers or {})
+    if status == 405:
+        allow = _allowed_methods(request, headers.get("Allow"))
+        if allow:
+            headers["Allow"] = allow
     phrase = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "Error"
     code = phrase.lower().replace(" ", "_").replace("-", "_")
     detail = exc.detail if isinstance(exc.detail, str) and exc.detail != phrase else None
     return problem_response(
-        status, code, phrase, detail, instance=request.url.path, headers=exc.headers
+        status, code, phrase, detail, instance=request.url.path, headers=headers or None
     )
 
 

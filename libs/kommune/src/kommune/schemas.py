@@ -16,8 +16,8 @@ Input that the database cannot store, or that only looks like other input, never
   (U+0435) that looks like the Latin one is refused, whether alone or mixed with Latin letters,
   instead of creating a second ``e-akte`` that nobody can tell from the first. The city's tags
   are German.
-* **Dates** are bounded (:class:`DateWindow`): aware, and within a window that makes sense
-  for the field (a meeting is not in year 7718), which also keeps ``0001-01-01T00:00:00+14:00``
+* **Dates** are bounded (:class:`YearWindow`): aware, and within years that make sense for
+  the field (a meeting is not in year 7718), which also keeps ``0001-01-01T00:00:00+14:00``
   (not representable in UTC) away from the database.
 
 The OpenAPI document says the same: string types carry a ``pattern`` without control characters
@@ -31,7 +31,7 @@ import re
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Annotated, Any, ClassVar, Self
 
 from pydantic import (
@@ -213,16 +213,61 @@ SubjectId = Annotated[str, Text(1, 255)]
 
 # -- tags and codes ----------------------------------------------------------------------------
 
-_LATIN_LETTERS = "A-Za-z\\u00c0-\\u00d6\\u00d8-\\u00f6\\u00f8-\\u024f\\u1e00-\\u1eff"
-"""Basic Latin, Latin-1 letters (not the signs U+00D7, U+00F7), Latin Extended and Additional."""
-_FULLWIDTH = "\\uff10-\\uff19\\uff21-\\uff3a\\uff41-\\uff5a"
-"""Fullwidth digits and Latin letters (NFKC folds them to ASCII)."""
-_TAG_CHARS = f"0-9{_LATIN_LETTERS}{_FULLWIDTH}"
+_CANDIDATES = [
+    (0x30, 0x39),  # digits
+    (0x41, 0x5A),  # Basic Latin letters
+    (0x61, 0x7A),
+    (0xC0, 0xD6),  # Latin-1 letters (not the signs U+00D7, U+00F7)
+    (0xD8, 0xF6),
+    (0xF8, 0x24F),  # Latin Extended-A and -B
+    (0x1E00, 0x1EFF),  # Latin Extended Additional
+    (0xFF10, 0xFF19),  # fullwidth digits and Latin letters (NFKC folds them to ASCII)
+    (0xFF21, 0xFF3A),
+    (0xFF41, 0xFF5A),
+]
+
+
+def _fold_char(char: str) -> str:
+    return unicodedata.normalize("NFC", unicodedata.normalize("NFKC", char).casefold())
+
+
+def _closed_alphabet() -> list[str]:
+    """The candidate letters whose folded form is made of candidate letters again.
+
+    Computed, not typed in: a letter such as U+0149 (folds to an apostrophe and ``n``) would
+    otherwise pass the pattern and then fail after folding, i.e. the OpenAPI would promise
+    more than the service accepts.
+    """
+    alphabet = {chr(c) for low, high in _CANDIDATES for c in range(low, high + 1)}
+    while True:
+        closed = {c for c in alphabet if all(f in alphabet for f in _fold_char(c))}
+        if closed == alphabet:
+            return sorted(alphabet)
+        alphabet = closed
+
+
+def _regex_class(chars: list[str]) -> str:
+    """``chars`` as a regex class body of ``\\uXXXX`` ranges (JSON Schema and Python alike)."""
+    ranges: list[tuple[int, int]] = []
+    for code in sorted(ord(c) for c in chars):
+        if ranges and ranges[-1][1] == code - 1:
+            ranges[-1] = (ranges[-1][0], code)
+        else:
+            ranges.append((code, code))
+    return "".join(
+        f"\\u{low:04x}" if low == high else f"\\u{low:04x}-\\u{high:04x}" for low, high in ranges
+    )
+
+
+_ALPHABET = _closed_alphabet()
+_TAG_CHARS = _regex_class(_ALPHABET)
 TAG_PATTERN = f"^[{_TAG_CHARS}][{_TAG_CHARS} _-]*$"
-"""What a tag may look like when sent (after stripping, before folding)."""
-_CODE_CHARS = f"0-9A-Za-z{_FULLWIDTH}"
+"""What a tag may look like when sent (after stripping, before folding): Latin letters and
+digits whose folded form stays Latin, then also space, ``-``, ``_``."""
+_CODE_CHARS = _regex_class([c for c in _ALPHABET if all(f.isascii() for f in _fold_char(c))])
 CODE_PATTERN = f"^[{_CODE_CHARS}][{_CODE_CHARS}_-]*$"
-_FOLDED = re.compile(f"^[0-9{_LATIN_LETTERS}][0-9{_LATIN_LETTERS} _-]*$")
+"""A code: characters that fold to ASCII letters and digits, then also ``-``, ``_``."""
+_FOLDED = re.compile(TAG_PATTERN)
 
 
 def fold_identifier(value: str) -> str:
@@ -256,13 +301,24 @@ class Identifier:
     max_length: int
     pattern: str = TAG_PATTERN
 
+    def _fold(self, value: str) -> str:
+        folded = fold_identifier(value)
+        # Folding can lengthen (U+00DF becomes "ss"): the column holds max_length characters.
+        if len(folded) > self.max_length:
+            raise PydanticCustomError(
+                "string_too_long",
+                "Folded, this is longer than {max_length} characters.",
+                {"max_length": self.max_length},
+            )
+        return folded
+
     def __get_pydantic_core_schema__(
         self, source: Any, handler: GetCoreSchemaHandler
     ) -> core_schema.CoreSchema:
         return core_schema.no_info_before_validator_function(
             _check_identifier,
             core_schema.no_info_after_validator_function(
-                fold_identifier,
+                self._fold,
                 core_schema.str_schema(
                     strip_whitespace=True,
                     min_length=self.min_length,
@@ -282,32 +338,38 @@ Code = Annotated[str, Identifier(2, 40, CODE_PATTERN)]
 # -- dates -------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class DateWindow:
-    """``Annotated[AwareDatetime, DateWindow(...)]``: no further than ``past`` before and
-    ``future`` after now; the value comes out in UTC.
+STARTED_IN_YEAR = datetime.now(UTC).year
+"""The calendar year the process started in: date windows count from it."""
 
-    The window moves with the clock, so the OpenAPI states it in the description and in
-    ``x-kommune-window`` instead of a fixed bound.
+
+@dataclass(frozen=True, slots=True)
+class YearWindow:
+    """``Annotated[AwareDatetime, YearWindow(...)]``: a date-time whose year, as written, lies
+    from ``years_back`` before to ``years_ahead`` after the year the service started in.
+
+    Whole years, counted from the start year, so the OpenAPI document can state the rule
+    exactly, as a ``pattern`` on the year next to ``format: date-time`` (a client, or a fuzzer,
+    generating from it sends what is accepted), and both stay the same while the process runs;
+    a deployment in a new year moves them. Keeping the years near the present also keeps
+    values like ``0001-01-01T00:00:00+14:00`` (before year 1 in UTC) away from the database.
     """
 
-    past: timedelta
-    future: timedelta
+    years_back: int
+    years_ahead: int
     what: str = "The date"
 
+    @property
+    def years(self) -> range:
+        return range(STARTED_IN_YEAR - self.years_back, STARTED_IN_YEAR + self.years_ahead + 1)
+
     def check(self, value: datetime) -> datetime:
-        now = datetime.now(UTC)
-        try:
-            in_utc: datetime | None = value.astimezone(UTC)
-        except OverflowError:  # e.g. 0001-01-01T00:00:00+14:00 is before year 1 in UTC
-            in_utc = None
-        if in_utc is None or not now - self.past <= in_utc <= now + self.future:
+        if value.year not in self.years:
             raise PydanticCustomError(
                 "datetime_out_of_range",
-                "{what} must lie between {days_past} days ago and {days_future} days from now.",
-                {"what": self.what, "days_past": self.past.days, "days_future": self.future.days},
+                "{what} must lie in the years {first} to {last}.",
+                {"what": self.what, "first": self.years[0], "last": self.years[-1]},
             )
-        return in_utc
+        return value.astimezone(UTC)
 
     def __get_pydantic_core_schema__(
         self, source: Any, handler: GetCoreSchemaHandler
@@ -318,15 +380,50 @@ class DateWindow:
         self, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
     ) -> JsonSchemaValue:
         json_schema = handler(schema)
+        first, last = self.years[0], self.years[-1]
+        json_schema["pattern"] = "^(?:" + "|".join(str(year) for year in self.years) + ")-"
         json_schema["description"] = (
-            f"{self.what}: RFC 3339 with offset, at most {self.past.days} days ago and "
-            f"{self.future.days} days from now."
+            f"{self.what}: RFC 3339 with offset, in the years {first} to {last} (as written)."
         )
-        json_schema["x-kommune-window"] = {
-            "past_days": self.past.days,
-            "future_days": self.future.days,
-        }
         return json_schema
+
+
+# -- rules across fields ----------------------------------------------------------------------
+
+
+def reason_only_when(field: str, value: str, reason: str = "reason") -> dict[str, Any]:
+    """JSON schema: ``reason`` is required when ``field == value`` and absent or null otherwise
+    (e.g. a rejection needs a reason, nothing else takes one)."""
+    return {
+        "oneOf": [
+            {
+                "required": [field, reason],
+                "properties": {field: {"const": value}, reason: {"type": "string"}},
+            },
+            {
+                "properties": {field: {"not": {"const": value}}, reason: {"type": "null"}},
+            },
+        ]
+    }
+
+
+def check_reason_only_when(
+    field_value: object, value: str, reason_value: object, *, field: str, reason: str = "reason"
+) -> None:
+    """The model-side twin of :func:`reason_only_when` (a ``ValueError`` for pydantic)."""
+    if field_value == value and reason_value is None:
+        raise ValueError(f"{field} {value} needs a {reason}.")
+    if field_value != value and reason_value is not None:
+        raise ValueError(f"A {reason} is given only when {field} is {value}.")
+
+
+def one_of_required(*fields: str) -> dict[str, Any]:
+    """JSON schema: at least one of ``fields`` is present and not null."""
+    return {
+        "anyOf": [
+            {"required": [name], "properties": {name: {"not": {"type": "null"}}}} for name in fields
+        ]
+    }
 
 
 # -- people ------------------------------------------------------------------------------------

@@ -6,7 +6,7 @@ import uuid
 from typing import Annotated
 
 from kommune.schemas import CODE_PATTERN, Identifier
-from kommune_ideas.schema_types import InputModel, OutputModel, ShortText
+from kommune_ideas.schema_types import InputModel, OutputModel, Text
 
 DepartmentCode = Annotated[str, Identifier(2, 40, CODE_PATTERN)]
 """ASCII letters, digits, ``-``, ``_``; NFKC-normalised, case-folded (``Amt-32``: ``amt-32``)."""
@@ -14,7 +14,7 @@ DepartmentCode = Annotated[str, Identifier(2, 40, CODE_PATTERN)]
 
 class DepartmentCreate(InputModel):
     code: DepartmentCode
-    name: ShortText
+    name: Annotated[str, Text(1, 120)]
 
 
 class DepartmentOut(OutputModel):

@@ -7,9 +7,9 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import Field, field_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
-from kommune.schemas import PatchModel, Tag, Text
+from kommune.schemas import PatchModel, Tag, Text, check_reason_only_when, reason_only_when
 from kommune_ideas.departments.schemas import DepartmentOut
 from kommune_ideas.ideas.workflow import IdeaStatus
 from kommune_ideas.schema_types import (
@@ -64,9 +64,16 @@ class IdeaUpdate(PatchModel):
 
 
 class StatusChange(InputModel):
+    model_config = ConfigDict(json_schema_extra=reason_only_when("status", IdeaStatus.REJECTED))
+
     status: IdeaStatus
     note: Note = Field(description="The official answer, shown with the idea.")
     reason: Note | None = Field(default=None, description="Required for, and only for, rejected.")
+
+    @model_validator(mode="after")
+    def _reason_only_for_rejected(self) -> StatusChange:
+        check_reason_only_when(self.status, IdeaStatus.REJECTED, self.reason, field="status")
+        return self
 
 
 class IdeaSort(StrEnum):

@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta
+from datetime import datetime
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import AwareDatetime, Field, model_validator
+from pydantic import AwareDatetime, ConfigDict, Field, model_validator
 
-from kommune.schemas import DateWindow, PatchModel
+from kommune.schemas import (
+    PatchModel,
+    YearWindow,
+    check_reason_only_when,
+    one_of_required,
+    reason_only_when,
+)
 from kommune_ideas.ideas.workflow import IdeaStatus
 from kommune_ideas.meetings.models import AgendaItemKind
 from kommune_ideas.schema_types import (
@@ -25,10 +31,9 @@ UserId = Annotated[str, Text(1, 255)]
 Minutes = Annotated[str, Text(1, 20_000, multi_line=True)]
 MAX_PARTICIPANTS = 100
 MeetingTime = Annotated[
-    AwareDatetime,
-    DateWindow(past=timedelta(days=366), future=timedelta(days=5 * 366), what="A circle's date"),
+    AwareDatetime, YearWindow(years_back=1, years_ahead=5, what="A circle's date")
 ]
-"""A circle is scheduled (or recorded) within a year back and five years ahead."""
+"""A circle is scheduled (or recorded) from last year to five years ahead."""
 
 
 class Participant(InputModel):
@@ -59,6 +64,8 @@ class MeetingUpdate(PatchModel):
 
 
 class AgendaItemCreate(InputModel):
+    model_config = ConfigDict(json_schema_extra=one_of_required("idea_id", "title"))
+
     idea_id: uuid.UUID | None = None
     title: ShortText | None = Field(default=None, description="Required for a topic without idea.")
     position: int | None = Field(default=None, ge=1, le=1000, strict=True)
@@ -76,6 +83,8 @@ class AgendaItemUpdate(PatchModel):
 
 
 class OutcomeCreate(InputModel):
+    model_config = ConfigDict(json_schema_extra=reason_only_when("status", IdeaStatus.REJECTED))
+
     note: Note = Field(description="What the circle concluded; becomes the idea's answer.")
     status: IdeaStatus | None = Field(
         default=None, description="Move the idea to this status (the workflow's rules apply)."
@@ -83,9 +92,8 @@ class OutcomeCreate(InputModel):
     reason: Note | None = Field(default=None, description="Required when rejecting.")
 
     @model_validator(mode="after")
-    def _reason_needs_status(self) -> OutcomeCreate:
-        if self.reason is not None and self.status is None:
-            raise ValueError("A reason is given only with a status change to rejected.")
+    def _reason_only_for_rejected(self) -> OutcomeCreate:
+        check_reason_only_when(self.status, IdeaStatus.REJECTED, self.reason, field="status")
         return self
 
 
