@@ -17,6 +17,8 @@ from typing import Any
 import httpx
 import pytest
 
+from kommune.schemas import STARTED_IN_YEAR
+
 from .conftest import Api, Db, Personas, assert_problem, idea_body
 
 BAD_TEXT = {
@@ -215,14 +217,17 @@ async def test_department_code_is_folded(
     assert_problem(again, 409)
 
 
+FIRST_YEAR, LAST_YEAR = STARTED_IN_YEAR - 1, STARTED_IN_YEAR + 5
+
+
 @pytest.mark.parametrize(
     "scheduled_at",
     [
         "0001-01-01T00:00:00+14:00",  # before year 1 in UTC
         "9999-12-31T23:59:59-14:00",  # after year 9999 in UTC
         "7718-05-01T10:00:00+02:00",
-        (datetime.now(UTC) + timedelta(days=5 * 366 + 2)).isoformat(),
-        (datetime.now(UTC) - timedelta(days=368)).isoformat(),
+        f"{LAST_YEAR + 1}-01-01T00:00:00+00:00",
+        f"{FIRST_YEAR - 1}-12-31T23:59:59+00:00",
     ],
 )
 async def test_meeting_date_out_of_range_is_422_and_changes_nothing(
@@ -242,9 +247,11 @@ async def test_meeting_date_out_of_range_is_422_and_changes_nothing(
 async def test_meeting_dates_inside_the_window_are_accepted(
     client: httpx.AsyncClient, people: Personas
 ) -> None:
-    now = datetime.now(UTC)
-    for when in (now - timedelta(days=300), now + timedelta(days=30), now + timedelta(days=1700)):
-        scheduled_at = when.replace(microsecond=0).isoformat()
+    for scheduled_at in (
+        f"{FIRST_YEAR}-01-01T00:00:00+14:00",  # the first year as written (UTC: the year before)
+        f"{LAST_YEAR}-12-31T23:59:59-14:00",  # the last year as written (UTC: the year after)
+        (datetime.now(UTC) + timedelta(days=30)).isoformat(),
+    ):
         response = await client.post(
             "/api/v1/meetings",
             json={"title": "Innovationszirkel", "scheduled_at": scheduled_at},

@@ -15,6 +15,8 @@ import httpx
 import jsonschema
 import pytest
 
+from kommune.schemas import STARTED_IN_YEAR
+
 from .conftest import Api, Personas, idea_body
 
 HTTP_METHODS = ("get", "put", "post", "delete", "patch")
@@ -87,7 +89,15 @@ async def test_enforced_constraints_are_in_the_schema(document: dict[str, Any]) 
         assert not re.match(pattern, bad), bad
     scheduled = schemas["MeetingCreate"]["properties"]["scheduled_at"]
     assert scheduled["format"] == "date-time"
-    assert scheduled["x-kommune-window"] == {"past_days": 366, "future_days": 1830}
+    years = re.compile(scheduled["pattern"])
+    assert years.match(f"{STARTED_IN_YEAR + 5}-12-31T23:59:59-14:00")
+    assert not years.match(f"{STARTED_IN_YEAR + 6}-01-01T00:00:00Z")
+    assert not years.match("0001-01-01T00:00:00+14:00")
+    # Rules across fields: a reason only with (and always with) a rejection; an agenda item
+    # names an idea or a title.
+    assert len(schemas["StatusChange"]["oneOf"]) == 2
+    assert len(schemas["OutcomeCreate"]["oneOf"]) == 2
+    assert len(schemas["AgendaItemCreate"]["anyOf"]) == 2
     limit = next(
         p for p in document["paths"]["/api/v1/ideas"]["get"]["parameters"] if p["name"] == "limit"
     )
