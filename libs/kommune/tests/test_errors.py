@@ -41,6 +41,16 @@ async def count_notes(principal: CurrentPrincipal, session: DbSession) -> dict[s
     return {"count": int((await session.execute(text("SELECT count(*) FROM notes"))).scalar_one())}
 
 
+@router.get("/count")
+async def count_all(principal: CurrentPrincipal, session: DbSession) -> dict[str, int]:
+    return await count_notes(principal, session)
+
+
+@router.patch("/{note_id}")
+async def update_note(note_id: int, principal: CurrentPrincipal) -> dict[str, int]:
+    return {"id": note_id}
+
+
 @router.post("/nul", status_code=201)
 async def create_note_with_nul(principal: CurrentPrincipal, session: DbSession) -> None:
     await session.execute(text("INSERT INTO notes (body) VALUES ('first')"))
@@ -167,3 +177,18 @@ async def test_method_not_allowed_names_every_method_of_the_path(
     assert response.headers["allow"] == "GET, POST"
     documented = (await client.get("/openapi.json")).json()["paths"]["/api/v1/notes"]
     assert {m.upper() for m in documented} == {"GET", "POST"}
+
+
+async def test_literal_path_captured_by_a_parameter_is_405_not_422(
+    client: httpx.AsyncClient, auth_headers: HeadersFactory
+) -> None:
+    # PATCH /api/v1/notes/count reaches PATCH /api/v1/notes/{note_id} and fails as an invalid
+    # id; the document says /api/v1/notes/count has GET only.
+    headers = auth_headers("u-1", ["staff"])
+    response = await client.patch("/api/v1/notes/count", json={"body": "x"}, headers=headers)
+    assert response.status_code == 405, response.text
+    assert response.headers["allow"] == "GET"
+    # The parameterised path itself still validates its parameter.
+    response = await client.patch("/api/v1/notes/not-a-number", json={"body": "x"}, headers=headers)
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["loc"] == ["path", "note_id"]

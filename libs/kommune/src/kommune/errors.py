@@ -152,6 +152,10 @@ def validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
+    # A literal path captured by a sibling's path parameter is a wrong method, not bad input.
+    wrong_method = _method_not_allowed(request)
+    if wrong_method is not None:
+        return wrong_method
     errors = validation_errors(exc)
     fields = sorted(
         {".".join(str(p) for p in e["loc"][1:]) or str(e["loc"][0]) for e in errors if e["loc"]}
@@ -171,22 +175,41 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
 _OPENAPI_METHODS = ("get", "put", "post", "delete", "patch", "head", "options", "trace")
 
 
-def _allowed_methods(request: Request, declared: str | None) -> str | None:
-    """Every method the path has, for a 405's ``Allow``.
+def documented_methods(request: Request) -> set[str] | None:
+    """The methods the app's OpenAPI document gives the request's path, or None if none.
 
     Starlette names only the methods of the first route whose path matched, while FastAPI
-    registers one route per method: ``PATCH /ideas/{id}`` would answer ``Allow: GET``. The
-    app's own OpenAPI document knows all of them, so ``Allow`` and the document agree.
+    registers one route per method (``PATCH /ideas/{id}`` would answer ``Allow: GET``), and a
+    path parameter can capture a literal sibling (``PATCH /ideas/counts`` reaches
+    ``PATCH /ideas/{idea_id}`` and fails as an invalid id). The document knows better: the most
+    specific template that matches (fewest parameters) and its methods.
     """
-    methods = {m.strip().upper() for m in (declared or "").split(",") if m.strip()}
     openapi = getattr(request.app, "openapi", None)
-    if callable(openapi) and getattr(request.app, "openapi_url", None):
-        root = request.scope.get("root_path", "")
-        path = request.url.path[len(root) :] if root else request.url.path
-        for template, item in openapi().get("paths", {}).items():
-            if _template_regex(template).fullmatch(path):
-                methods |= {m.upper() for m in item if m in _OPENAPI_METHODS}
-    return ", ".join(sorted(methods)) or None
+    if not callable(openapi) or not getattr(request.app, "openapi_url", None):
+        return None
+    root = request.scope.get("root_path", "")
+    path = request.url.path[len(root) :] if root else request.url.path
+    best: tuple[int, set[str]] | None = None
+    for template, item in openapi().get("paths", {}).items():
+        if _template_regex(template).fullmatch(path):
+            specificity = template.count("{")
+            if best is None or specificity < best[0]:
+                best = (specificity, {m.upper() for m in item if m in _OPENAPI_METHODS})
+    return None if best is None else best[1]
+
+
+def _method_not_allowed(request: Request) -> JSONResponse | None:
+    """A 405 when the documented path lacks the request's method (see above), else None."""
+    methods = documented_methods(request)
+    if methods is None or request.method.upper() in methods:
+        return None
+    return problem_response(
+        405,
+        "method_not_allowed",
+        "Method Not Allowed",
+        instance=request.url.path,
+        headers={"Allow": ", ".join(sorted(methods))},
+    )
 
 
 @functools.lru_cache(maxsize=1024)
@@ -202,9 +225,9 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     status = exc.status_code
     headers = dict(exc.headers or {})
     if status == 405:
-        allow = _allowed_methods(request, headers.get("Allow"))
-        if allow:
-            headers["Allow"] = allow
+        methods = documented_methods(request)
+        if methods:
+            headers["Allow"] = ", ".join(sorted(methods))
     phrase = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else "Error"
     code = phrase.lower().replace(" ", "_").replace("-", "_")
     detail = exc.detail if isinstance(exc.detail, str) and exc.detail != phrase else None
