@@ -21,7 +21,7 @@ MYPY_PATHS := libs/kommune/src gateway/src $(wildcard services/*/src) schemas/sr
 # Extra pytest arguments, e.g. make test PYTEST_ARGS='-k outbox -x'
 PYTEST_ARGS ?=
 
-.PHONY: help install infra up down status test lint bench logs clean schemas keycloak
+.PHONY: help install infra up down status test lint bench logs clean schemas keycloak fuzz
 
 help: ## list the targets
 	@echo "Kommune: make <target>"
@@ -51,6 +51,10 @@ status: ## what runs, on which port
 
 test: install infra ## the whole test suite against real PostgreSQL and Kafka (PYTEST_ARGS=...)
 	@bash $(LOCAL)/tasks.sh test $(PYTEST_ARGS)
+
+fuzz: install infra ## schemathesis over the merged OpenAPI per role, 10x the examples of make test
+	@KOMMUNE_FUZZ_EXAMPLES=$${KOMMUNE_FUZZ_EXAMPLES:-50} KOMMUNE_FUZZ_MAX_SECONDS=$${KOMMUNE_FUZZ_MAX_SECONDS:-300} \
+		bash $(LOCAL)/tasks.sh test tests/e2e/test_fuzz.py -s $(PYTEST_ARGS)
 
 lint: install ## ruff check, ruff format --check, mypy
 	$(UV) run --frozen ruff check .

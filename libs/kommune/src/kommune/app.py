@@ -29,6 +29,7 @@ from kommune.events.consumer import ConsumerRunner, ConsumerSpec, check_inbox_re
 from kommune.events.relay import OutboxRelay
 from kommune.events.topics import TopicProvisioner, TopicSpec
 from kommune.health import HealthChecks, health_router
+from kommune.openapi import install_problem_openapi
 from kommune.serve import ServerLimits
 from kommune.settings import ServiceSettings
 from kommune.telemetry.logging import configure_logging
@@ -95,7 +96,8 @@ def install_runtime(
     body_limits: Mapping[str, int] | None = None,
     limits: ServerLimits | None = None,
 ) -> None:
-    """Problem handlers, ``/healthz``/``/readyz`` and the pure ASGI middleware.
+    """Problem handlers (and their OpenAPI documentation), ``/healthz``/``/readyz`` and the
+    pure ASGI middleware.
 
     ``/readyz`` expects a :class:`HealthChecks` at ``request.state.health`` (lifespan state).
     ``body_limits`` maps path prefixes to their own body size limit (e.g. upload endpoints).
@@ -104,6 +106,7 @@ def install_runtime(
     """
     app.state.server_limits = limits or ServerLimits()
     install_problem_handlers(app)
+    install_problem_openapi(app)
     app.include_router(health_router)
     # add_middleware prepends: the last one added is the outermost. Request context wraps the
     # size limit so that a 413 is counted, logged and carries the request id.

@@ -6,8 +6,9 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import AnyHttpUrl, Field, UrlConstraints, model_validator
+from pydantic import AnyHttpUrl, Field, UrlConstraints
 
+from kommune.schemas import PatchModel
 from kommune_ideas.chronicle.models import EntryKind
 from kommune_ideas.schema_types import (
     CommentBody,
@@ -27,21 +28,12 @@ class EntryCreate(InputModel):
     link_url: Link | None = None
 
 
-class EntryUpdate(InputModel):
+class EntryUpdate(PatchModel):
+    nullable_fields = frozenset({"link_url"})
+
     title: Title | None = None
     body: VeryLongText | None = None
     link_url: Link | None = None
-
-    @model_validator(mode="after")
-    def _not_empty(self) -> EntryUpdate:
-        if not self.model_fields_set:
-            raise ValueError("Give at least one field to change.")
-        nulls = sorted(
-            n for n in {"title", "body"} & self.model_fields_set if getattr(self, n) is None
-        )
-        if nulls:
-            raise ValueError(f"These fields cannot be null: {', '.join(nulls)}.")
-        return self
 
 
 class EntryOut(OutputModel):

@@ -5,18 +5,16 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from pydantic import StringConstraints
+from kommune.schemas import CODE_PATTERN, Identifier
+from kommune_ideas.schema_types import InputModel, OutputModel, Text
 
-from kommune_ideas.schema_types import InputModel, OutputModel, ShortText
-
-DepartmentCode = Annotated[
-    str, StringConstraints(strip_whitespace=True, pattern=r"^[a-z0-9][a-z0-9_-]{1,39}$")
-]
+DepartmentCode = Annotated[str, Identifier(2, 40, CODE_PATTERN)]
+"""ASCII letters, digits, ``-``, ``_``; NFKC-normalised, case-folded (``Amt-32``: ``amt-32``)."""
 
 
 class DepartmentCreate(InputModel):
     code: DepartmentCode
-    name: ShortText
+    name: Annotated[str, Text(1, 120)]
 
 
 class DepartmentOut(OutputModel):

@@ -6,11 +6,12 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import Field, StringConstraints, model_validator
+from pydantic import Field
 
-from kommune_ideas.schema_types import InputModel, OutputModel, VeryLongText
+from kommune.schemas import PatchModel
+from kommune_ideas.schema_types import InputModel, OutputModel, Text, VeryLongText
 
-Question = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=300)]
+Question = Annotated[str, Text(3, 300)]
 Position = Annotated[int, Field(ge=0, le=100_000, strict=True)]
 
 
@@ -20,19 +21,10 @@ class FaqCreate(InputModel):
     position: Position | None = Field(default=None, description="Default: after the last entry.")
 
 
-class FaqUpdate(InputModel):
+class FaqUpdate(PatchModel):
     question: Question | None = None
     answer: VeryLongText | None = None
     position: Position | None = None
-
-    @model_validator(mode="after")
-    def _not_empty(self) -> FaqUpdate:
-        if not self.model_fields_set:
-            raise ValueError("Give at least one field to change.")
-        nulls = sorted(n for n in self.model_fields_set if getattr(self, n) is None)
-        if nulls:
-            raise ValueError(f"These fields cannot be null: {', '.join(nulls)}.")
-        return self
 
 
 class FaqOut(OutputModel):

@@ -11,6 +11,7 @@ from kommune.auth.principal import CurrentPrincipal, Principal
 from kommune.db import DbSession
 from kommune.pagination import Page, PageParams
 from kommune.routing import service_router
+from kommune.schemas import SubjectId, Tag
 from kommune_ideas.access import Permission, requires
 from kommune_ideas.departments.schemas import DepartmentOut
 from kommune_ideas.ideas.models import Idea, IdeaHistoryEntry
@@ -25,7 +26,6 @@ from kommune_ideas.ideas.schemas import (
     IdeaUpdate,
     SearchQuery,
     StatusChange,
-    Tag,
 )
 from kommune_ideas.ideas.service import IdeaDetailView, IdeaService, IdeaView
 from kommune_ideas.ideas.workflow import IdeaStatus
@@ -109,10 +109,7 @@ async def idea_filters(
     status_: Annotated[IdeaStatus | None, Query(alias="status")] = None,
     department_id: uuid.UUID | None = None,
     tag: Tag | None = None,
-    author: Annotated[
-        str | None,
-        Query(min_length=1, max_length=255, description="Author's subject id, or `me`."),
-    ] = None,
+    author: Annotated[SubjectId | None, Query(description="Author's subject id, or `me`.")] = None,
     following: Annotated[bool, Query(description="Only ideas you follow.")] = False,
 ) -> IdeaFilters:
     return IdeaFilters(

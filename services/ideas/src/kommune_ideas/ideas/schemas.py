@@ -7,8 +7,9 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import Field, StringConstraints, computed_field, field_validator, model_validator
+from pydantic import ConfigDict, Field, computed_field, field_validator, model_validator
 
+from kommune.schemas import PatchModel, Tag, Text, check_reason_only_when, reason_only_when
 from kommune_ideas.departments.schemas import DepartmentOut
 from kommune_ideas.ideas.workflow import GERMAN_LABELS, IdeaStatus
 from kommune_ideas.schema_types import (
@@ -23,19 +24,7 @@ from kommune_ideas.schema_types import (
 
 MAX_TAGS = 10
 
-Tag = Annotated[
-    str,
-    StringConstraints(
-        strip_whitespace=True,
-        to_lower=True,
-        min_length=2,
-        max_length=40,
-        pattern=r"^[\w][\w\- ]*$",
-    ),
-]
-"""Lower-cased; letters (incl. umlauts), digits, space, hyphen, underscore."""
-
-SearchQuery = Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=200)]
+SearchQuery = Annotated[str, Text(2, 200)]
 
 
 def _unique_tags(tags: list[str]) -> list[str]:
@@ -54,7 +43,7 @@ class IdeaCreate(InputModel):
     _tags = field_validator("tags")(_unique_tags)
 
 
-class IdeaUpdate(InputModel):
+class IdeaUpdate(PatchModel):
     """Only the fields given change; ``null`` is not a value of any of them."""
 
     title: Title | None = None
@@ -70,23 +59,21 @@ class IdeaUpdate(InputModel):
     def _tags(cls, tags: list[str] | None) -> list[str] | None:
         return None if tags is None else _unique_tags(tags)
 
-    @model_validator(mode="after")
-    def _not_empty(self) -> IdeaUpdate:
-        if not self.model_fields_set:
-            raise ValueError("Give at least one field to change.")
-        nulls = sorted(name for name in self.model_fields_set if getattr(self, name) is None)
-        if nulls:
-            raise ValueError(f"These fields cannot be null: {', '.join(nulls)}.")
-        return self
-
     def changes(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in sorted(self.model_fields_set)}
 
 
 class StatusChange(InputModel):
+    model_config = ConfigDict(json_schema_extra=reason_only_when("status", IdeaStatus.REJECTED))
+
     status: IdeaStatus
     note: Note = Field(description="The official answer, shown with the idea.")
     reason: Note | None = Field(default=None, description="Required for, and only for, rejected.")
+
+    @model_validator(mode="after")
+    def _reason_only_for_rejected(self) -> StatusChange:
+        check_reason_only_when(self.status, IdeaStatus.REJECTED, self.reason, field="status")
+        return self
 
 
 class IdeaSort(StrEnum):

@@ -7,15 +7,33 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import AwareDatetime, Field, StringConstraints, model_validator
+from pydantic import AwareDatetime, ConfigDict, Field, model_validator
 
+from kommune.schemas import (
+    PatchModel,
+    YearWindow,
+    check_reason_only_when,
+    one_of_required,
+    reason_only_when,
+)
 from kommune_ideas.ideas.workflow import IdeaStatus
 from kommune_ideas.meetings.models import AgendaItemKind
-from kommune_ideas.schema_types import InputModel, Note, OutputModel, ShortText, Title
+from kommune_ideas.schema_types import (
+    InputModel,
+    Note,
+    OutputModel,
+    ShortText,
+    Text,
+    Title,
+)
 
-UserId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
-Minutes = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20_000)]
+UserId = Annotated[str, Text(1, 255)]
+Minutes = Annotated[str, Text(1, 20_000, multi_line=True)]
 MAX_PARTICIPANTS = 100
+MeetingTime = Annotated[
+    AwareDatetime, YearWindow(years_back=1, years_ahead=5, what="A circle's date")
+]
+"""A circle is scheduled (or recorded) from last year to five years ahead."""
 
 
 class Participant(InputModel):
@@ -25,7 +43,7 @@ class Participant(InputModel):
 
 class MeetingCreate(InputModel):
     title: Title
-    scheduled_at: AwareDatetime
+    scheduled_at: MeetingTime
     location: ShortText | None = None
     participants: list[Participant] = Field(default_factory=list, max_length=MAX_PARTICIPANTS)
     propose_agenda: bool = Field(
@@ -35,25 +53,19 @@ class MeetingCreate(InputModel):
     )
 
 
-class MeetingUpdate(InputModel):
+class MeetingUpdate(PatchModel):
+    nullable_fields = frozenset({"location", "minutes"})
+
     title: Title | None = None
-    scheduled_at: AwareDatetime | None = None
+    scheduled_at: MeetingTime | None = None
     location: ShortText | None = None
     participants: list[Participant] | None = Field(default=None, max_length=MAX_PARTICIPANTS)
     minutes: Minutes | None = None
 
-    @model_validator(mode="after")
-    def _not_empty(self) -> MeetingUpdate:
-        if not self.model_fields_set:
-            raise ValueError("Give at least one field to change.")
-        required = {"title", "scheduled_at", "participants"} & self.model_fields_set
-        nulls = sorted(name for name in required if getattr(self, name) is None)
-        if nulls:
-            raise ValueError(f"These fields cannot be null: {', '.join(nulls)}.")
-        return self
-
 
 class AgendaItemCreate(InputModel):
+    model_config = ConfigDict(json_schema_extra=one_of_required("idea_id", "title"))
+
     idea_id: uuid.UUID | None = None
     title: ShortText | None = Field(default=None, description="Required for a topic without idea.")
     position: int | None = Field(default=None, ge=1, le=1000, strict=True)
@@ -65,20 +77,14 @@ class AgendaItemCreate(InputModel):
         return self
 
 
-class AgendaItemUpdate(InputModel):
+class AgendaItemUpdate(PatchModel):
     title: ShortText | None = None
     position: int | None = Field(default=None, ge=1, le=1000, strict=True)
 
-    @model_validator(mode="after")
-    def _not_empty(self) -> AgendaItemUpdate:
-        if not self.model_fields_set or all(
-            getattr(self, name) is None for name in self.model_fields_set
-        ):
-            raise ValueError("Give a title or a position.")
-        return self
-
 
 class OutcomeCreate(InputModel):
+    model_config = ConfigDict(json_schema_extra=reason_only_when("status", IdeaStatus.REJECTED))
+
     note: Note = Field(description="What the circle concluded; becomes the idea's answer.")
     status: IdeaStatus | None = Field(
         default=None, description="Move the idea to this status (the workflow's rules apply)."
@@ -86,9 +92,8 @@ class OutcomeCreate(InputModel):
     reason: Note | None = Field(default=None, description="Required when rejecting.")
 
     @model_validator(mode="after")
-    def _reason_needs_status(self) -> OutcomeCreate:
-        if self.reason is not None and self.status is None:
-            raise ValueError("A reason is given only with a status change to rejected.")
+    def _reason_only_for_rejected(self) -> OutcomeCreate:
+        check_reason_only_when(self.status, IdeaStatus.REJECTED, self.reason, field="status")
         return self
 
 
