@@ -22,7 +22,12 @@ from kommune.app import create_service_app
 from kommune.auth.principal import CurrentPrincipal
 from kommune.db import DbSession, create_engine
 from kommune.settings import ServiceSettings
-from kommune.testing.auth import HeadersFactory, issuer_settings_overrides, lifespan_client
+from kommune.testing.auth import (
+    TEST_APP_AUDIENCE,
+    HeadersFactory,
+    issuer_settings_overrides,
+    lifespan_client,
+)
 
 router = APIRouter(prefix="/api/v1/notes", tags=["notes"])
 SECRET_SQL = "INSERT INTO notes_secret_table"
@@ -84,6 +89,7 @@ async def client(
     settings = ServiceSettings.model_validate(
         {
             "service_name": "errors-test",
+            "oidc_audience": TEST_APP_AUDIENCE,
             "KOMMUNE_ENVIRONMENT": "test",
             "KOMMUNE_LOG_JSON": True,
             "database_url": notes_database,

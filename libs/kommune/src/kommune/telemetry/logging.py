@@ -60,6 +60,17 @@ def _drop_color_message(_: WrappedLogger, __: str, event_dict: EventDict) -> Eve
     return event_dict
 
 
+def never_cache_loggers() -> None:
+    """For test sessions: loggers are not cached on first use.
+
+    ``structlog.testing.capture_logs`` cannot see a logger cached before the capture began, so in
+    a session where some earlier test used a module's logger, a later test capturing that
+    module's events would see nothing (and fail only when run after the other).
+    """
+    _state["uncached"] = True
+    structlog.configure(cache_logger_on_first_use=False)
+
+
 def configure_logging(level: str, *, json: bool, service: str) -> None:
     """Configure structlog and the standard library's root logger (idempotent)."""
     key = (level.upper(), json, service)
@@ -87,7 +98,7 @@ def configure_logging(level: str, *, json: bool, service: str) -> None:
             ],
             logger_factory=structlog.stdlib.LoggerFactory(),
             wrapper_class=structlog.stdlib.BoundLogger,
-            cache_logger_on_first_use=True,
+            cache_logger_on_first_use=not _state.get("uncached"),
         )
         _state["structlog_configured"] = True
 

@@ -51,6 +51,7 @@ from sqlalchemy.engine import make_url
 
 from kommune.events.envelope import ReceivedEvent, decode
 from kommune.events.topics import TopicSpec, ensure_topics, expand, validate_topic_prefix
+from kommune.telemetry.logging import never_cache_loggers
 
 log = structlog.get_logger(__name__)
 
@@ -59,6 +60,11 @@ KAFKA_ENV = "KOMMUNE_TEST_KAFKA_BOOTSTRAP_SERVERS"
 LOCAL_DATABASE_URL = "postgresql://kommune:kommune@127.0.0.1:15432/postgres"
 LOCAL_KAFKA_BOOTSTRAP = "127.0.0.1:19092"
 Provider = Literal["env", "docker", "local"]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Tests capture log events: no logger may be cached before a capture (see the function)."""
+    never_cache_loggers()
 
 
 # ---- where the servers come from -------------------------------------------------------------
