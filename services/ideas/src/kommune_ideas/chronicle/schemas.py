@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import AnyHttpUrl, Field, UrlConstraints
+from pydantic import AfterValidator, AnyHttpUrl, Field, UrlConstraints
 
 from kommune.schemas import PatchModel
 from kommune_ideas.chronicle.models import EntryKind
@@ -19,7 +19,20 @@ from kommune_ideas.schema_types import (
     VeryLongText,
 )
 
-Link = Annotated[AnyHttpUrl, UrlConstraints(max_length=2000)]
+LINK_MAX_LENGTH = 2000
+"""The column's length (varchar(2000))."""
+
+
+def _fits_column(url: AnyHttpUrl) -> AnyHttpUrl:
+    # Normalising can lengthen a URL (a "/" for an empty path, punycode): check what is stored.
+    if len(str(url)) > LINK_MAX_LENGTH:
+        raise ValueError(f"The link is longer than {LINK_MAX_LENGTH} characters.")
+    return url
+
+
+Link = Annotated[
+    AnyHttpUrl, UrlConstraints(max_length=LINK_MAX_LENGTH - 100), AfterValidator(_fits_column)
+]
 
 
 class EntryCreate(InputModel):
