@@ -68,6 +68,26 @@ async def test_name_falls_back_to_preferred_username(
     assert principal.department is None
 
 
+async def test_claims_are_made_storable(issuer: ControlledIssuer, http: httpx.AsyncClient) -> None:
+    """An identity provider's display names end up in varchar(200) columns: a 300-character
+    name with a NUL is shortened and cleaned, not a 500 at the first write."""
+    token = issuer.issuer.issue(
+        "u1", ["staff"], name="E\x00rika " + "M" * 300, department="Amt\x07"
+    )
+    principal = await verifier(http).verify(token)
+    assert principal.name == "Erika " + "M" * 194
+    assert principal.department == "Amt"
+
+
+@pytest.mark.parametrize("subject", ["a" * 256, "user\x00x", "user\x1bx"])
+async def test_a_subject_the_columns_cannot_hold_is_refused(
+    issuer: ControlledIssuer, http: httpx.AsyncClient, subject: str
+) -> None:
+    token = issuer.issuer.issue(subject, ["staff"])
+    with pytest.raises(Unauthorized, match="subject"):
+        await verifier(http).verify(token)
+
+
 async def test_keys_are_cached(issuer: ControlledIssuer, http: httpx.AsyncClient) -> None:
     v = verifier(http)
     for _ in range(5):

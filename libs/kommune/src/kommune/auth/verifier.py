@@ -21,7 +21,9 @@ the client what to fix without echoing the token or the key material.
 from __future__ import annotations
 
 import os
+import re
 import time
+import unicodedata
 from collections.abc import Mapping
 from types import TracebackType
 from typing import Any, Self
@@ -264,8 +266,31 @@ def check_access_token_type(header: Mapping[str, Any], claims: Mapping[str, Any]
         )
 
 
+MAX_SUBJECT_LENGTH = 255
+"""What the services' ``*_id`` columns of a person hold; a longer ``sub`` is refused (401)."""
+MAX_NAME_LENGTH = 200
+"""What the services' ``*_name`` columns hold; a longer display name is shortened."""
+_UNSTORABLE = re.compile("[\x00-\x1f\x7f\ud800-\udfff]")
+
+
+def _display_text(value: object, max_length: int) -> str | None:
+    """A display string from a claim, storable as it is: control characters and lone
+    surrogates dropped, NFC, at most ``max_length`` characters; ``None`` if nothing is left."""
+    if not isinstance(value, str):
+        return None
+    text = unicodedata.normalize("NFC", _UNSTORABLE.sub("", value)).strip()[:max_length]
+    return text or None
+
+
 def principal_from_claims(claims: Mapping[str, Any]) -> Principal:
-    """Keycloak-compatible claims → :class:`Principal` (roles from ``realm_access.roles``)."""
+    """Keycloak-compatible claims → :class:`Principal` (roles from ``realm_access.roles``).
+
+    Claims are input too: an identity provider's data ends up in the services' columns, so a
+    subject the columns cannot hold is refused and display names are made storable.
+    """
+    subject = str(claims["sub"])
+    if not subject or len(subject) > MAX_SUBJECT_LENGTH or _UNSTORABLE.search(subject):
+        raise Unauthorized("The token's subject (sub) is empty, too long or not printable.")
     realm_access = claims.get("realm_access")
     raw_roles = realm_access.get("roles") if isinstance(realm_access, dict) else None
     roles = (
@@ -273,13 +298,11 @@ def principal_from_claims(claims: Mapping[str, Any]) -> Principal:
         if isinstance(raw_roles, list)
         else frozenset()
     )
-    name = claims.get("name") or claims.get("preferred_username")
-    department = claims.get("department")
     return Principal(
-        sub=str(claims["sub"]),
+        sub=subject,
         roles=roles,
-        name=name if isinstance(name, str) else None,
-        department=department if isinstance(department, str) else None,
+        name=_display_text(claims.get("name") or claims.get("preferred_username"), MAX_NAME_LENGTH),
+        department=_display_text(claims.get("department"), MAX_NAME_LENGTH),
     )
 
 
