@@ -53,7 +53,7 @@ test: install infra ## the whole test suite against real PostgreSQL and Kafka (P
 	@bash $(LOCAL)/tasks.sh test $(PYTEST_ARGS)
 
 fuzz: install infra ## schemathesis over the merged OpenAPI per role, 10x the examples of make test
-	@KOMMUNE_FUZZ=1 KOMMUNE_FUZZ_EXAMPLES=$${KOMMUNE_FUZZ_EXAMPLES:-50} KOMMUNE_FUZZ_MAX_SECONDS=$${KOMMUNE_FUZZ_MAX_SECONDS:-600} \
+	@KOMMUNE_FUZZ_EXAMPLES=$${KOMMUNE_FUZZ_EXAMPLES:-50} KOMMUNE_FUZZ_MAX_SECONDS=$${KOMMUNE_FUZZ_MAX_SECONDS:-300} \
 		KOMMUNE_FUZZ_PHASES=$${KOMMUNE_FUZZ_PHASES:-examples,coverage,fuzzing,stateful} \
 		bash $(LOCAL)/tasks.sh test tests/e2e/test_fuzz.py -s $(PYTEST_ARGS)
 
