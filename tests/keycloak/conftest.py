@@ -9,6 +9,7 @@ verifier is configured lives in :class:`VerifierProfile` below, in one place.
 from __future__ import annotations
 
 import asyncio
+import secrets
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -94,6 +95,8 @@ async def keycloak_platform(
         "KOMMUNE_LOG_LEVEL": "WARNING",
         "kafka_bootstrap_servers": kafka_bootstrap_servers,
         "KOMMUNE_KAFKA_TOPIC_PREFIX": kafka_topic_prefix,
+        # Production requires the key that signs list cursors (one per deployment).
+        "KOMMUNE_CURSOR_SECRET": secrets.token_hex(32),
     }
     gateway = create_gateway_app(
         GatewaySettings.model_validate(
