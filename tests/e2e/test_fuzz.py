@@ -6,7 +6,7 @@ fixed seed. Every check schemathesis has (server errors, status codes, content t
 schemas and headers, positive and negative data, auth, undeclared methods, Allow headers...)
 must pass: zero failures, not only zero 500s.
 
-``make test`` runs the example and fuzzing phases for 30 s per role (215–360 requests each,
+``make test`` runs the example and fuzzing phases for 30 s per role (215 to 360 requests each,
 every operation, under 3 minutes for the five roles); ``make fuzz`` runs ten times as long and adds
 the coverage phase (every boundary value and undeclared method the schema implies) and the
 stateful phase. Environment: ``KOMMUNE_FUZZ_EXAMPLES``, ``KOMMUNE_FUZZ_PHASES``,
