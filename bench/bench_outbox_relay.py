@@ -4,7 +4,7 @@
     headers) to a fresh topic without awaiting each send, then awaits every ack → messages/s.
 (b) the same N events as outbox rows (inserted with COPY, then VACUUM ANALYZE, not timed); the
     relay drains them to a second fresh topic (its batches: select FOR UPDATE SKIP LOCKED through
-    a cursor, send, acks, mark; pipelined in chunks, see kommune.events.relay) → events/s.
+    a cursor, send, acks, delete; pipelined in chunks, see kommune.events.relay) → events/s.
 
 Both use the relay's producer settings, so the ratio is the cost of the outbox round trip itself.
 

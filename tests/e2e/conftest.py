@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from kommune.db import create_engine
 from kommune.events.topics import physical_topic
 from kommune.migrations import upgrade
-from kommune.testing.contracts import check_outbox
+from kommune.testing.contracts import check_outbox, record_outbox
 from kommune.testing.infra import CreateDatabase
 from kommune.testing.servers import RunningServer, free_port
 from kommune_gateway.main import create_gateway_app
@@ -74,6 +74,7 @@ async def platform(
 ) -> AsyncIterator[Platform]:
     ideas_db = await create_database("e2e_ideas")
     await upgrade(IDEAS_ALEMBIC, ideas_db)
+    await record_outbox(ideas_db)
     gateway_port, ideas_port = free_port(), free_port()
     issuer = f"http://127.0.0.1:{gateway_port}/auth/dev"
     common = {

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from kommune.auth.dev_issuer import DevIssuer
+from kommune.testing.conditions import wait_until
 from kommune.testing.infra import KafkaProbe, LocalKafka
 from kommune_ideas.events import IDEA_TOPIC
 from kommune_schemas import validate, validate_headers
@@ -115,7 +116,7 @@ async def test_kafka_outage_delays_the_event_but_never_loses_or_doubles_it(
         )
         assert response.status_code == 201, response.text
         idea_id = response.json()["id"]
-        unsent = "SELECT count(*) FROM outbox WHERE aggregateid = :id AND published_at IS NULL"
+        unsent = "SELECT count(*) FROM outbox WHERE aggregateid = :id"
         assert await platform.ideas_scalar(unsent, id=idea_id) == 1, "the event waits"
     finally:
         await local_kafka.start()
@@ -133,13 +134,12 @@ async def test_kafka_outage_delays_the_event_but_never_loses_or_doubles_it(
         assert await probe.records(created_event, timeout=60), "delivered after the outage"
         records = await probe.records(created_event, count=None, timeout=30)
     assert len(records) == 1, f"expected exactly one delivery, got {len(records)}"
-    assert (
-        await platform.ideas_scalar(
-            "SELECT count(*) FROM outbox WHERE aggregateid = :id AND published_at IS NOT NULL",
-            id=idea_id,
-        )
-        == 1
-    )
+
+    async def deleted_once_sent() -> bool:
+        return bool(await platform.ideas_scalar(unsent, id=idea_id) == 0)
+
+    # The relay deletes the row after the broker's ack, so possibly after the probe saw it.
+    await wait_until(deleted_once_sent, deadline=30)
 
 
 @pytest.mark.parametrize("target", ["gateway", "service"])
@@ -185,7 +185,7 @@ async def test_wrong_role_cannot_create_and_nothing_is_written(platform: Platfor
     assert response.status_code == 403
     assert response.headers["content-type"].startswith(PROBLEM_JSON)
     assert await platform.ideas_scalar("SELECT count(*) FROM ideas WHERE title = :t", t=title) == 0
-    written = "SELECT count(*) FROM outbox WHERE payload->>'title' = :t"
+    written = "SELECT count(*) FROM recorded.outbox WHERE payload->>'title' = :t"
     assert await platform.ideas_scalar(written, t=title) == 0
 
 

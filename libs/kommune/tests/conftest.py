@@ -6,7 +6,7 @@ import asyncio
 import json
 import os
 import signal
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -149,15 +149,3 @@ async def wait_for_broker(bootstrap_servers: str, deadline: float = 60.0) -> Non
         finally:
             await client.close()
         await asyncio.sleep(0.2)  # a retry interval, not synchronisation
-
-
-async def wait_until(
-    condition: Callable[[], Awaitable[bool]], *, deadline: float = 20.0, interval: float = 0.05
-) -> None:
-    """Wait for a real condition, failing after ``deadline`` seconds."""
-    loop = asyncio.get_running_loop()
-    until = loop.time() + deadline
-    while not await condition():
-        if loop.time() > until:
-            raise TimeoutError(f"condition not reached within {deadline}s")
-        await asyncio.sleep(interval)

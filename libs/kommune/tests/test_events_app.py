@@ -11,6 +11,7 @@ from kommune.app import create_service_app
 from kommune.events.topics import TopicSpec
 from kommune.settings import ServiceSettings
 from kommune.testing.auth import issuer_settings_overrides, lifespan_client
+from kommune.testing.conditions import wait_until
 from kommune.testing.infra import (
     CreateDatabase,
     delete_prefixed_topics,
@@ -18,7 +19,7 @@ from kommune.testing.infra import (
     unique_topic_prefix,
 )
 
-from .conftest import TEST_SOURCE, wait_until
+from .conftest import TEST_SOURCE
 
 if TYPE_CHECKING:
     from .conftest import EventsDb, MakeEvent
@@ -62,7 +63,7 @@ async def test_the_relay_uses_its_own_database_url(
 
             async def published() -> bool:
                 sent: Any = await events_db.scalar(
-                    "SELECT published_at IS NOT NULL FROM outbox WHERE id = :id", id=event.id
+                    "SELECT NOT EXISTS (SELECT FROM outbox WHERE id = :id)", id=event.id
                 )
                 return bool(sent)
 

@@ -296,6 +296,8 @@ async def test_outbox_to_consumer_end_to_end(
         poll_interval=0.2,
     )
     spec = ConsumerSpec(group_id=unique_group("e2e"), topics=[topic], handler=_record_effect)
+    # Each event's aggregate, read before the relay deletes the rows it sends.
+    rows = await events_db.scalar("SELECT json_object_agg(id::text, aggregateid) FROM outbox")
     await relay.start()
     try:
         async with _runner(events_db, kafka_bootstrap_servers, spec) as runner:
@@ -305,7 +307,6 @@ async def test_outbox_to_consumer_end_to_end(
     assert stats.handled == 50
     effects = await events_db.effects()
     assert len({e["event_id"] for e in effects}) == 50
-    rows = await events_db.scalar("SELECT json_object_agg(id::text, aggregateid) FROM outbox")
     per_aggregate: dict[str, list[int]] = {}
     for effect in effects:
         per_aggregate.setdefault(rows[effect["event_id"]], []).append(effect["data"]["n"])

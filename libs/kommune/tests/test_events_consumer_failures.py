@@ -29,9 +29,8 @@ from kommune.events.consumer import (
 )
 from kommune.events.envelope import ReceivedEvent, encode_headers
 from kommune.events.topics import DAY_MS, TopicSpec, dead_letter_topic, ensure_topics
+from kommune.testing.conditions import wait_until
 from kommune.testing.infra import delete_topics, kafka_events, unique_group
-
-from .conftest import wait_until
 
 if TYPE_CHECKING:
     from .conftest import EventsDb

@@ -10,8 +10,7 @@ from sqlalchemy import text
 
 from kommune.db import transaction
 from kommune.events.inbox import claim, prune
-
-from .conftest import wait_until
+from kommune.testing.conditions import wait_until
 
 if TYPE_CHECKING:
     from .conftest import EventsDb

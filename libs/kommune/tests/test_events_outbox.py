@@ -11,8 +11,9 @@ from sqlalchemy import text
 
 from kommune.db import transaction
 from kommune.events.outbox import DomainEvent, Outbox, UndeclaredTopicError, declare_outbox_topics
+from kommune.testing.conditions import wait_until
 
-from .conftest import TEST_SOURCE, wait_until
+from .conftest import TEST_SOURCE
 
 if TYPE_CHECKING:
     from .conftest import EventsDb, MakeEvent

@@ -33,8 +33,10 @@ def _relay(db: EventsDb, bootstrap: str, **options: Any) -> OutboxRelay:
 
 async def _row(db: EventsDb, event_id: uuid.UUID) -> dict[str, Any]:
     row: dict[str, Any] = await db.scalar(
-        "SELECT json_build_object('sent', published_at IS NOT NULL, 'attempts', attempts, "
-        "'parked', parked_at IS NOT NULL, 'error', last_error) FROM outbox WHERE id = :id",
+        # A sent row is deleted: what is left of it is the fact that it was sent.
+        "SELECT coalesce((SELECT json_build_object('sent', false, 'attempts', attempts, "
+        "'parked', parked_at IS NOT NULL, 'error', last_error) FROM outbox WHERE id = :id), "
+        "json_build_object('sent', true))",
         id=event_id,
     )
     return row

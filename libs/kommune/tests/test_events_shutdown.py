@@ -27,9 +27,8 @@ from kommune.events.relay import OutboxRelay
 from kommune.events.shutdown import stop_kafka_client
 from kommune.events.topics import TopicProvisioner, TopicSpec
 from kommune.health import HealthChecks
+from kommune.testing.conditions import wait_until
 from kommune.testing.infra import kafka_events, unique_group, unique_topic
-
-from .conftest import wait_until
 
 if TYPE_CHECKING:
     from .conftest import EventsDb, MakeEvent, PausedBroker
@@ -168,7 +167,7 @@ async def _relayed(relay: OutboxRelay) -> bool:
 
 async def _published(db: EventsDb, event_id: uuid.UUID) -> bool:
     return bool(
-        await db.scalar("SELECT published_at IS NOT NULL FROM outbox WHERE id = :id", id=event_id)
+        await db.scalar("SELECT NOT EXISTS (SELECT FROM outbox WHERE id = :id)", id=event_id)
     )
 
 

@@ -61,13 +61,13 @@ class Db(ServiceDb):
         # consumer, so the outbox is compared for the service's own request-driven aggregates.
         counts["outbox_requests"] = int(
             await self.scalar(
-                "SELECT count(*) FROM outbox WHERE aggregatetype <> 'chronicle_entry'"
+                "SELECT count(*) FROM recorded.outbox WHERE aggregatetype <> 'chronicle_entry'"
             )
         )
         if idea_id is not None:
             counts["idea_outbox"] = int(
                 await self.scalar(
-                    "SELECT count(*) FROM outbox WHERE aggregateid = :id", id=str(idea_id)
+                    "SELECT count(*) FROM recorded.outbox WHERE aggregateid = :id", id=str(idea_id)
                 )
             )
             counts["idea_row"] = await self.rows(

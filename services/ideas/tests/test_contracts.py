@@ -110,6 +110,6 @@ async def test_every_event_type_written_by_the_service_keeps_its_contract(
         json={"body": "Danke"},
         headers=people.staff.headers,
     )
-    written = {row["type"] for row in await db.rows("SELECT DISTINCT type FROM outbox")}
+    written = {row["type"] for row in await db.rows("SELECT DISTINCT type FROM recorded.outbox")}
     assert set(events.EMITTED_TYPES) <= written
     assert await check_outbox(db.url) > 0

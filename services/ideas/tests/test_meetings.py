@@ -147,7 +147,7 @@ async def test_an_outcome_performs_the_status_change(
     types = {
         row["type"]
         for row in await db.rows(
-            "SELECT type FROM outbox WHERE aggregateid IN (:idea, :meeting)",
+            "SELECT type FROM recorded.outbox WHERE aggregateid IN (:idea, :meeting)",
             idea=circle["x"],
             meeting=meeting_id,
         )

@@ -40,7 +40,7 @@ async def test_one_endorsement_per_person_and_withdrawable(
     types = [
         row["type"]
         for row in await db.rows(
-            "SELECT type FROM outbox WHERE aggregateid = :id ORDER BY seq", id=idea["id"]
+            "SELECT type FROM recorded.outbox WHERE aggregateid = :id ORDER BY seq", id=idea["id"]
         )
     ]
     assert types == [

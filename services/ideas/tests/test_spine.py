@@ -43,7 +43,8 @@ async def test_change_agent_posts_an_idea_and_its_event_reaches_kafka(
         await db.scalar("SELECT status FROM ideas WHERE id = :id", id=uuid.UUID(idea_id)) == "idea"
     )
     [row] = await db.rows(
-        "SELECT type, topic, aggregateid, payload FROM outbox WHERE aggregateid = :id", id=idea_id
+        "SELECT type, topic, aggregateid, payload FROM recorded.outbox WHERE aggregateid = :id",
+        id=idea_id,
     )
     assert row["type"] == events.IDEA_CREATED
     assert row["topic"] == events.IDEA_TOPIC

@@ -47,12 +47,12 @@ from kommune.events.topics import TopicNamespace, dead_letter_topic
 
 _PARKED = """
 SELECT id, aggregatetype, aggregateid, type, topic, attempts, last_error, created_at, parked_at
-FROM outbox WHERE parked_at IS NOT NULL AND published_at IS NULL
+FROM outbox WHERE parked_at IS NOT NULL
 ORDER BY seq LIMIT $1
 """
 _REDRIVE = """
 UPDATE outbox SET parked_at = NULL, attempts = 0, next_attempt_at = NULL, last_error = NULL
-WHERE parked_at IS NOT NULL AND published_at IS NULL AND ($1::boolean OR id = ANY($2::uuid[]))
+WHERE parked_at IS NOT NULL AND ($1::boolean OR id = ANY($2::uuid[]))
 RETURNING id
 """
 

@@ -1,9 +1,10 @@
 """The transactional outbox: a domain change and its event are written in one transaction.
 
 Columns follow Debezium's outbox event router (``id, aggregatetype, aggregateid, type, payload``)
-plus the CloudEvents attributes in ``headers`` and the relay's bookkeeping (``published_at``,
-``attempts``, ``last_error``, ``next_attempt_at``, ``parked_at``). The relay
-(:mod:`kommune.events.relay`) publishes unsent rows; ``pg_notify`` wakes it once the row commits.
+plus the CloudEvents attributes in ``headers`` and the relay's bookkeeping (``attempts``,
+``last_error``, ``next_attempt_at``, ``parked_at``). Every row is unsent: the relay
+(:mod:`kommune.events.relay`) deletes a row once Kafka acknowledged it; ``pg_notify`` wakes it
+once the row commits.
 
 :meth:`Outbox.add` enforces two rules so that no service has to remember them:
 
@@ -54,7 +55,6 @@ class OutboxMessage(EventTablesBase):
     payload: Mapped[dict[str, Any]] = mapped_column(JSONB)
     headers: Mapped[dict[str, str]] = mapped_column(JSONB)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
-    published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     attempts: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
     last_error: Mapped[str | None] = mapped_column(Text)
     # Not before this time again (exponential backoff after a failure).
@@ -63,18 +63,9 @@ class OutboxMessage(EventTablesBase):
     parked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     __table_args__ = (
-        Index(
-            "ix_outbox_unpublished",
-            "seq",
-            postgresql_where=text("published_at IS NULL"),
-        ),
         # The relay's "is an earlier row of this aggregate failing?" probe; usually empty.
-        Index(
-            "ix_outbox_failing",
-            "aggregateid",
-            "seq",
-            postgresql_where=text("published_at IS NULL AND attempts > 0"),
-        ),
+        # (The relay reads the queue in ``seq`` order through the unique index on ``seq``.)
+        Index("ix_outbox_failing", "aggregateid", "seq", postgresql_where=text("attempts > 0")),
     )
 
 

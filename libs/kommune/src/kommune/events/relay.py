@@ -6,24 +6,28 @@ How it stays correct:
   (``pg_try_advisory_lock``) on a dedicated connection and does all its work on that connection.
   Other replicas retry the lock every ``lock_retry_interval``. Losing the connection loses the
   lock, so work and lock end together; the relay reconnects and competes again.
-* **Select what is unsent, never "after the last id".** Insert order is not commit order: a
-  transaction that inserted seq 7 may commit after one that inserted seq 8. A cursor would skip 7
-  for ever (pyeventsourcing avoids that gap by serialising writers with a table lock; we keep
-  writers concurrent and instead select ``WHERE published_at IS NULL ORDER BY seq``).
+* **Every row in the outbox is unsent.** A sent row is deleted, so the table is a queue, not a
+  log: Kafka keeps what was published (for each topic's retention) and the consumers' inboxes
+  keep what was processed. Insert order is not commit order (a transaction that inserted seq 7
+  may commit after one that inserted seq 8), so the relay never reads "after the last id", which
+  would skip 7 for ever (pyeventsourcing avoids that gap by serialising writers with a table
+  lock; we keep writers concurrent and read the whole queue ``ORDER BY seq``).
   ``FOR UPDATE SKIP LOCKED`` additionally keeps a relay that was cut off from its lock (e.g. a
   zombie session) from publishing the same rows concurrently.
-* **Mark after the ack.** Rows are sent with an idempotent producer (``acks=all``) without waiting
-  per record; ``published_at`` is set only for records the broker acknowledged, in the same
-  transaction that locked them. If the process dies between the broker's ack and the commit,
+* **Delete after the ack.** Rows are sent with an idempotent producer (``acks=all``) without
+  waiting per record; a row is deleted only once the broker acknowledged it, in the same
+  transaction that locked it. If the process dies between the broker's ack and the commit,
   the rows are sent again by the next leader: *duplicates are possible, losses are not*.
   Consumers deduplicate by ``ce_id`` in their inbox (:mod:`kommune.events.inbox`), so a
   duplicate has no second effect. For the same reason the relay's session commits with
-  ``synchronous_commit = off``: a mark lost in a crash is a duplicate, never a loss.
+  ``synchronous_commit = off``: a delete lost in a crash is a duplicate, never a loss.
+  (Deleting costs PostgreSQL about a third of what marking a ``published_at`` did: no new row
+  version, no index entries; see ADR 0003.)
 * **Pipelined.** A batch (``batch_size`` rows, one transaction) is read through a cursor in
   chunks of :data:`FETCH_CHUNK`; while chunk *k* is appended to the producer and acknowledged,
-  the connection marks chunk *k-1* and reads chunk *k+1* (PostgreSQL, Python and the broker
-  work at the same time). The key's partition is Kafka's default (murmur2), computed once per
-  aggregate.
+  the connection deletes the sent rows of chunk *k-1* and reads chunk *k+1* (PostgreSQL, Python
+  and the broker work at the same time). The key's partition is Kafka's default (murmur2),
+  computed once per aggregate.
 * **Order per aggregate.** Records of one aggregate share a key, hence a partition, and are sent in
   ``seq`` order; the idempotent producer keeps one request in flight per partition and retries in
   order. Writers of one aggregate are serialised by :meth:`Outbox.add`'s advisory lock, so
@@ -43,7 +47,7 @@ How it stays correct:
   aggregate flows.
 * **Kafka down.** When nothing is acknowledged and the broker does not answer either, the rows of
   the unsettled chunks stay unsent (attempts untouched: an outage is no row's fault) and are
-  remembered; before the next batch the relay waits for them to settle and marks those the
+  remembered; before the next batch the relay waits for them to settle and deletes those the
   broker did take, so a broker outage does not produce duplicates. Meanwhile the relay backs off
   exponentially (capped at ``max_backoff``).
 * **Leader connection.** TCP keepalives on both ends (:data:`LEADER_KEEPALIVES`): a partitioned
@@ -115,13 +119,11 @@ SELECT o.id, o.aggregateid, o.topic, o.attempts,
        convert_to(o.payload::text, 'UTF8') AS value,
        o.headers::text AS headers
 FROM outbox o
-WHERE o.published_at IS NULL
-  AND o.parked_at IS NULL
+WHERE o.parked_at IS NULL
   AND (o.next_attempt_at IS NULL OR o.next_attempt_at <= now())
   AND NOT EXISTS (
       SELECT 1 FROM outbox f
-      WHERE f.aggregateid = o.aggregateid AND f.published_at IS NULL AND f.attempts > 0
-        AND f.seq < o.seq
+      WHERE f.aggregateid = o.aggregateid AND f.attempts > 0 AND f.seq < o.seq
   )
 ORDER BY o.seq
 LIMIT $1
@@ -131,10 +133,10 @@ FOR UPDATE OF o SKIP LOCKED
 bytes: no JSON decoding or re-encoding per row in Python), except rows parked, waiting for their
 retry, or behind an earlier row of their aggregate that failed (those wait, and never fill a
 batch)."""
-_MARK_PUBLISHED = """
-UPDATE outbox AS o SET published_at = now()
-FROM unnest($1::uuid[]) AS sent(id)
-WHERE o.id = sent.id AND o.published_at IS NULL
+_DELETE_SENT = """
+DELETE FROM outbox AS o
+USING unnest($1::uuid[]) AS sent(id)
+WHERE o.id = sent.id
 """
 """A join, not ``id = ANY($1)``: with thousands of ids that was a linear search of the array for
 each row of a sequential scan (250 ms for 2,000 rows, half of a batch's time)."""
@@ -150,11 +152,7 @@ RETURNING parked_at IS NOT NULL AS parked, aggregateid, attempts
 _BACKLOG = text(
     "SELECT count(*), coalesce(extract(epoch FROM now() - min(created_at)), 0), "
     "count(*) FILTER (WHERE parked_at IS NOT NULL) "
-    "FROM outbox WHERE published_at IS NULL"
-)
-_PURGE = text(
-    "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE published_at IS NOT NULL "
-    "AND published_at < now() - make_interval(days => :days) LIMIT :limit)"
+    "FROM outbox"
 )
 
 
@@ -183,7 +181,7 @@ FETCH_CHUNK = 1000
 APPEND_TIMEOUT = 1.0
 """Seconds one record may take to be appended to the producer's buffer (normally instant)."""
 LEADER_COMMIT = {"synchronous_commit": "off"}
-"""The relay's own transactions only mark rows as sent: if a crash loses such a commit, the rows
+"""The relay's own transactions only delete sent rows: if a crash loses such a commit, the rows
 are sent again (a duplicate, which the inboxes absorb), never lost. Not waiting for the WAL flush
 saves a disk round trip per batch. (Services' transactions keep the server's setting.)"""
 STOP_TIMEOUT = 6.0
@@ -210,7 +208,7 @@ class _AppendState:
 
 @dataclass(slots=True)
 class _Chunk:
-    """Rows of a batch read in one round trip, appended together, marked together."""
+    """Rows of a batch read in one round trip, appended together, deleted together once sent."""
 
     rows: list[asyncpg.Record]
     appended_at: float
@@ -236,8 +234,6 @@ class OutboxRelay:
         publish_timeout: float = 10.0,
         lock_retry_interval: float = 2.0,
         max_backoff: float = 5.0,
-        retention_days: int = 7,
-        housekeeping_interval: float = 3600.0,
         metrics_interval: float = 5.0,
         producer_options: Mapping[str, Any] | None = None,
         topic_prefix: str = "",
@@ -262,8 +258,6 @@ class OutboxRelay:
         self.publish_timeout = publish_timeout
         self.lock_retry_interval = lock_retry_interval
         self.max_backoff = max_backoff
-        self.retention_days = retention_days
-        self.housekeeping_interval = housekeeping_interval
         self.metrics_interval = metrics_interval
         self._producer_options = dict(producer_options or {})
         self._lock_key = advisory_lock_key(service_name)
@@ -279,7 +273,6 @@ class OutboxRelay:
         self._task: asyncio.Task[None] | None = None
         self._last_batch_full = False
         self._next_metrics = 0.0
-        self._next_housekeeping = 0.0
 
     # ---- lifecycle -----------------------------------------------------------------------------
 
@@ -351,9 +344,9 @@ class OutboxRelay:
         """One batch (up to ``batch_size`` rows, one transaction), pipelined in chunks.
 
         The rows are read through a cursor, :data:`FETCH_CHUNK` at a time. While the producer
-        appends chunk *k* (Python) and the broker acknowledges it, the connection marks chunk
-        *k-1* (whose acks are in) and reads chunk *k+1*: PostgreSQL, Python and Kafka work at
-        the same time. Locks and marks end together at the commit, as before.
+        appends chunk *k* (Python) and the broker acknowledges it, the connection deletes the
+        sent rows of chunk *k-1* (whose acks are in) and reads chunk *k+1*: PostgreSQL, Python
+        and Kafka work at the same time. Locks and deletes end together at the commit.
         """
         published = 0
         unavailable: KafkaUnavailableError | None = None
@@ -368,10 +361,10 @@ class OutboxRelay:
                 while True:
                     rows_read += len(rows)
                     more = len(rows) == FETCH_CHUNK and rows_read < self.batch_size
-                    # The connection's next work (mark the previous chunk, read the next one)
+                    # The connection's next work (settle the previous chunk, read the next one)
                     # runs while this chunk is appended.
                     database = asyncio.ensure_future(
-                        self._mark_and_read(conn, cursor, previous, more)
+                        self._settle_and_read(conn, cursor, previous, more)
                     )
                     current: _Chunk | None = None
                     try:
@@ -385,7 +378,7 @@ class OutboxRelay:
                     if not more:
                         break
                 if previous is not None:
-                    published += (await self._mark_and_read(conn, cursor, previous, False))[0]
+                    published += (await self._settle_and_read(conn, cursor, previous, False))[0]
             except KafkaUnavailableError as exc:
                 # Commit what the broker did acknowledge; the rest is settled next time.
                 unavailable = exc
@@ -414,20 +407,21 @@ class OutboxRelay:
         chunk.sends = await self._append(producer, rows, missing, chunk.failures, state, chunk)
         return chunk
 
-    async def _mark_and_read(
+    async def _settle_and_read(
         self,
         conn: asyncpg.Connection,
         cursor: Any,
         chunk: _Chunk | None,
         read_more: bool,
     ) -> tuple[int, list[asyncpg.Record]]:
-        """Settle ``chunk`` (wait for its acks, mark, record failures), then read the next rows."""
+        """Settle ``chunk`` (wait for its acks, delete what was sent, record failures), then read
+        the next rows."""
         published = await self._settle_chunk(conn, chunk) if chunk is not None else 0
         rows: list[asyncpg.Record] = await cursor.fetch(FETCH_CHUNK) if read_more else []
         return published, rows
 
     async def _settle_chunk(self, conn: asyncpg.Connection, chunk: _Chunk) -> int:
-        """Wait for the chunk's acknowledgements (its own ``publish_timeout``); mark what was
+        """Wait for the chunk's acknowledgements (its own ``publish_timeout``); delete what was
         published, record each failure. Raises :class:`KafkaUnavailableError` if nothing came
         back and the broker does not answer."""
         loop = asyncio.get_running_loop()
@@ -464,7 +458,7 @@ class OutboxRelay:
                 failures[row["id"]] = _describe(error, self.publish_timeout)
                 failed_aggregates.add(row["aggregateid"])
         if published:
-            await conn.execute(_MARK_PUBLISHED, published)
+            await conn.execute(_DELETE_SENT, published)
         parked = []
         for row_id, error_text in failures.items():
             outcome = await conn.fetchrow(
@@ -622,7 +616,7 @@ class OutboxRelay:
         return True
 
     async def _settle_inflight(self, conn: asyncpg.Connection) -> None:
-        """Wait for the sends of a timed-out batch; mark those Kafka took so they are not resent."""
+        """Wait for the sends of a timed-out batch; delete those Kafka took (not to resend them)."""
         if not self._inflight:
             return
         futures = [future for _, future in self._inflight]
@@ -637,7 +631,7 @@ class OutboxRelay:
             if not future.cancelled() and future.exception() is None
         ]
         if delivered:
-            await conn.execute(_MARK_PUBLISHED, delivered)
+            await conn.execute(_DELETE_SENT, delivered)
             PUBLISHED.labels(self.service_name).inc(len(delivered))
             log.info("outbox_inflight_settled", delivered=len(delivered))
         self._inflight = []
@@ -680,15 +674,12 @@ class OutboxRelay:
             await asyncio.wait_for(self._stopping.wait(), seconds)
 
     async def _maintenance(self) -> None:
-        """Metrics and housekeeping, through the service's pool (not the relay's connection)."""
+        """Metrics, through the service's pool (not the relay's connection)."""
         now = time.monotonic()
         try:
             if now >= self._next_metrics:
                 self._next_metrics = now + self.metrics_interval
                 await self.refresh_metrics()
-            if now >= self._next_housekeeping:
-                self._next_housekeeping = now + self.housekeeping_interval
-                await self.purge_published()
         except Exception as exc:
             log.warning("outbox_maintenance_failed", error=f"{type(exc).__name__}: {exc}")
 
@@ -722,22 +713,6 @@ class OutboxRelay:
         else:
             result["status"] = "ok"
         return result
-
-    async def purge_published(self, *, chunk: int = 10_000) -> int:
-        """Delete rows published more than ``retention_days`` ago, in chunks; return how many."""
-        total = 0
-        while True:
-            async with self._engine.begin() as connection:
-                result = await connection.execute(
-                    _PURGE, {"days": self.retention_days, "limit": chunk}
-                )
-            deleted = int(getattr(result, "rowcount", 0) or 0)
-            total += deleted
-            if deleted < chunk:
-                break
-        if total:
-            log.info("outbox_purged", rows=total, older_than_days=self.retention_days)
-        return total
 
     # ---- resources -----------------------------------------------------------------------------
 

@@ -21,6 +21,12 @@ Registered for the whole repository in the root ``conftest.py``. Two fixtures:
             await assert_outbox_valid(url)
 
 The checks themselves are :func:`outbox_problems` and :class:`kommune_schemas.SchemaRegistry`.
+
+The relay deletes a row once Kafka has it, so a suite whose app runs the relay first calls
+:func:`record_outbox`: from then on every row written to ``outbox`` is also kept in
+``recorded.outbox`` (a trigger, in the same transaction: a rolled-back event is not recorded
+either). The contract check reads that record, and tests ask it what a request wrote
+(``SELECT type FROM recorded.outbox WHERE aggregateid = :id``).
 """
 
 from __future__ import annotations
@@ -32,7 +38,7 @@ from typing import Any
 
 import pytest
 from pydantic import BaseModel
-from sqlalchemy import text
+from sqlalchemy import TextClause, text
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
@@ -97,18 +103,66 @@ class OutboxReport:
     """What is wrong, row by row (the first 20 bad rows)."""
 
 
+RECORDED_OUTBOX = "recorded.outbox"
+"""Where :func:`record_outbox` keeps a copy of every outbox row written."""
+
+_RECORD_OUTBOX = (
+    "CREATE SCHEMA IF NOT EXISTS recorded",
+    f"CREATE TABLE IF NOT EXISTS {RECORDED_OUTBOX} (LIKE outbox)",
+    "CREATE OR REPLACE FUNCTION recorded.copy_outbox_row() RETURNS trigger "
+    f"LANGUAGE plpgsql AS $$ BEGIN INSERT INTO {RECORDED_OUTBOX} SELECT (NEW).*; "
+    "RETURN NULL; END $$",
+    "CREATE OR REPLACE TRIGGER record_outbox AFTER INSERT ON outbox "
+    "FOR EACH ROW EXECUTE FUNCTION recorded.copy_outbox_row()",
+)
+
+
+async def record_outbox(database_url: str) -> None:
+    """Keep a copy of every row written to the (migrated) ``outbox`` in ``recorded.outbox``.
+
+    Test instrumentation: the relay deletes rows once sent, but a suite still wants to check
+    every event its service wrote and ask what a request wrote. (In its own schema, so the
+    migrations-match-the-models comparison of the ``public`` schema does not see it.)
+    """
+    engine = create_async_engine(sqlalchemy_url(database_url), poolclass=NullPool)
+    try:
+        async with engine.begin() as connection:
+            for statement in _RECORD_OUTBOX:
+                await connection.execute(text(statement))
+    finally:
+        await engine.dispose()
+
+
+@dataclass(frozen=True, slots=True)
+class _Rows:
+    name: str
+    query: TextClause
+
+
+_WRITTEN_ROWS = (
+    _Rows(RECORDED_OUTBOX, text(f"SELECT * FROM {RECORDED_OUTBOX}")),  # noqa: S608 (a constant)
+    _Rows("outbox", text("SELECT * FROM outbox")),
+)
+"""Where the rows written to the outbox are: the record where there is one."""
+
+
 async def outbox_problems(
     database_url: str, registry: SchemaRegistry | None = None
 ) -> OutboxReport:
-    """Check every row of ``database_url``'s ``outbox`` table."""
+    """Check every row written to ``database_url``'s outbox: the record of
+    :func:`record_outbox` where there is one, else the ``outbox`` table itself."""
     registry = registry or default_registry()
     engine = create_async_engine(sqlalchemy_url(database_url), poolclass=NullPool)
     try:
         async with engine.connect() as connection:
-            exists = await connection.scalar(text("SELECT to_regclass('outbox') IS NOT NULL"))
-            if not exists:
+            for candidate in _WRITTEN_ROWS:
+                if await connection.scalar(
+                    text("SELECT to_regclass(:t) IS NOT NULL"), {"t": candidate.name}
+                ):
+                    result = await connection.execute(candidate.query)
+                    break
+            else:
                 return OutboxReport(0, 0, [])
-            result = await connection.execute(text("SELECT * FROM outbox"))
             rows = [dict(row) for row in result.mappings()]
     finally:
         await engine.dispose()

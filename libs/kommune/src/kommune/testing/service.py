@@ -42,7 +42,7 @@ from kommune.auth.dev_issuer import DevIssuer
 from kommune.db import create_engine
 from kommune.migrations import upgrade
 from kommune.testing.auth import issuer_settings_overrides
-from kommune.testing.contracts import check_outbox
+from kommune.testing.contracts import check_outbox, record_outbox
 from kommune.testing.infra import CreateDatabase, unique_group
 
 # ---- personas ----------------------------------------------------------------------------------
@@ -121,9 +121,13 @@ async def migrated_db(
     create_database: CreateDatabase, name: str, alembic_ini: Path, db_type: type[Db] = Db
 ) -> AsyncIterator[Db]:
     """A fresh database migrated with the service's real migrations; on exit, every outbox row
-    the tests made the service write is checked against its JSON Schema."""
+    the tests made the service write is checked against its JSON Schema.
+
+    The relay deletes rows once sent: ask ``recorded.outbox`` (:func:`record_outbox`) what a
+    request wrote, and ``outbox`` what is still unsent."""
     url = await create_database(name)
     await upgrade(alembic_ini, url)
+    await record_outbox(url)
     engine = create_engine(url, pool_size=2, application_name=f"{name}-tests")
     try:
         yield db_type(url, engine)
