@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
+import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -107,9 +110,28 @@ class PausedBroker:
         self.pid = pid
         self.paused = False
 
-    def pause(self) -> None:
+    def pause(self, deadline: float = 5.0) -> None:
+        """Stop the broker and return once every one of its threads has stopped.
+
+        ``kill`` only asks: on a busy machine a broker thread already running went on to
+        acknowledge a record 9 ms after ``SIGSTOP`` was sent (1 run in 12), so wait for the
+        kernel to report each thread as stopped (state ``T`` in ``/proc``).
+        """
         os.kill(self.pid, signal.SIGSTOP)
         self.paused = True
+        until = time.monotonic() + deadline
+        while not self._all_threads_stopped():
+            if time.monotonic() > until:
+                raise TimeoutError(f"broker {self.pid} not stopped within {deadline}s")
+            time.sleep(0.001)
+
+    def _all_threads_stopped(self) -> bool:
+        states = []
+        for stat in Path(f"/proc/{self.pid}/task").glob("*/stat"):
+            with contextlib.suppress(FileNotFoundError):  # a thread that just ended
+                # "tid (comm) state ...": comm may contain spaces and parentheses.
+                states.append(stat.read_text().rsplit(")", 1)[1].split()[0])
+        return bool(states) and all(state in {"T", "t"} for state in states)
 
     def resume(self) -> None:
         os.kill(self.pid, signal.SIGCONT)

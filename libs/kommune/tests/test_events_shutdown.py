@@ -199,7 +199,8 @@ async def test_producer_stop_with_a_record_in_flight(
             took = time.monotonic() - started
         finally:
             paused_broker.resume()
-    assert not clean
+    outcome = (pending.exception() or "delivered") if pending.done() else "pending"
+    assert not clean, (took, repr(outcome), logs)
     assert took < 2.0 + GRACE, took
     assert pending.done()  # failed, not left hanging
     assert pending.exception() is not None
