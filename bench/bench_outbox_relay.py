@@ -202,9 +202,7 @@ async def main() -> None:
 
     suffix = uuid.uuid4().hex[:10]
     raw_topic, relay_topic = f"bench.raw.{suffix}", f"bench.relay.{suffix}"
-    await ensure_topics(
-        bootstrap, [TopicSpec(t, partitions=3, with_dlq=False) for t in (raw_topic, relay_topic)]
-    )
+    await ensure_topics(bootstrap, [TopicSpec(t, partitions=3) for t in (raw_topic, relay_topic)])
     raw_rates: list[float] = []
     relay_rates: list[float] = []
     try:

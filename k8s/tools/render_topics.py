@@ -3,8 +3,9 @@
 The declarations in each service's ``events`` module are the single source of truth: the services
 create missing topics from them at start (``kommune.events.topics.ensure_topics``), and on
 Kubernetes the Strimzi Topic Operator creates them from the file this script writes. Both use the
-same :func:`kommune.events.topics.expand` (declared topics plus their ``.dlq``) and the same
-``TopicSpec.configs()``, so partitions, retention and cleanup policy cannot drift apart.
+same declarations (the topics a service owns or consumes, plus the dead-letter topic of each of
+its consumer groups, ``<group>.<topic>.dlq``) and the same ``TopicSpec.configs()``, so partitions,
+retention and cleanup policy cannot drift apart.
 
     uv run python k8s/tools/render_topics.py            # rewrite the file
     uv run python k8s/tools/render_topics.py --check    # exit 1 if the file is stale
@@ -26,7 +27,7 @@ from typing import Any
 
 import yaml
 
-from kommune.events.topics import TopicSpec, expand
+from kommune.events.topics import TopicSpec
 
 REPO = Path(__file__).resolve().parents[2]
 OUTPUT = REPO / "k8s" / "components" / "strimzi-kafka" / "topics.yaml"
@@ -38,9 +39,14 @@ _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9
 
 def _ideas() -> list[TopicSpec]:
     from kommune_ideas import events
+    from kommune_ideas.chronicle.consumers import chronicle_consumer
+    from kommune_ideas.settings import IdeasSettings
 
-    # What the ideas app ensures at start, with the default topic names.
-    return list(events.declared_topics())
+    # What the ideas app ensures at start with its default settings (the names deployed): its
+    # topics and its consumer groups' dead-letter topics. (model_construct: the defaults, without
+    # reading an environment or requiring production settings.)
+    defaults = IdeasSettings.model_construct()
+    return [*events.declared_topics(), *chronicle_consumer(defaults).dead_letter_topics()]
 
 
 SERVICES: dict[str, Callable[[], Sequence[TopicSpec]]] = {
@@ -56,14 +62,14 @@ class DeclaredTopic:
 
 
 def declared_topics() -> list[DeclaredTopic]:
-    """Every topic any service declares, expanded with its ``.dlq``, sorted by name.
+    """Every topic any service declares, sorted by name.
 
     A topic declared by several services (a consumer declares the topics it reads) must be
     declared identically everywhere; a conflict is an error, not a silent choice.
     """
     found: dict[str, DeclaredTopic] = {}
     for service, declarations in sorted(SERVICES.items()):
-        for spec in expand(declarations()):
+        for spec in declarations():
             seen = found.get(spec.name)
             if seen is None:
                 found[spec.name] = DeclaredTopic(spec, (service,))

@@ -283,7 +283,7 @@ def _trait() -> dict[str, Any]:
             "CloudEvents attributes are `ce_*` record headers; the record key is the aggregate "
             "id, so the events of one aggregate stay in order in one partition. Delivery is at "
             "least once: consumers deduplicate on `ce_id` (inbox) and park poison messages in "
-            "`<topic>.dlq`."
+            "their consumer group's own `<group>.<topic>.dlq`."
         ),
         "headers": CLOUDEVENTS_HEADERS_SCHEMA,
         "bindings": {
@@ -314,7 +314,7 @@ def asyncapi_document(registry: SchemaRegistry) -> dict[str, Any]:
             "description": (
                 f"Events about the `{aggregate}` aggregate, published by the {service} service "
                 f"through its transactional outbox. Key: the {aggregate} id. Messages a consumer "
-                f"cannot process are parked in `{topic}.dlq`."
+                f"cannot process go to its group's own `<group>.{topic}.dlq`."
             ),
             "messages": {
                 entry.title: {"$ref": f"#/components/messages/{entry.title}"} for entry in entries
@@ -548,7 +548,9 @@ def render_catalogue(registry: SchemaRegistry) -> str:
         "",
         "Delivery is at least once: a consumer records `ce_id` in its inbox in the transaction of",
         "its side effects, so a redelivered event has no second effect. A record it cannot",
-        "process goes to `<topic>.dlq` with its original key, value and headers plus",
+        "process goes to its consumer group's own `<group>.<topic>.dlq` (another group that",
+        "handled it never gets it back on a re-drive) with its original key, value and headers",
+        "plus",
         "`kommune_dlq_*` headers (`error`, `error_type`, `reason`, `original_topic`,",
         "`original_partition`, `original_offset`, `consumer_group`), and the consumer moves on.",
         "",

@@ -44,10 +44,9 @@ TYPE = "de.kommune.test.thing.changed.v1"
 # ---- the mapping -----------------------------------------------------------------------------
 
 
-def test_the_namespace_maps_topics_dlqs_and_groups() -> None:
+def test_the_namespace_maps_topics_and_groups() -> None:
     namespace = TopicNamespace("t1a2b3c4d.")
     assert namespace.topic("ideas.idea.v1") == "t1a2b3c4d.ideas.idea.v1"
-    assert namespace.dlq("ideas.idea.v1") == "t1a2b3c4d.ideas.idea.v1.dlq"
     assert namespace.group("ideas.chronicle") == "t1a2b3c4d.ideas.chronicle"
     assert namespace.logical("t1a2b3c4d.ideas.idea.v1") == "ideas.idea.v1"
     assert namespace.logical("ideas.idea.v1") == "ideas.idea.v1"  # not of this namespace
@@ -57,7 +56,6 @@ def test_the_namespace_maps_topics_dlqs_and_groups() -> None:
 def test_the_empty_prefix_is_the_identity() -> None:
     namespace = TopicNamespace()
     assert namespace.topic("ideas.idea.v1") == "ideas.idea.v1"
-    assert namespace.dlq("ideas.idea.v1") == "ideas.idea.v1.dlq"
     assert namespace.group("ideas.chronicle") == "ideas.chronicle"
     assert namespace.logical("ideas.idea.v1") == "ideas.idea.v1"
 
@@ -178,9 +176,8 @@ async def test_topics_are_created_under_the_prefix_only(
     logical = unique_topic("ns.create")
     await ensure_topics(kafka_bootstrap_servers, [TopicSpec(logical, partitions=2)], prefix=prefix)
     existing = await _topics(kafka_bootstrap_servers)
-    assert {prefix + logical, prefix + logical + ".dlq"} <= existing
+    assert prefix + logical in existing
     assert logical not in existing
-    assert logical + ".dlq" not in existing
 
 
 async def test_the_relay_publishes_to_the_prefixed_topic(
@@ -284,7 +281,7 @@ async def test_the_consumer_reads_only_its_namespace_and_dead_letters_there(
     finally:
         await delete_topics(
             kafka_bootstrap_servers,
-            [logical, logical + ".dlq", prefix + dead_letter_topic(group, logical)],
+            [logical, prefix + dead_letter_topic(group, logical)],
         )
 
 

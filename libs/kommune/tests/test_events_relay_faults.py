@@ -99,7 +99,7 @@ async def test_a_topic_that_does_not_exist_parks_its_row_and_blocks_nobody_else(
         ]
 
         # The operator creates the topic and re-drives the row: it and its aggregate flow.
-        await ensure_topics(kafka_bootstrap_servers, [TopicSpec(missing_topic, with_dlq=False)])
+        await ensure_topics(kafka_bootstrap_servers, [TopicSpec(missing_topic)])
         status, result = await _admin(
             "outbox", "redrive", "--database-url", events_db.url, "--id", str(doomed.id)
         )
@@ -129,7 +129,7 @@ async def test_a_send_the_broker_never_acknowledges_is_that_rows_failure(
     that row times out on its own; the batch's other rows are published."""
     fine_topic = await kafka_topic("relay.fine", partitions=1)
     doomed_topic = unique_topic("relay.deleted")
-    await ensure_topics(kafka_bootstrap_servers, [TopicSpec(doomed_topic, with_dlq=False)])
+    await ensure_topics(kafka_bootstrap_servers, [TopicSpec(doomed_topic)])
     warm_up = make_event(doomed_topic, "s", {"n": 0})
     stuck, fine = make_event(doomed_topic, "s", {"n": 1}), make_event(fine_topic, "f", {"n": 1})
     relay = _relay(events_db, kafka_bootstrap_servers, publish_timeout=2.0, retry_backoff=60.0)

@@ -236,7 +236,7 @@ async def test_topic_provisioner_stops_while_the_admin_request_waits(
     kafka_bootstrap_servers: str, paused_broker: PausedBroker
 ) -> None:
     provisioner = TopicProvisioner(
-        kafka_bootstrap_servers, [TopicSpec(unique_topic("shutdown.admin"), with_dlq=False)]
+        kafka_bootstrap_servers, [TopicSpec(unique_topic("shutdown.admin"))]
     )
     with no_new_tasks_left():
         paused_broker.pause()

@@ -30,26 +30,25 @@ async def _describe(bootstrap: str, names: list[str]) -> dict[str, tuple[int, di
         await admin.close()
 
 
-async def test_missing_topics_are_created_with_their_dlq(kafka_bootstrap_servers: str) -> None:
+async def test_missing_topics_are_created_as_declared(kafka_bootstrap_servers: str) -> None:
     events = TopicSpec(unique_topic("topics.events"), partitions=4)
     state = TopicSpec(
         unique_topic("topics.state"),
         partitions=2,
         retention_ms=None,
         cleanup_policy="compact",
-        with_dlq=False,
     )
-    names = [events.name, events.name + ".dlq", state.name]
+    names = [events.name, state.name]
     try:
         await ensure_topics(kafka_bootstrap_servers, [events, state])
-        described = await _describe(kafka_bootstrap_servers, [*names, state.name + ".dlq"])
+        # Exactly what was declared: no per-topic dead-letter topic (dead letters belong to a
+        # consumer group, which declares its own: ConsumerSpec.dead_letter_topics).
+        described = await _describe(kafka_bootstrap_servers, [*names, events.name + ".dlq"])
 
-        assert set(described) == set(names)  # no DLQ for the state topic
+        assert set(described) == set(names)
         assert described[events.name][0] == 4
         assert described[events.name][1]["retention.ms"] == str(7 * DAY_MS)
         assert described[events.name][1]["cleanup.policy"] == "delete"
-        assert described[events.name + ".dlq"][0] == 1
-        assert described[events.name + ".dlq"][1]["retention.ms"] == str(30 * DAY_MS)
         assert described[state.name][0] == 2
         assert described[state.name][1]["cleanup.policy"] == "compact"
         assert described[state.name][1]["retention.ms"] == "-1"
@@ -59,15 +58,13 @@ async def test_missing_topics_are_created_with_their_dlq(kafka_bootstrap_servers
 
 async def test_idempotent_and_safe_when_replicas_race(kafka_bootstrap_servers: str) -> None:
     specs = [TopicSpec(unique_topic(f"topics.race{i}"), partitions=3) for i in range(3)]
-    names = [n for s in specs for n in (s.name, s.name + ".dlq")]
+    names = [s.name for s in specs]
     try:
         # Five "replicas" start at once, then one restarts: nobody fails, nothing changes.
         await asyncio.gather(*(ensure_topics(kafka_bootstrap_servers, specs) for _ in range(5)))
         await ensure_topics(kafka_bootstrap_servers, specs)
         described = await _describe(kafka_bootstrap_servers, names)
-        assert {name: d[0] for name, d in described.items()} == {
-            name: (1 if name.endswith(".dlq") else 3) for name in names
-        }
+        assert {name: d[0] for name, d in described.items()} == dict.fromkeys(names, 3)
     finally:
         await delete_topics(kafka_bootstrap_servers, names)
 

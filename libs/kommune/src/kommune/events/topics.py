@@ -7,11 +7,11 @@ idempotent and safe when several replicas start at once: "already exists" counts
 **Namespaces.** Code, outbox rows, consumer specs, AsyncAPI and the Kubernetes ``KafkaTopic``
 resources all use LOGICAL names (``ideas.idea.v1``). An environment may set a topic prefix
 (``KOMMUNE_KAFKA_TOPIC_PREFIX``, empty in production and ``make up``); the PHYSICAL name on the
-broker is then ``prefix + logical`` (``t1a2b3c4d.ideas.idea.v1``, its DLQ
-``t1a2b3c4d.ideas.idea.v1.dlq``). :class:`TopicNamespace` is the one mapping; it is applied only at
-the edges that talk to the broker: :func:`ensure_topics`, the relay's send, the consumer's
-subscription, group id and dead-letter produce. Test sessions use a prefix of their own, so they
-neither see each other's events nor a developer's.
+broker is then ``prefix + logical`` (``t1a2b3c4d.ideas.idea.v1``; a consumer group's dead
+letters ``t1a2b3c4d.ideas.chronicle.ideas.idea.v1.dlq``). :class:`TopicNamespace` is the one
+mapping; it is applied only at the edges that talk to the broker: :func:`ensure_topics`, the
+relay's send, the consumer's subscription, group id and dead-letter produce. Test sessions use a
+prefix of their own, so they neither see each other's events nor a developer's.
 """
 
 from __future__ import annotations
@@ -76,10 +76,6 @@ class TopicNamespace:
         """The physical topic name (``prefix + logical``)."""
         return self.prefix + logical
 
-    def dlq(self, logical: str) -> str:
-        """The physical dead-letter topic of a logical topic: ``<physical>.dlq``."""
-        return dlq_topic(self.topic(logical))
-
     def group(self, logical: str) -> str:
         """The physical consumer group id: the prefix applies to groups too, so the groups of
         two environments on one broker never mix (and a fresh test group never reads dev
@@ -106,27 +102,12 @@ class TopicSpec:
     partitions: int = 3
     retention_ms: int | None = 7 * DAY_MS
     cleanup_policy: Literal["delete", "compact"] = "delete"
-    with_dlq: bool = True
-
-    @property
-    def dlq(self) -> TopicSpec:
-        return TopicSpec(
-            name=dlq_topic(self.name),
-            partitions=1,
-            retention_ms=DLQ_RETENTION_MS,
-            cleanup_policy="delete",
-            with_dlq=False,
-        )
 
     def configs(self) -> dict[str, str]:
         return {
             "cleanup.policy": self.cleanup_policy,
             "retention.ms": str(self.retention_ms if self.retention_ms is not None else -1),
         }
-
-
-def dlq_topic(topic: str) -> str:
-    return topic + DLQ_SUFFIX
 
 
 def dead_letter_topic(group_id: str, topic: str) -> str:
@@ -145,31 +126,21 @@ def dead_letter_topic_spec(group_id: str, topic: str) -> TopicSpec:
         partitions=1,
         retention_ms=DLQ_RETENTION_MS,
         cleanup_policy="delete",
-        with_dlq=False,
     )
-
-
-def expand(specs: Sequence[TopicSpec]) -> list[TopicSpec]:
-    """The declared topics plus their dead-letter topics, without duplicates."""
-    result: dict[str, TopicSpec] = {}
-    for spec in specs:
-        result.setdefault(spec.name, spec)
-        if spec.with_dlq:
-            result.setdefault(spec.dlq.name, spec.dlq)
-    return list(result.values())
 
 
 async def ensure_topics(
     bootstrap_servers: str, specs: Sequence[TopicSpec], *, prefix: str = ""
 ) -> None:
-    """Create the missing topics (and their ``<name>.dlq``); existing ones are left as they are.
+    """Create the missing topics; existing ones are left as they are.
 
     ``specs`` carry logical names; the topics created are ``prefix + name`` (see
     :class:`TopicNamespace`). The replication factor is the broker count, capped at 3 (one on a
     dev broker).
     """
     namespace = TopicNamespace(prefix)
-    wanted = [replace(spec, name=namespace.topic(spec.name)) for spec in expand(specs)]
+    distinct = {spec.name: spec for spec in specs}.values()
+    wanted = [replace(spec, name=namespace.topic(spec.name)) for spec in distinct]
     if not wanted:
         return
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=15_000)
@@ -241,8 +212,8 @@ class TopicProvisioner:
 
     @property
     def topics(self) -> list[str]:
-        """The logical names this provisioner ensures (dead-letter topics included)."""
-        return [spec.name for spec in expand(self._specs)]
+        """The logical names this provisioner ensures."""
+        return list(dict.fromkeys(spec.name for spec in self._specs))
 
     async def start(self) -> None:
         if self._task is None and not self.ready.is_set():

@@ -50,7 +50,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from sqlalchemy.engine import make_url
 
 from kommune.events.envelope import ReceivedEvent, decode
-from kommune.events.topics import TopicSpec, ensure_topics, expand, validate_topic_prefix
+from kommune.events.topics import TopicSpec, ensure_topics, validate_topic_prefix
 from kommune.telemetry.logging import never_cache_loggers
 
 log = structlog.get_logger(__name__)
@@ -313,16 +313,16 @@ CreateTopic = Callable[..., Awaitable[str]]
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
 async def kafka_topic(kafka_bootstrap_servers: str) -> AsyncIterator[CreateTopic]:
-    """Factory ``await kafka_topic("egov.request.v1", partitions=3, with_dlq=True) -> name``.
+    """Factory ``await kafka_topic("egov.request.v1", partitions=3) -> name``.
 
-    Creates a uniquely named topic (and its ``.dlq``) and deletes them when the session ends.
+    Creates a uniquely named topic and deletes it when the session ends.
     """
     created: list[str] = []
 
-    async def factory(prefix: str = "test", *, partitions: int = 3, with_dlq: bool = True) -> str:
-        spec = TopicSpec(unique_topic(prefix), partitions=partitions, with_dlq=with_dlq)
+    async def factory(prefix: str = "test", *, partitions: int = 3) -> str:
+        spec = TopicSpec(unique_topic(prefix), partitions=partitions)
         await ensure_topics(kafka_bootstrap_servers, [spec])
-        created.extend(s.name for s in expand([spec]))
+        created.append(spec.name)
         return spec.name
 
     yield factory
