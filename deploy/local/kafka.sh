@@ -46,15 +46,6 @@ java_opts() {
 }
 
 # ---- prerequisites -----------------------------------------------------------------------------
-ensure_java() {
-    ensure_command java openjdk-17-jre-headless
-    local version major
-    version=$(java -XshowSettings:properties -version 2>&1 | sed -n 's/^ *java\.specification\.version = //p')
-    major=${version%%.*}
-    [[ $major =~ ^[0-9]+$ && $major -ge 17 ]] ||
-        die "Kafka 4.x needs Java 17 or newer; 'java' is version ${version:-unknown} (Debian: apt-get install openjdk-17-jre-headless)"
-}
-
 pom_hash() { sha256sum "$CONF_DIR/pom.xml" | cut -d' ' -f1; }
 
 ensure_jars() {
@@ -133,7 +124,7 @@ cmd_start() {
         # Process exists but does not listen yet: a start in progress (or a hung broker).
         log "broker process $pid exists but does not answer yet; waiting"
     else
-        ensure_java
+        ensure_java17 "Kafka 4.x"
         ensure_jars
         local p
         for p in "$KOMMUNE_KAFKA_PORT" "$KOMMUNE_KAFKA_CONTROLLER_PORT"; do
@@ -186,29 +177,10 @@ wait_started() { # pid
 }
 
 cmd_stop() {
-    local pid pids
+    local pids
     pids=$( (broker_pid || true; stray_pids) | sort -u)
-    if [[ -z $pids ]]; then
-        rm -f "$PID_FILE"
-        log "not running"
-        return 0
-    fi
-    for pid in $pids; do
-        log "stopping (pid $pid)"
-        # The broker leads its own process group (setsid); signal the group, fall back to the pid.
-        if group_alive "$pid"; then
-            stop_process_group "$pid" "kafka broker" "$STOP_TIMEOUT"
-        fi
-        if pid_alive "$pid"; then
-            kill -TERM "$pid" 2>/dev/null || true
-            for ((i = 0; i < STOP_TIMEOUT * 10; i++)); do pid_alive "$pid" || break; sleep 0.1; done
-            pid_alive "$pid" && kill -KILL "$pid" 2>/dev/null
-        fi
-    done
-    rm -f "$PID_FILE"
-    for ((i = 0; i < 50; i++)); do port_open "$KOMMUNE_KAFKA_PORT" || break; sleep 0.1; done
-    port_open "$KOMMUNE_KAFKA_PORT" && die "port $KOMMUNE_KAFKA_PORT still open after stopping the broker"
-    log "stopped"
+    # shellcheck disable=SC2086 # one word per pid
+    stop_server "kafka broker" "$KOMMUNE_KAFKA_PORT" "$PID_FILE" "$STOP_TIMEOUT" $pids
 }
 
 cmd_status() {

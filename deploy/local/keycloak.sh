@@ -48,15 +48,6 @@ URL=$KOMMUNE_LOCAL_KEYCLOAK_URL
 ISSUER="$URL/realms/$REALM"
 
 # ---- prerequisites -----------------------------------------------------------------------------
-ensure_java() {
-    ensure_command java openjdk-17-jre-headless
-    local version major
-    version=$(java -XshowSettings:properties -version 2>&1 | sed -n 's/^ *java\.specification\.version = //p')
-    major=${version%%.*}
-    [[ $major =~ ^[0-9]+$ && $major -ge 17 ]] ||
-        die "Keycloak 26 needs Java 17 or newer; 'java' is version ${version:-unknown} (Debian: apt-get install openjdk-17-jre-headless)"
-}
-
 ensure_dist() {
     local marker="$DIST_PARENT/.unpacked-from-pom" want
     want=$(sha256sum "$CONF_DIR/pom.xml" | cut -d' ' -f1)
@@ -157,7 +148,7 @@ cmd_start() {
     if [[ -n ${pid:-} ]]; then
         log "Keycloak process $pid exists but the realm does not answer yet; waiting"
     else
-        ensure_java
+        ensure_java17 "Keycloak 26"
         ensure_dist
         ensure_build
         port_open "$KOMMUNE_KEYCLOAK_PORT" &&
@@ -245,29 +236,10 @@ PY
 }
 
 cmd_stop() {
-    local pid pids i
+    local pids
     pids=$( (server_pid || true; stray_pids) | sort -u)
-    if [[ -z $pids ]]; then
-        rm -f "$PID_FILE"
-        log "not running"
-        return 0
-    fi
-    for pid in $pids; do
-        pid_alive "$pid" || continue # the java child of a kc.sh stopped just before
-        log "stopping (pid $pid)"
-        if group_alive "$pid"; then
-            stop_process_group "$pid" "keycloak" "$STOP_TIMEOUT"
-        fi
-        if pid_alive "$pid"; then
-            kill -TERM "$pid" 2>/dev/null || true
-            for ((i = 0; i < STOP_TIMEOUT * 10; i++)); do pid_alive "$pid" || break; sleep 0.1; done
-            pid_alive "$pid" && kill -KILL "$pid" 2>/dev/null
-        fi
-    done
-    rm -f "$PID_FILE"
-    for ((i = 0; i < 50; i++)); do port_open "$KOMMUNE_KEYCLOAK_PORT" || break; sleep 0.1; done
-    port_open "$KOMMUNE_KEYCLOAK_PORT" && die "port $KOMMUNE_KEYCLOAK_PORT still open after stopping Keycloak"
-    log "stopped"
+    # shellcheck disable=SC2086 # one word per pid
+    stop_server "keycloak" "$KOMMUNE_KEYCLOAK_PORT" "$PID_FILE" "$STOP_TIMEOUT" $pids
 }
 
 cmd_status() {

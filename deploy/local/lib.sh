@@ -140,6 +140,45 @@ stop_process_group() { # pgid name timeout
 }
 
 # HTTP status code of a GET (000 when nothing answers). curl if present, else python3.
+# Java 17 or newer (Debian's openjdk-17-jre-headless if none): Kafka 4 and Keycloak 26 need it.
+ensure_java17() { # what needs it (for the message)
+    ensure_command java openjdk-17-jre-headless
+    local version major
+    version=$(java -XshowSettings:properties -version 2>&1 | sed -n 's/^ *java\.specification\.version = //p')
+    major=${version%%.*}
+    [[ $major =~ ^[0-9]+$ && $major -ge 17 ]] ||
+        die "$1 needs Java 17 or newer; 'java' is version ${version:-unknown} (Debian: apt-get install openjdk-17-jre-headless)"
+}
+
+# Stop a local server started with setsid (each pid leads its own process group): the group
+# gets SIGTERM, then SIGKILL after the timeout; then wait for its port to close. Removes the pid
+# file; "not running" when there is no pid.
+stop_server() { # name port pidfile timeout pids...
+    local name=$1 port=$2 pid_file=$3 timeout=$4 pid i
+    shift 4
+    if (($# == 0)); then
+        rm -f "$pid_file"
+        log "not running"
+        return 0
+    fi
+    for pid in "$@"; do
+        pid_alive "$pid" || continue # e.g. the java child of a launcher that stopped just before
+        log "stopping (pid $pid)"
+        if group_alive "$pid"; then
+            stop_process_group "$pid" "$name" "$timeout"
+        fi
+        if pid_alive "$pid"; then
+            kill -TERM "$pid" 2>/dev/null || true
+            for ((i = 0; i < timeout * 10; i++)); do pid_alive "$pid" || break; sleep 0.1; done
+            pid_alive "$pid" && kill -KILL "$pid" 2>/dev/null
+        fi
+    done
+    rm -f "$pid_file"
+    for ((i = 0; i < 50; i++)); do port_open "$port" || break; sleep 0.1; done
+    port_open "$port" && die "port $port still open after stopping the $name"
+    log "stopped"
+}
+
 http_status() { # url
     if command -v curl >/dev/null 2>&1; then
         curl -s -o /dev/null -m 2 -w '%{http_code}' "$1" 2>/dev/null || true

@@ -7,7 +7,6 @@ HTTP, events go through the real outbox relay into the real Kafka broker.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,10 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from kommune.db import create_engine
 from kommune.events.topics import physical_topic
-from kommune.migrations import upgrade
-from kommune.testing.contracts import check_outbox, record_outbox
 from kommune.testing.infra import CreateDatabase
-from kommune.testing.servers import RunningServer, free_port
+from kommune.testing.platform import AppUnderTest, running_platform
 from kommune_gateway.main import create_gateway_app
 from kommune_gateway.settings import GatewaySettings
 from kommune_ideas.main import create_app as create_ideas_app
@@ -65,6 +62,10 @@ class Platform:
             return (await connection.execute(text(sql), params)).scalar()
 
 
+GATEWAY = AppUnderTest("gateway", create_gateway_app, GatewaySettings)
+IDEAS = AppUnderTest("ideas", create_ideas_app, IdeasSettings, IDEAS_ALEMBIC)
+
+
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def platform(
     create_database: CreateDatabase,
@@ -72,62 +73,43 @@ async def platform(
     kafka_topic_prefix: str,
     tmp_path_factory: Any,
 ) -> AsyncIterator[Platform]:
-    ideas_db = await create_database("e2e_ideas")
-    await upgrade(IDEAS_ALEMBIC, ideas_db)
-    await record_outbox(ideas_db)
-    gateway_port, ideas_port = free_port(), free_port()
-    issuer = f"http://127.0.0.1:{gateway_port}/auth/dev"
-    common = {
-        "KOMMUNE_ENVIRONMENT": "test",
-        "KOMMUNE_OIDC_ISSUER": issuer,
-        "KOMMUNE_LOG_LEVEL": "WARNING",
-        "kafka_bootstrap_servers": kafka_bootstrap_servers,
-        # The session's topic namespace: the services use <prefix>ideas.idea.v1 and so on.
-        "KOMMUNE_KAFKA_TOPIC_PREFIX": kafka_topic_prefix,
-    }
     key_file = tmp_path_factory.mktemp("e2e-issuer") / "jwk.json"
-    gateway = create_gateway_app(
-        GatewaySettings.model_validate(
-            {
-                **common,
-                "KOMMUNE_DEV_ISSUER_KEY_FILE": str(key_file),
-                "public_base_url": f"http://127.0.0.1:{gateway_port}",
-                "upstream_ideas": f"http://127.0.0.1:{ideas_port}",
-                # Not deployed in this test: their routes answer 503.
-                "upstream_documents": "",
-                "upstream_egov": "",
-                "upstream_sensors": "",
-            }
-        )
-    )
-    ideas = create_ideas_app(
-        IdeasSettings.model_validate(
-            {
-                **common,
-                "database_url": ideas_db,
-                "consumer_group_prefix": f"e2e-{uuid.uuid4().hex[:8]}",
-            }
-        )
-    )
-    engine = create_engine(ideas_db, pool_size=2, application_name="e2e-tests")
-    try:
-        async with (
-            RunningServer(gateway, gateway_port) as gateway_server,
-            RunningServer(ideas, ideas_port) as ideas_server,
-            httpx.AsyncClient(base_url=gateway_server.url, timeout=30) as client,
-        ):
-            yield Platform(
-                gateway_url=gateway_server.url,
-                ideas_url=ideas_server.url,
-                ideas_db_url=ideas_db,
-                ideas_engine=engine,
-                kafka_bootstrap_servers=kafka_bootstrap_servers,
-                kafka_topic_prefix=kafka_topic_prefix,
-                client=client,
-                issuer_url=issuer,
-                issuer_key_file=key_file,
-            )
-    finally:
-        await engine.dispose()
-    # Every event the platform wrote during these tests keeps its contract.
-    await check_outbox(ideas_db)
+
+    def dev_issuer(app: str, gateway_url: str) -> dict[str, Any]:
+        """Every app trusts the gateway's dev issuer (each test module gets its own gateway)."""
+        values = {"KOMMUNE_OIDC_ISSUER": f"{gateway_url}/auth/dev"}
+        if app == "gateway":
+            values["KOMMUNE_DEV_ISSUER_KEY_FILE"] = str(key_file)
+        return values
+
+    async with running_platform(
+        create_database,
+        gateway=GATEWAY,
+        services=[IDEAS],
+        common={
+            "KOMMUNE_ENVIRONMENT": "test",
+            "KOMMUNE_LOG_LEVEL": "WARNING",
+            "kafka_bootstrap_servers": kafka_bootstrap_servers,
+            # The session's topic namespace: the services use <prefix>ideas.idea.v1 and so on.
+            "KOMMUNE_KAFKA_TOPIC_PREFIX": kafka_topic_prefix,
+        },
+        identity=dev_issuer,
+        undeployed=("documents", "egov", "sensors"),
+        label="e2e",
+    ) as running:
+        engine = create_engine(running.database_urls["ideas"], pool_size=2, application_name="e2e")
+        try:
+            async with httpx.AsyncClient(base_url=running.gateway_url, timeout=30) as client:
+                yield Platform(
+                    gateway_url=running.gateway_url,
+                    ideas_url=running.urls["ideas"],
+                    ideas_db_url=running.database_urls["ideas"],
+                    ideas_engine=engine,
+                    kafka_bootstrap_servers=kafka_bootstrap_servers,
+                    kafka_topic_prefix=kafka_topic_prefix,
+                    client=client,
+                    issuer_url=f"{running.gateway_url}/auth/dev",
+                    issuer_key_file=key_file,
+                )
+        finally:
+            await engine.dispose()

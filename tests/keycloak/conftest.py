@@ -11,20 +11,17 @@ from __future__ import annotations
 import asyncio
 import secrets
 import time
-import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 import pytest_asyncio
 
-from kommune.migrations import upgrade
 from kommune.testing.infra import CreateDatabase
 from kommune.testing.keycloak import KeycloakRealm
-from kommune.testing.servers import RunningServer, free_port
+from kommune.testing.platform import AppUnderTest, running_platform
 from kommune_gateway.main import create_gateway_app
 from kommune_gateway.settings import GatewaySettings
 from kommune_ideas.main import create_app as create_ideas_app
@@ -80,6 +77,10 @@ def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
+GATEWAY = AppUnderTest("gateway", create_gateway_app, GatewaySettings)
+IDEAS = AppUnderTest("ideas", create_ideas_app, IdeasSettings, IDEAS_ALEMBIC)
+
+
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def keycloak_platform(
     keycloak_realm: KeycloakRealm,
@@ -87,45 +88,26 @@ async def keycloak_platform(
     kafka_bootstrap_servers: str,
     kafka_topic_prefix: str,
 ) -> AsyncIterator[KeycloakPlatform]:
-    ideas_db = await create_database("kc_ideas")
-    await upgrade(IDEAS_ALEMBIC, ideas_db)
-    gateway_port, ideas_port = free_port(), free_port()
-    common: dict[str, Any] = {
-        "KOMMUNE_ENVIRONMENT": "production",
-        "KOMMUNE_LOG_LEVEL": "WARNING",
-        "kafka_bootstrap_servers": kafka_bootstrap_servers,
-        "KOMMUNE_KAFKA_TOPIC_PREFIX": kafka_topic_prefix,
-        # Production requires the key that signs list cursors (one per deployment).
-        "KOMMUNE_CURSOR_SECRET": secrets.token_hex(32),
-    }
-    gateway = create_gateway_app(
-        GatewaySettings.model_validate(
-            {
-                **common,
-                **VERIFIER.settings(keycloak_realm.issuer, "gateway"),
-                "public_base_url": f"http://127.0.0.1:{gateway_port}",
-                "upstream_ideas": f"http://127.0.0.1:{ideas_port}",
-                "upstream_documents": "",
-                "upstream_egov": "",
-                "upstream_sensors": "",
-            }
-        )
-    )
-    ideas = create_ideas_app(
-        IdeasSettings.model_validate(
-            {
-                **common,
-                **VERIFIER.settings(keycloak_realm.issuer, "ideas"),
-                "database_url": ideas_db,
-                "consumer_group_prefix": f"kc-{uuid.uuid4().hex[:8]}",
-            }
-        )
+    platform = running_platform(
+        create_database,
+        gateway=GATEWAY,
+        services=[IDEAS],
+        common={
+            "KOMMUNE_ENVIRONMENT": "production",
+            "KOMMUNE_LOG_LEVEL": "WARNING",
+            "kafka_bootstrap_servers": kafka_bootstrap_servers,
+            "KOMMUNE_KAFKA_TOPIC_PREFIX": kafka_topic_prefix,
+            # Production requires the key that signs list cursors (one per deployment).
+            "KOMMUNE_CURSOR_SECRET": secrets.token_hex(32),
+        },
+        identity=lambda app, _: VERIFIER.settings(keycloak_realm.issuer, app),
+        undeployed=("documents", "egov", "sensors"),
+        label="kc",
     )
     async with (
-        RunningServer(gateway, gateway_port) as gateway_server,
-        RunningServer(ideas, ideas_port) as ideas_server,
-        httpx.AsyncClient(base_url=gateway_server.url, timeout=30) as gateway_client,
-        httpx.AsyncClient(base_url=ideas_server.url, timeout=30) as ideas_client,
+        platform as running,
+        httpx.AsyncClient(base_url=running.gateway_url, timeout=30) as gateway_client,
+        httpx.AsyncClient(base_url=running.urls["ideas"], timeout=30) as ideas_client,
     ):
         yield KeycloakPlatform(keycloak_realm, gateway_client, ideas_client)
 

@@ -1,0 +1,116 @@
+"""The platform as a user meets it: the gateway and services as real HTTP servers in one process.
+
+Each app is a uvicorn server on a free loopback port (:class:`~kommune.testing.servers.
+RunningServer`); each service gets a fresh database migrated with its real migrations and its
+outbox recorded (:func:`~kommune.testing.contracts.record_outbox`); events go through the real
+relay into the real broker. The suites that need the whole platform (``tests/e2e`` with the
+gateway's dev issuer, ``tests/keycloak`` with a real Keycloak realm) differ only in the settings
+they pass here, above all the identity settings.
+
+This module knows no service: the suites describe theirs with :class:`AppUnderTest`.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from fastapi import FastAPI
+
+from kommune.migrations import upgrade
+from kommune.testing.contracts import check_outbox, record_outbox
+from kommune.testing.infra import CreateDatabase
+from kommune.testing.servers import RunningServer, free_port
+
+
+class _Settings(Protocol):
+    @classmethod
+    def model_validate(cls, obj: Any) -> Any: ...
+
+
+@dataclass(frozen=True, slots=True)
+class AppUnderTest:
+    """One app of the platform: how to build it from its settings, and its migrations."""
+
+    name: str
+    """``gateway`` or the service name (``ideas``, ``egov``, ...): the gateway's upstream name."""
+    create_app: Callable[[Any], FastAPI]
+    settings_type: type[_Settings]
+    alembic_ini: Path | None = None
+    """The service's migrations (``None``: the app has no database of its own)."""
+
+
+Identity = Callable[[str, str], Mapping[str, Any]]
+"""``identity(app_name, gateway_url)`` → the settings that make the app trust the issuer."""
+
+
+@dataclass(frozen=True, slots=True)
+class RunningPlatform:
+    gateway_url: str
+    urls: Mapping[str, str]
+    """Each service's own base URL (called directly, not through the gateway)."""
+    database_urls: Mapping[str, str]
+
+
+@asynccontextmanager
+async def running_platform(
+    create_database: CreateDatabase,
+    *,
+    gateway: AppUnderTest,
+    services: Sequence[AppUnderTest],
+    common: Mapping[str, Any],
+    identity: Identity,
+    gateway_settings: Mapping[str, Any] | None = None,
+    undeployed: Sequence[str] = (),
+    label: str = "platform",
+) -> AsyncIterator[RunningPlatform]:
+    """Start the gateway and ``services``; on exit stop them and check every event they wrote.
+
+    ``common`` goes to every app (environment, broker, topic namespace, ...); the gateway routes
+    to each service's server, and to nothing for the ``undeployed`` upstreams (their routes
+    answer 503).
+    """
+    ports = {app.name: free_port() for app in (gateway, *services)}
+    gateway_url = f"http://127.0.0.1:{ports[gateway.name]}"
+    databases: dict[str, str] = {}
+    for service in services:
+        if service.alembic_ini is not None:
+            url = await create_database(f"{label}_{service.name}")
+            await upgrade(service.alembic_ini, url)
+            await record_outbox(url)
+            databases[service.name] = url
+    gateway_values = {
+        **common,
+        **identity(gateway.name, gateway_url),
+        "public_base_url": gateway_url,
+        **{f"upstream_{s.name}": f"http://127.0.0.1:{ports[s.name]}" for s in services},
+        **{f"upstream_{name}": "" for name in undeployed},
+        **(gateway_settings or {}),
+    }
+    apps = {gateway.name: gateway.create_app(gateway.settings_type.model_validate(gateway_values))}
+    for service in services:
+        values = {
+            **common,
+            **identity(service.name, gateway_url),
+            "consumer_group_prefix": f"{label}-{service.name}-{uuid.uuid4().hex[:8]}",
+        }
+        if service.name in databases:
+            values["database_url"] = databases[service.name]
+        apps[service.name] = service.create_app(service.settings_type.model_validate(values))
+    async with AsyncExitStack() as stack:
+        servers = {
+            name: await stack.enter_async_context(RunningServer(app, ports[name]))
+            for name, app in apps.items()
+        }
+        yield RunningPlatform(
+            gateway_url=servers[gateway.name].url,
+            urls={s.name: servers[s.name].url for s in services},
+            database_urls=databases,
+        )
+    # Every event the platform wrote during these tests keeps its contract.
+    for url in databases.values():
+        await check_outbox(url)
