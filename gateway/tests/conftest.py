@@ -270,6 +270,8 @@ async def gateway(
         upstream_documents=closed_port_url(),
         upstream_read_timeout=1.0,
         max_body_bytes=8 * MiB,
+        # The down documents upstream must keep answering 502 here (breaker: test_resilience).
+        breaker_threshold=1000,
     )
     app = create_gateway_app(settings, http_transport=issuer_transport, dev_issuer=dev_issuer)
     server = await RunningServer(app).start()

@@ -45,11 +45,17 @@ from kommune.auth.dev_issuer import (
 from kommune.auth.principal import Principal
 from kommune.auth.verifier import TokenVerifier
 from kommune.docs import install_docs
-from kommune.errors import DomainError, NotFound, Unauthorized
+from kommune.errors import DomainError, NotFound, Unauthorized, problem_response
 from kommune.health import CheckResult, HealthChecks
 from kommune.telemetry.logging import configure_logging
 from kommune_gateway.openapi import OpenAPIAggregator
-from kommune_gateway.proxy import CallerLimiter, UpstreamPool, proxy_request, read_body
+from kommune_gateway.proxy import (
+    CallerLimiter,
+    GatewayProblem,
+    UpstreamPool,
+    proxy_request,
+    read_body,
+)
 from kommune_gateway.routes import ROUTES, Route, RoutingTable
 from kommune_gateway.settings import GatewaySettings
 
@@ -104,8 +110,7 @@ def create_gateway_app(
             verifier = await stack.enter_async_context(TokenVerifier.from_settings(settings, http))
             pool = UpstreamPool(
                 settings.upstreams(),
-                connect_timeout=settings.upstream_connect_timeout,
-                read_timeout=settings.upstream_read_timeout,
+                policies={name: settings.upstream_policy(name) for name in settings.upstreams()},
                 pool_timeout=settings.upstream_pool_timeout,
                 max_connections=settings.upstream_max_connections,
                 max_keepalive=settings.upstream_max_keepalive,
@@ -187,7 +192,22 @@ def create_gateway_app(
         body_limits=table.body_limits(settings.max_body_bytes),
         limits=server_limits(settings),
     )
+    app.add_exception_handler(GatewayProblem, _gateway_problem)
     return app
+
+
+async def _gateway_problem(request: Request, exc: Exception) -> Response:
+    """Like every domain error, plus the problem's own headers (``Retry-After``, ``RateLimit``)."""
+    assert isinstance(exc, GatewayProblem)
+    return problem_response(
+        exc.status_code,
+        exc.code,
+        exc.title,
+        exc.detail,
+        instance=request.url.path,
+        headers=exc.headers,
+        **exc.extensions,
+    )
 
 
 def _proxy_endpoint(table: RoutingTable) -> Any:
@@ -205,14 +225,14 @@ def _proxy_endpoint(table: RoutingTable) -> Any:
             request.state.principal = principal
             caller = f"sub:{principal.sub}"
         pool: UpstreamPool = request.state.upstreams
-        client = pool.client(route.upstream)
+        pool.client(route.upstream)  # 503 before reading the body if it is not deployed
         callers: CallerLimiter = request.state.callers
         settings: GatewaySettings = request.state.settings
         release = callers.acquire(caller)
         try:
             # The (small) body is read before an upstream connection is taken: see proxy.py.
             body = await read_body(request, settings.proxy_buffer_bytes)
-            return await proxy_request(request, route.upstream, client, body, on_close=release)
+            return await proxy_request(request, route.upstream, pool, body, on_close=release)
         except BaseException:
             release()
             raise

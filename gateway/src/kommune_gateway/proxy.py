@@ -11,18 +11,22 @@ relayed chunk by chunk as it comes. Hop-by-hop headers are dropped both
 ways; the caller's ``Authorization`` goes through unchanged; ``X-Request-ID`` and
 ``traceparent`` carry the gateway's request id and span to the service.
 
-Failures become problems: upstream not reachable → 502 ``upstream_unavailable``, no answer in
-time → 504 ``upstream_timeout``, connection pool exhausted → 503 ``upstream_busy``.
+Failures become problems naming the upstream (``"upstream": "ideas"``): upstream not reachable →
+502 ``upstream_unavailable``, no answer in time → 504 ``upstream_timeout``, connection pool
+exhausted → 503 ``upstream_busy``, breaker open → 503 ``upstream_circuit_open`` with
+``Retry-After`` (:mod:`kommune_gateway.resilience`).
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable, Mapping
 from http.cookiejar import CookieJar, DefaultCookiePolicy
 from urllib.parse import quote
 
 import httpx
 import structlog
+from prometheus_client import Counter, Histogram
 from starlette.background import BackgroundTask
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -31,6 +35,14 @@ from starlette.types import Receive, Scope, Send
 
 from kommune.errors import DomainError
 from kommune.telemetry.context import current_traceparent, request_id_var
+from kommune_gateway.resilience import (
+    FAILURE_STATUS,
+    IDEMPOTENT_METHODS,
+    RETRYABLE_STATUS,
+    UPSTREAM_RETRIES,
+    CircuitBreaker,
+    UpstreamPolicy,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -61,65 +73,98 @@ _REQUEST_DROP = HOP_BY_HOP | {
 _RESPONSE_DROP = HOP_BY_HOP | {"date", "server", "x-request-id", "traceparent"}
 
 
-class UpstreamUnavailable(DomainError):  # noqa: N818 - named like kommune.errors
+class GatewayProblem(DomainError):  # noqa: N818 - named like kommune.errors
+    """A problem the gateway itself answers, naming the upstream, with optional headers."""
+
+    def __init__(
+        self, upstream: str, detail: str, headers: Mapping[str, str] | None = None
+    ) -> None:
+        super().__init__(detail, upstream=upstream)
+        self.headers = dict(headers or {})
+
+
+class UpstreamUnavailable(GatewayProblem):
     status_code = 502
     code = "upstream_unavailable"
     title = "Upstream service unavailable"
 
 
-class UpstreamTimeout(DomainError):  # noqa: N818 - named like kommune.errors
+class UpstreamTimeout(GatewayProblem):
     status_code = 504
     code = "upstream_timeout"
     title = "Upstream service timed out"
 
 
-class UpstreamBusy(DomainError):  # noqa: N818 - named like kommune.errors
+class UpstreamBusy(GatewayProblem):
     status_code = 503
     code = "upstream_busy"
     title = "Upstream service busy"
 
 
-class UpstreamNotDeployed(DomainError):  # noqa: N818 - named like kommune.errors
+class UpstreamNotDeployed(GatewayProblem):
     status_code = 503
     code = "upstream_not_deployed"
     title = "Service not deployed"
 
 
+class CircuitOpen(GatewayProblem):
+    status_code = 503
+    code = "upstream_circuit_open"
+    title = "Upstream service failing"
+
+
+UPSTREAM_REQUESTS = Counter(
+    "kommune_gateway_upstream_requests",
+    "Attempts sent to an upstream, by outcome (the status code, or timeout/unreachable/refused).",
+    ("upstream", "outcome"),
+)
+UPSTREAM_LATENCY = Histogram(
+    "kommune_gateway_upstream_latency_seconds",
+    "Time from sending a request to an upstream until its answer's headers arrived.",
+    ("upstream",),
+)
+
+
 class UpstreamPool:
-    """One ``httpx.AsyncClient`` per upstream, with explicit timeouts and connection limits.
+    """One ``httpx.AsyncClient``, one :class:`UpstreamPolicy` and one breaker per upstream.
 
     ``transports`` replaces the network for named upstreams (unit tests of things outside the
-    platform); everything else uses a real ``AsyncHTTPTransport`` that retries failed connects
-    once (safe for every method: nothing was sent).
+    platform); everything else uses a real ``AsyncHTTPTransport`` without retries of its own
+    (:func:`proxy_request` decides what is repeated).
     """
 
     def __init__(
         self,
         upstreams: Mapping[str, str],
         *,
-        connect_timeout: float = 2.0,
-        read_timeout: float = 30.0,
+        policies: Mapping[str, UpstreamPolicy] | None = None,
+        default_policy: UpstreamPolicy | None = None,
         pool_timeout: float = 5.0,
         max_connections: int = 200,
         max_keepalive: int = 50,
         transports: Mapping[str, httpx.AsyncBaseTransport] | None = None,
     ) -> None:
         self.base_urls = dict(upstreams)
-        timeout = httpx.Timeout(
-            connect=connect_timeout, read=read_timeout, write=read_timeout, pool=pool_timeout
-        )
+        default = default_policy or UpstreamPolicy()
         limits = httpx.Limits(
             max_connections=max_connections,
             max_keepalive_connections=max_keepalive,
             keepalive_expiry=30.0,
         )
         self._clients: dict[str, httpx.AsyncClient] = {}
+        self._policies: dict[str, UpstreamPolicy] = {}
+        self._breakers: dict[str, CircuitBreaker] = {}
         for name, base_url in self.base_urls.items():
             if not base_url:
                 continue
-            transport = (transports or {}).get(name) or httpx.AsyncHTTPTransport(
-                retries=1, limits=limits
+            policy = (policies or {}).get(name) or default
+            timeout = httpx.Timeout(
+                connect=policy.connect_timeout,
+                read=policy.read_timeout,
+                write=policy.read_timeout,
+                pool=pool_timeout,
             )
+            transport = (transports or {}).get(name) or httpx.AsyncHTTPTransport(limits=limits)
             self._clients[name] = httpx.AsyncClient(
                 base_url=base_url,
                 transport=transport,
@@ -130,12 +175,22 @@ class UpstreamPool:
                 # The clients are shared by all callers: never keep one caller's cookies.
                 cookies=CookieJar(policy=DefaultCookiePolicy(allowed_domains=[])),
             )
+            self._policies[name] = policy
+            self._breakers[name] = CircuitBreaker(
+                name, policy.breaker_threshold, policy.breaker_open_seconds
+            )
 
     def client(self, name: str) -> httpx.AsyncClient:
         client = self._clients.get(name)
         if client is None:
-            raise UpstreamNotDeployed(f"The {name} service is not deployed here.")
+            raise UpstreamNotDeployed(name, f"The {name} service is not deployed here.")
         return client
+
+    def policy(self, name: str) -> UpstreamPolicy:
+        return self._policies[name]
+
+    def breaker(self, name: str) -> CircuitBreaker:
+        return self._breakers[name]
 
     def names(self) -> list[str]:
         return list(self._clients)
@@ -316,28 +371,103 @@ def upstream_target(request: Request) -> httpx.URL:
 async def proxy_request(
     request: Request,
     upstream: str,
-    client: httpx.AsyncClient,
+    pool: UpstreamPool,
     body: RequestBody,
     on_close: Callable[[], None] | None = None,
 ) -> UpstreamResponse:
-    """Forward ``request`` with ``body`` (:func:`read_body`) to ``client``'s upstream and relay
-    the answer as a stream; ``on_close`` runs once the answer is sent (or abandoned)."""
-    upstream_request = client.build_request(
-        request.method,
-        upstream_target(request),
-        headers=forward_headers(request),
-        content=body,
-    )
-    try:
-        upstream_response = await client.send(upstream_request, stream=True)
-    except httpx.PoolTimeout:
-        raise UpstreamBusy(f"The {upstream} service has no free connection.") from None
-    except httpx.ConnectTimeout:
-        raise UpstreamUnavailable(f"The {upstream} service is unreachable.") from None
-    except httpx.TimeoutException:
-        log.warning("upstream_timeout", upstream=upstream, path=request.url.path)
-        raise UpstreamTimeout(f"The {upstream} service did not answer in time.") from None
-    except httpx.TransportError as exc:
-        log.warning("upstream_unavailable", upstream=upstream, error=type(exc).__name__)
-        raise UpstreamUnavailable(f"The {upstream} service is unavailable.") from None
-    return UpstreamResponse(upstream_response, on_close)
+    """Forward ``request`` with ``body`` (:func:`read_body`) to ``upstream`` and relay the answer
+    as a stream; ``on_close`` runs once the answer is sent (or abandoned).
+
+    An idempotent request whose body can be sent again is retried (with backoff, within the
+    upstream's total timeout) when the connection failed or the upstream answered 502/503:
+    nothing has been sent to the caller yet. Every attempt asks the upstream's breaker first.
+    """
+    client = pool.client(upstream)
+    policy = pool.policy(upstream)
+    breaker = pool.breaker(upstream)
+    method = request.method
+    attempts = 1
+    if method in IDEMPOTENT_METHODS and not isinstance(body, AsyncIterator):
+        attempts += policy.retries
+    target = upstream_target(request)
+    headers = forward_headers(request)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + policy.total_timeout
+    attempt = 0
+    while True:
+        attempt += 1
+        if not breaker.allow():
+            retry_after = breaker.retry_after()
+            UPSTREAM_REQUESTS.labels(upstream, "circuit_open").inc()
+            raise CircuitOpen(
+                upstream,
+                f"The {upstream} service is failing; the gateway tries again in {retry_after} s.",
+                {"Retry-After": str(retry_after)},
+            )
+        upstream_request = client.build_request(method, target, headers=headers, content=body)
+        started = loop.time()
+        try:
+            async with asyncio.timeout_at(deadline):
+                response = await client.send(upstream_request, stream=True)
+        except httpx.PoolTimeout:
+            breaker.abandon()
+            UPSTREAM_REQUESTS.labels(upstream, "pool_timeout").inc()
+            detail = f"The {upstream} service has no free connection."
+            raise UpstreamBusy(upstream, detail) from None
+        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+            breaker.record_failure()
+            UPSTREAM_REQUESTS.labels(upstream, "unreachable").inc()
+            if await _may_retry(attempt, attempts, policy, deadline, upstream, "connect"):
+                continue
+            log.warning("upstream_unreachable", upstream=upstream, error=type(exc).__name__)
+            raise UpstreamUnavailable(upstream, f"The {upstream} service is unreachable.") from None
+        except (httpx.TimeoutException, TimeoutError):
+            breaker.record_failure()
+            UPSTREAM_REQUESTS.labels(upstream, "timeout").inc()
+            log.warning("upstream_timeout", upstream=upstream, path=request.url.path)
+            raise UpstreamTimeout(
+                upstream, f"The {upstream} service did not answer in time."
+            ) from None
+        except httpx.TransportError as exc:
+            breaker.record_failure()
+            UPSTREAM_REQUESTS.labels(upstream, "unavailable").inc()
+            log.warning("upstream_unavailable", upstream=upstream, error=type(exc).__name__)
+            raise UpstreamUnavailable(upstream, f"The {upstream} service is unavailable.") from None
+        except BaseException:
+            breaker.abandon()
+            raise
+        status = response.status_code
+        UPSTREAM_LATENCY.labels(upstream).observe(loop.time() - started)
+        UPSTREAM_REQUESTS.labels(upstream, str(status)).inc()
+        if status in FAILURE_STATUS:
+            breaker.record_failure()
+        else:
+            breaker.record_success()
+        if status in RETRYABLE_STATUS and attempt < attempts:
+            await response.aclose()
+            if await _may_retry(attempt, attempts, policy, deadline, upstream, str(status)):
+                continue
+            # No time left for another attempt: ask once more is not possible, answer honestly.
+            raise UpstreamUnavailable(
+                upstream, f"The {upstream} service answered {status} to every attempt."
+            )
+        return UpstreamResponse(response, on_close)
+
+
+async def _may_retry(
+    attempt: int,
+    attempts: int,
+    policy: UpstreamPolicy,
+    deadline: float,
+    upstream: str,
+    reason: str,
+) -> bool:
+    """Sleep the backoff and return True if another attempt fits before ``deadline``."""
+    if attempt >= attempts:
+        return False
+    pause = policy.backoff(attempt)
+    if asyncio.get_running_loop().time() + pause >= deadline:
+        return False
+    UPSTREAM_RETRIES.labels(upstream, reason).inc()
+    await asyncio.sleep(pause)
+    return True

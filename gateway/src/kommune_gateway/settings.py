@@ -7,10 +7,26 @@ not deployed (its routes answer 503).
 
 from __future__ import annotations
 
-from pydantic import AliasChoices, Field
+from dataclasses import replace
+
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from kommune.settings import ServiceSettings, service_audience
+from kommune_gateway.resilience import UpstreamPolicy
+
+
+class UpstreamPolicyOverride(BaseModel):
+    """What one upstream sets differently from the ``GATEWAY_UPSTREAM_*`` defaults."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    connect_timeout: float | None = Field(default=None, gt=0)
+    read_timeout: float | None = Field(default=None, gt=0)
+    total_timeout: float | None = Field(default=None, gt=0)
+    retries: int | None = Field(default=None, ge=0, le=5)
+    breaker_threshold: int | None = Field(default=None, ge=1, le=1000)
+    breaker_open_seconds: float | None = Field(default=None, gt=0, le=600)
 
 
 class GatewaySettings(ServiceSettings):
@@ -26,6 +42,14 @@ class GatewaySettings(ServiceSettings):
 
     upstream_connect_timeout: float = Field(default=2.0, gt=0)
     upstream_read_timeout: float = Field(default=30.0, gt=0)
+    upstream_total_timeout: float = Field(default=30.0, gt=0)
+    """First attempt until the answer's headers, retries and backoff included."""
+    upstream_retries: int = Field(default=2, ge=0, le=5)
+    upstream_backoff_seconds: float = Field(default=0.05, ge=0, le=5)
+    breaker_threshold: int = Field(default=5, ge=1, le=1000)
+    breaker_open_seconds: float = Field(default=10.0, gt=0, le=600)
+    upstream_policies: dict[str, UpstreamPolicyOverride] = Field(default_factory=dict)
+    """Per upstream, e.g. ``GATEWAY_UPSTREAM_POLICIES='{"documents": {"read_timeout": 120}}'``."""
     upstream_pool_timeout: float = Field(default=5.0, gt=0)
     upstream_max_connections: int = Field(default=200, ge=1)
     upstream_max_keepalive: int = Field(default=50, ge=0)
@@ -46,6 +70,31 @@ class GatewaySettings(ServiceSettings):
     def dev_token_audiences(self) -> list[str]:
         """The ``aud`` of dev tokens: the gateway's audience and every upstream's default one."""
         return [self.oidc_audience, *(service_audience(name) for name in self.upstreams())]
+
+    @model_validator(mode="after")
+    def _policies_name_upstreams(self) -> GatewaySettings:
+        unknown = set(self.upstream_policies) - set(self.upstreams())
+        if unknown:
+            raise ValueError(f"upstream_policies names unknown upstreams: {sorted(unknown)}")
+        return self
+
+    def default_policy(self) -> UpstreamPolicy:
+        return UpstreamPolicy(
+            connect_timeout=self.upstream_connect_timeout,
+            read_timeout=self.upstream_read_timeout,
+            total_timeout=self.upstream_total_timeout,
+            retries=self.upstream_retries,
+            backoff_seconds=self.upstream_backoff_seconds,
+            breaker_threshold=self.breaker_threshold,
+            breaker_open_seconds=self.breaker_open_seconds,
+        )
+
+    def upstream_policy(self, name: str) -> UpstreamPolicy:
+        """The default policy with ``upstream_policies[name]``'s values over it."""
+        override = self.upstream_policies.get(name)
+        if override is None:
+            return self.default_policy()
+        return replace(self.default_policy(), **override.model_dump(exclude_none=True))
 
     def upstreams(self) -> dict[str, str]:
         """Upstream name → base URL (empty when the service is not deployed)."""
