@@ -20,7 +20,7 @@ exhausted → 503 ``upstream_busy``, breaker open → 503 ``upstream_circuit_ope
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from http.cookiejar import CookieJar, DefaultCookiePolicy
 from urllib.parse import quote
 
@@ -323,12 +323,18 @@ class UpstreamResponse(StreamingResponse):
     """Relays an upstream response as it arrives; the upstream connection is always released."""
 
     def __init__(
-        self, upstream: httpx.Response, on_close: Callable[[], None] | None = None
+        self,
+        upstream: httpx.Response,
+        on_close: Callable[[], None] | None = None,
+        *,
+        head: Sequence[bytes] = (),
+        rest: AsyncIterator[bytes] | None = None,
     ) -> None:
+        """``head``/``rest``: the body was partly read already (``rest`` continues it)."""
         self._upstream = upstream
-        self._on_close = on_close
+        self._on_close: list[Callable[[], None]] = [on_close] if on_close else []
         super().__init__(
-            self._relay(upstream),
+            self._relay(head, rest if rest is not None else upstream.aiter_raw()),
             status_code=upstream.status_code,
             background=BackgroundTask(upstream.aclose),
         )
@@ -336,9 +342,11 @@ class UpstreamResponse(StreamingResponse):
         self.raw_headers = response_headers(upstream)
 
     @staticmethod
-    async def _relay(upstream: httpx.Response) -> AsyncIterator[bytes]:
+    async def _relay(head: Sequence[bytes], rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+        for chunk in head:
+            yield chunk
         try:
-            async for chunk in upstream.aiter_raw():
+            async for chunk in rest:
                 yield chunk
         except httpx.TransportError as exc:
             # Headers are out already: all we can do is cut the response short.
@@ -353,8 +361,12 @@ class UpstreamResponse(StreamingResponse):
             try:
                 await self._upstream.aclose()
             finally:
-                if self._on_close is not None:
-                    self._on_close()
+                for callback in self._on_close:
+                    callback()
+
+    def on_close(self, callback: Callable[[], None]) -> None:
+        """Run ``callback`` once the answer is sent (or abandoned)."""
+        self._on_close.append(callback)
 
 
 def upstream_target(request: Request) -> httpx.URL:
@@ -376,7 +388,14 @@ async def proxy_request(
     on_close: Callable[[], None] | None = None,
 ) -> UpstreamResponse:
     """Forward ``request`` with ``body`` (:func:`read_body`) to ``upstream`` and relay the answer
-    as a stream; ``on_close`` runs once the answer is sent (or abandoned).
+    as a stream; ``on_close`` runs once the answer is sent (or abandoned)."""
+    return UpstreamResponse(await send_upstream(request, upstream, pool, body), on_close)
+
+
+async def send_upstream(
+    request: Request, upstream: str, pool: UpstreamPool, body: RequestBody
+) -> httpx.Response:
+    """The upstream's answer to ``request`` with ``body``, its body not read yet (close it).
 
     An idempotent request whose body can be sent again is retried (with backoff, within the
     upstream's total timeout) when the connection failed or the upstream answered 502/503:
@@ -451,7 +470,7 @@ async def proxy_request(
             raise UpstreamUnavailable(
                 upstream, f"The {upstream} service answered {status} to every attempt."
             )
-        return UpstreamResponse(response, on_close)
+        return response
 
 
 async def _may_retry(

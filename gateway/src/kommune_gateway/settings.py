@@ -1,8 +1,8 @@
 """Gateway settings: ``GATEWAY_*`` variables, platform-wide ones from ``KOMMUNE_*``.
 
-The gateway has no database; the inherited ``database_url`` is unused. Upstream base URLs default
-to the ports ``make up`` gives the services on one machine; an empty URL marks an upstream as
-not deployed (its routes answer 503).
+The gateway's own database (``gateway``) holds idempotency records and rate-limit counters.
+Upstream base URLs default to the ports ``make up`` gives the services on one machine; an empty
+URL marks an upstream as not deployed (its routes answer 503).
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from kommune.settings import ServiceSettings, service_audience
+from kommune_gateway.ratelimit import RateRule
 from kommune_gateway.resilience import UpstreamPolicy
 
 
@@ -56,6 +57,23 @@ class GatewaySettings(ServiceSettings):
 
     openapi_cache_seconds: float = Field(default=10.0, ge=0)
 
+    # -- the gateway's own database: idempotency records, rate-limit counters (ADR 0013) --
+    database_url: str = "postgresql+asyncpg://kommune:kommune@127.0.0.1:15432/gateway"
+    database_timeout: float = Field(default=0.5, gt=0, le=10)
+    """A rate-limit check that takes longer lets the request through (logged, counted)."""
+
+    rate_limit_enabled: bool = True
+    rate_limit_requests: int = Field(default=600, ge=1)
+    """Per token subject and window, unless a route sets its own."""
+    rate_limit_anonymous_requests: int = Field(default=60, ge=1)
+    """Per client address and window for calls without a token (public reads)."""
+    rate_limit_window_seconds: int = Field(default=60, ge=1, le=86_400)
+
+    idempotency_ttl_seconds: float = Field(default=86_400, gt=0)
+    idempotency_lock_seconds: float = Field(default=300, gt=0)
+    """A claim older than this (its request never finished) may be taken over."""
+    idempotency_max_response_bytes: int = Field(default=1024 * 1024, ge=0, le=16 * 1024 * 1024)
+
     # -- what one caller may hold (docs/adr/0009-limits-at-the-edge.md) --
     proxy_buffer_bytes: int = Field(default=64 * 1024, ge=0, le=1024 * 1024)
     """A body up to this size is read from the client before an upstream connection is taken."""
@@ -95,6 +113,10 @@ class GatewaySettings(ServiceSettings):
         if override is None:
             return self.default_policy()
         return replace(self.default_policy(), **override.model_dump(exclude_none=True))
+
+    def rate_rule(self, anonymous: bool) -> RateRule:
+        requests = self.rate_limit_anonymous_requests if anonymous else self.rate_limit_requests
+        return RateRule(requests, self.rate_limit_window_seconds)
 
     def upstreams(self) -> dict[str, str]:
         """Upstream name → base URL (empty when the service is not deployed)."""
