@@ -66,6 +66,7 @@ from kommune_gateway.proxy import (
 from kommune_gateway.ratelimit import RATE_LIMITED, RateLimiter
 from kommune_gateway.routes import ROUTES, Route, RoutingTable
 from kommune_gateway.settings import GatewaySettings
+from kommune_gateway.token_cache import VerifiedTokens
 
 log = structlog.get_logger(__name__)
 
@@ -85,6 +86,7 @@ class GatewayState(TypedDict):
     upstreams: UpstreamPool
     openapi: OpenAPIAggregator
     callers: CallerLimiter
+    verified_tokens: VerifiedTokens
     database: asyncpg.Pool
     idempotency: IdempotencyStore
     rate_limiter: RateLimiter | None
@@ -142,6 +144,9 @@ def create_gateway_app(
                 min_size=0,
                 max_size=settings.database_pool_size,
                 server_settings={"application_name": "gateway", "timezone": "UTC"},
+                # The statements keep no session state (no SET, LISTEN, advisory or prepared
+                # cursors): the default reset would be one more round trip per request.
+                reset=_no_reset,
             )
             stack.push_async_callback(database.close)
             idempotency = IdempotencyStore(
@@ -185,6 +190,7 @@ def create_gateway_app(
                 "upstreams": pool,
                 "openapi": aggregator,
                 "callers": CallerLimiter(settings.max_requests_per_caller),
+                "verified_tokens": VerifiedTokens(verifier, ttl=settings.token_cache_seconds),
                 "database": database,
                 "idempotency": idempotency,
                 "rate_limiter": limiter,
@@ -343,8 +349,12 @@ async def _authenticate(request: Request) -> Principal:
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized("The Authorization header must be 'Bearer <token>'.")
-    verifier: TokenVerifier = request.state.token_verifier
-    return await verifier.verify(token.strip())
+    tokens: VerifiedTokens = request.state.verified_tokens
+    return await tokens.verify(token.strip())
+
+
+async def _no_reset(connection: asyncpg.Connection) -> None:
+    return None
 
 
 async def _check_database(database: asyncpg.Pool) -> CheckResult:

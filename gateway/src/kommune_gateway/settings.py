@@ -57,6 +57,9 @@ class GatewaySettings(ServiceSettings):
 
     openapi_cache_seconds: float = Field(default=10.0, ge=0)
 
+    token_cache_seconds: float = Field(default=30.0, ge=0, le=300)
+    """A verified token is trusted this long without checking its signature again (0 = off)."""
+
     # -- the gateway's own database: idempotency records, rate-limit counters (ADR 0013) --
     database_url: str = "postgresql+asyncpg://kommune:kommune@127.0.0.1:15432/gateway"
     database_timeout: float = Field(default=0.5, gt=0, le=10)
