@@ -177,6 +177,24 @@ class Run:
     p50_ms: float
     p99_ms: float
     non_2xx: int
+    requests: int = 0
+    cpu_ms_per_request: dict[str, float] = field(default_factory=dict)
+
+
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of ``pid`` and its children (nginx's worker), from /proc."""
+    total = 0.0
+    pids = [pid]
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    if children.exists():
+        pids += [int(child) for child in children.read_text().split()]
+    for one in pids:
+        fields = Path(f"/proc/{one}/stat").read_text().rpartition(")")[2].split()
+        total += (int(fields[11]) + int(fields[12])) / _TICK
+    return total
 
 
 _UNIT = {"us": 0.001, "ms": 1.0, "s": 1000.0}
@@ -188,7 +206,16 @@ def _ms(text: str) -> float:
     return float(match[1]) * _UNIT[match[2]]
 
 
-def wrk(wrk_bin: str, url: str, token: str, connections: int, duration: int) -> Run:
+def wrk(
+    wrk_bin: str,
+    url: str,
+    token: str,
+    connections: int,
+    duration: int,
+    watch: dict[str, int] | None = None,
+) -> Run:
+    """One wrk run; ``watch`` (name → pid): CPU ms per request each of those processes spent."""
+    before = {name: cpu_seconds(pid) for name, pid in (watch or {}).items()}
     output = subprocess.run(
         [
             wrk_bin,
@@ -205,10 +232,16 @@ def wrk(wrk_bin: str, url: str, token: str, connections: int, duration: int) -> 
         text=True,
     ).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output)[1])  # type: ignore[index]
-    p50 = _ms(re.search(r"50%\s+(\S+)", output)[1])  # type: ignore[index]
-    p99 = _ms(re.search(r"99%\s+(\S+)", output)[1])  # type: ignore[index]
+    distribution = output.partition("Latency Distribution")[2]
+    p50 = _ms(re.search(r"^\s*50%\s+(\S+)", distribution, re.M)[1])  # type: ignore[index]
+    p99 = _ms(re.search(r"^\s*99%\s+(\S+)", distribution, re.M)[1])  # type: ignore[index]
     errors = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output)
-    return Run(rps, p50, p99, int(errors[1]) if errors else 0)
+    requests = int(re.search(r"(\d+) requests in", output)[1])  # type: ignore[index]
+    cpu = {
+        name: (cpu_seconds(pid) - before[name]) * 1000 / max(requests, 1)
+        for name, pid in (watch or {}).items()
+    }
+    return Run(rps, p50, p99, int(errors[1]) if errors else 0, requests, cpu)
 
 
 # ---- the run -----------------------------------------------------------------------------------
@@ -314,13 +347,13 @@ async def main() -> None:
         gateway = processes.start(
             "gateway", serve("kommune_gateway.main:app", ports["gateway"]), gateway_env
         )
-        processes.start(
+        gateway_nolimit = processes.start(
             "gateway_nolimit",
             serve("kommune_gateway.main:app", ports["gateway_nolimit"]),
             {**gateway_env, "GATEWAY_RATE_LIMIT_ENABLED": "false"},
         )
         await wait_ready(f"http://127.0.0.1:{ports['gateway']}/healthz")
-        processes.start(
+        ideas = processes.start(
             "ideas",
             serve("kommune_ideas.main:app", ports["ideas"]),
             {
@@ -337,7 +370,7 @@ async def main() -> None:
         (nginx_dir / "nginx.conf").write_text(
             NGINX_CONF.format(dir=nginx_dir, upstream=ports["ideas"], port=ports["nginx"])
         )
-        processes.start(
+        nginx = processes.start(
             "nginx",
             [
                 nginx_bin,
@@ -370,6 +403,11 @@ async def main() -> None:
             "gateway": ports["gateway"],
             "gateway_no_rate_limit": ports["gateway_nolimit"],
         }
+        proxies = {
+            "nginx": nginx.pid,
+            "gateway": gateway.pid,
+            "gateway_no_rate_limit": gateway_nolimit.pid,
+        }
         throughput: dict[str, list[Run]] = {name: [] for name in targets}
         latency: dict[str, list[Run]] = {name: [] for name in targets}
         for port in targets.values():  # warm-up (no JIT, but pools and caches)
@@ -377,7 +415,12 @@ async def main() -> None:
         for round_ in range(args.rounds):
             for target, port in targets.items():
                 url = f"http://127.0.0.1:{port}{PATH}"
-                throughput[target].append(wrk(wrk_bin, url, token, args.connections, args.duration))
+                watch = {"upstream": ideas.pid}
+                if target in proxies:
+                    watch["proxy"] = proxies[target]
+                throughput[target].append(
+                    wrk(wrk_bin, url, token, args.connections, args.duration, watch)
+                )
                 latency[target].append(wrk(wrk_bin, url, token, 1, args.duration))
             print(f"[bench] round {round_ + 1}/{args.rounds} done", flush=True)
 
@@ -403,48 +446,61 @@ async def main() -> None:
     def med(runs: list[Run], attr: str) -> float:
         return float(statistics.median(getattr(run, attr) for run in runs))
 
+    def cpu(runs: list[Run], name: str) -> float:
+        return float(statistics.median(run.cpu_ms_per_request.get(name, 0.0) for run in runs))
+
     print(f"\nGET {PATH}  ({args.rounds} rounds x {args.duration} s, medians)")
     print(
         f"{'target':24} {'req/s @' + str(args.connections):>12} {'p50 @1 ms':>10} "
-        f"{'p99 @1 ms':>10} {'non-2xx':>8}"
+        f"{'p99 @1 ms':>10} {'proxy CPU ms/req':>17} {'service CPU ms/req':>19} {'non-2xx':>8}"
     )
     for target in targets:
         errors = sum(run.non_2xx for run in throughput[target] + latency[target])
         print(
             f"{target:24} {med(throughput[target], 'rps'):12.0f} "
             f"{med(latency[target], 'p50_ms'):10.2f} {med(latency[target], 'p99_ms'):10.2f} "
-            f"{errors:8d}"
+            f"{cpu(throughput[target], 'proxy'):17.3f} "
+            f"{cpu(throughput[target], 'upstream'):19.3f} {errors:8d}"
         )
     direct_rps = med(throughput["direct"], "rps")
     direct_p50 = med(latency["direct"], "p50_ms")
+    direct_cpu = cpu(throughput["direct"], "upstream")
     records: list[dict[str, Any]] = []
     for target in ("gateway", "gateway_no_rate_limit", "nginx"):
         rps = med(throughput[target], "rps")
         p50 = med(latency[target], "p50_ms")
+        proxy_cpu = cpu(throughput[target], "proxy")
         print(
             f"{target}: {rps / direct_rps:.2f}x direct throughput, "
-            f"p50 overhead {p50 - direct_p50:+.2f} ms"
+            f"p50 overhead {p50 - direct_p50:+.2f} ms, {proxy_cpu:.3f} ms CPU per request"
         )
-        records.append(
+        notes = f"{PATH}; machine load {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
+        records += [
             result(
                 f"gateway.{target}.throughput",
                 rps,
                 "req/s",
                 baseline_name="gateway.direct.throughput",
                 baseline_value=direct_rps,
-                notes=f"wrk -c{args.connections}, {PATH}",
-            )
-        )
-        records.append(
+                notes=f"wrk -c{args.connections}, {notes}",
+            ),
             result(
                 f"gateway.{target}.p50",
                 p50,
                 "ms",
                 baseline_name="gateway.direct.p50",
                 baseline_value=direct_p50,
-                notes=f"wrk -c1, {PATH}",
-            )
-        )
+                notes=f"wrk -c1, {notes}",
+            ),
+            result(
+                f"gateway.{target}.cpu_per_request",
+                proxy_cpu,
+                "ms",
+                baseline_name="gateway.direct.service_cpu_per_request",
+                baseline_value=direct_cpu,
+                notes=f"CPU of the proxy process per request (robust to load), {notes}",
+            ),
+        ]
     merge(records)
 
 

@@ -82,7 +82,7 @@ async def idempotent_proxy(
             "The Idempotency-Key must be 1-255 visible ASCII characters (e.g. a UUID)."
         )
     fingerprint = Fingerprint(
-        request.method, upstream_target(request).raw_path, request.headers.get("content-type", "")
+        request.method, upstream_target(request).encode(), request.headers.get("content-type", "")
     )
     try:
         claim, stored = await store.claim(caller, key)
@@ -130,7 +130,7 @@ async def _forward_and_store(
         response = await send_upstream(request, upstream, pool, send)
         head: list[bytes] = []
         size = 0
-        chunks = response.aiter_raw()
+        chunks = response.chunks()
         try:
             async for chunk in chunks:
                 head.append(chunk)
@@ -141,7 +141,7 @@ async def _forward_and_store(
             await response.aclose()
             raise
         complete = size <= max_response_bytes
-        if not (complete and storable(response.status_code) and fingerprint.complete):
+        if not (complete and storable(response.status) and fingerprint.complete):
             if not complete:
                 log.warning("idempotency_response_too_large", upstream=upstream)
             # Not kept: the rest (if any) is relayed as it comes.
@@ -153,11 +153,9 @@ async def _forward_and_store(
             for k, v in response_headers(response)
             if k.lower() != b"content-length"
         ]
-        await store.complete(
-            caller, key, fingerprint.digest(), response.status_code, headers, content
-        )
+        await store.complete(caller, key, fingerprint.digest(), response.status, headers, content)
         kept = True
-        return _response(response.status_code, headers, content)
+        return _response(response.status, headers, content)
     finally:
         if not kept:
             # Also when cancelled (client gone): a task of its own, so the release still runs.

@@ -24,8 +24,11 @@ from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from http.cookiejar import CookieJar, DefaultCookiePolicy
 from urllib.parse import quote
 
+import aiohttp
 import httpx
 import structlog
+import yarl
+from multidict import CIMultiDict
 from prometheus_client import Counter, Histogram
 from starlette.background import BackgroundTask
 from starlette.exceptions import HTTPException
@@ -126,11 +129,15 @@ UPSTREAM_LATENCY = Histogram(
 
 
 class UpstreamPool:
-    """One ``httpx.AsyncClient``, one :class:`UpstreamPolicy` and one breaker per upstream.
+    """Per upstream: an ``aiohttp`` session for proxying, a :class:`UpstreamPolicy`, a breaker,
+    and an ``httpx`` client for the gateway's own calls (``/readyz``, ``/openapi.json``).
 
-    ``transports`` replaces the network for named upstreams (unit tests of things outside the
-    platform); everything else uses a real ``AsyncHTTPTransport`` without retries of its own
-    (:func:`proxy_request` decides what is repeated).
+    aiohttp rather than httpx on the hot path: the profile of a proxied GET put 40 % of the
+    gateway's CPU in httpx/httpcore/anyio/h11 (bench/bench_gateway.py --profile; ADR 0013).
+    A semaphore of ``max_connections`` per upstream is the pool: waiting longer than
+    ``pool_timeout`` for it is 503 ``upstream_busy``. Kept-alive connections are dropped after
+    ``keepalive_seconds``, below the services' own 5 s, so the gateway never reuses one the
+    service is closing. ``transports`` replaces the network of the ``httpx`` clients only.
     """
 
     def __init__(
@@ -142,18 +149,24 @@ class UpstreamPool:
         pool_timeout: float = 5.0,
         max_connections: int = 200,
         max_keepalive: int = 50,
+        keepalive_seconds: float = 4.0,
         transports: Mapping[str, httpx.AsyncBaseTransport] | None = None,
     ) -> None:
         self.base_urls = dict(upstreams)
+        self.pool_timeout = pool_timeout
         default = default_policy or UpstreamPolicy()
         limits = httpx.Limits(
             max_connections=max_connections,
             max_keepalive_connections=max_keepalive,
-            keepalive_expiry=30.0,
+            keepalive_expiry=keepalive_seconds,
         )
         self._clients: dict[str, httpx.AsyncClient] = {}
+        self._sessions: dict[str, aiohttp.ClientSession] = {}
+        self._slots: dict[str, asyncio.Semaphore] = {}
         self._policies: dict[str, UpstreamPolicy] = {}
         self._breakers: dict[str, CircuitBreaker] = {}
+        self._max_connections = max_connections
+        self._keepalive_seconds = keepalive_seconds
         for name, base_url in self.base_urls.items():
             if not base_url:
                 continue
@@ -186,6 +199,39 @@ class UpstreamPool:
             raise UpstreamNotDeployed(name, f"The {name} service is not deployed here.")
         return client
 
+    def session(self, name: str) -> aiohttp.ClientSession:
+        """The proxying session (made on first use: it must belong to the running loop)."""
+        session = self._sessions.get(name)
+        if session is None:
+            self.client(name)  # not deployed → 503
+            policy = self._policies[name]
+            connector = aiohttp.TCPConnector(
+                limit=0,  # the semaphore is the limit
+                keepalive_timeout=self._keepalive_seconds,
+                use_dns_cache=True,
+                ttl_dns_cache=10,
+            )
+            session = aiohttp.ClientSession(
+                connector=connector,
+                timeout=aiohttp.ClientTimeout(
+                    total=None,
+                    sock_connect=policy.connect_timeout,
+                    sock_read=policy.read_timeout,
+                ),
+                # The sessions are shared by all callers: never keep one caller's cookies.
+                cookie_jar=aiohttp.DummyCookieJar(),
+                auto_decompress=False,
+                skip_auto_headers=("User-Agent", "Content-Type", "Accept", "Accept-Encoding"),
+                trust_env=False,
+            )
+            self._sessions[name] = session
+            self._slots[name] = asyncio.Semaphore(self._max_connections)
+        return session
+
+    def slots(self, name: str) -> asyncio.Semaphore:
+        self.session(name)
+        return self._slots[name]
+
     def policy(self, name: str) -> UpstreamPolicy:
         return self._policies[name]
 
@@ -198,6 +244,8 @@ class UpstreamPool:
     async def aclose(self) -> None:
         for client in self._clients.values():
             await client.aclose()
+        for session in self._sessions.values():
+            await session.close()
 
 
 class CallerLimiter:
@@ -307,24 +355,66 @@ def forward_headers(request: Request) -> list[tuple[str, str]]:
     return headers
 
 
-def response_headers(upstream: httpx.Response) -> list[tuple[bytes, bytes]]:
+def response_headers(upstream: UpstreamAnswer) -> list[tuple[bytes, bytes]]:
     connection_tokens = {
-        token.strip().lower() for token in upstream.headers.get("connection", "").split(",")
+        token.strip().lower().encode("latin-1")
+        for token in upstream.response.headers.get("connection", "").split(",")
     }
     return [
         (key, value)
-        for key, value in upstream.headers.raw
-        if key.lower().decode("latin-1") not in _RESPONSE_DROP
-        and key.lower().decode("latin-1") not in connection_tokens
+        for key, value in upstream.response.raw_headers
+        if (lower := key.lower()) not in _RESPONSE_DROP_BYTES and lower not in connection_tokens
     ]
 
 
+_RESPONSE_DROP_BYTES = frozenset(name.encode() for name in _RESPONSE_DROP)
+SMALL_BODY = 64 * 1024
+"""An answer of at most this many bytes (by Content-Length) is read whole and sent in one piece."""
+
+
+class UpstreamAnswer:
+    """An upstream's answer whose body is still to be read; holds a connection slot until closed."""
+
+    def __init__(self, response: aiohttp.ClientResponse, slot: asyncio.Semaphore) -> None:
+        self.response = response
+        self.status = response.status
+        self._slot: asyncio.Semaphore | None = slot
+
+    def chunks(self) -> AsyncIterator[bytes]:
+        """The body as it arrives (transfer coding removed, content coding kept)."""
+        return self.response.content.iter_any()
+
+    async def read_small(self) -> bytes | None:
+        """The whole body if its Content-Length says it is small, else None (nothing read)."""
+        length = self.response.content_length
+        if length is None or length > SMALL_BODY:
+            return None
+        return await self.response.content.read()
+
+    async def aclose(self) -> None:
+        """Give the connection back (kept alive if the body was read to the end)."""
+        if self._slot is None:
+            return
+        slot, self._slot = self._slot, None
+        try:
+            if self.response.content.at_eof():
+                self.response.release()
+            else:
+                self.response.close()
+        finally:
+            slot.release()
+
+
 class UpstreamResponse(StreamingResponse):
-    """Relays an upstream response as it arrives; the upstream connection is always released."""
+    """Relays an upstream response as it arrives; the upstream connection is always released.
+
+    A small answer (Content-Length within :data:`SMALL_BODY`) is read whole and sent as one
+    message: most API answers are, and they skip the streaming machinery.
+    """
 
     def __init__(
         self,
-        upstream: httpx.Response,
+        upstream: UpstreamAnswer,
         on_close: Callable[[], None] | None = None,
         *,
         head: Sequence[bytes] = (),
@@ -333,9 +423,10 @@ class UpstreamResponse(StreamingResponse):
         """``head``/``rest``: the body was partly read already (``rest`` continues it)."""
         self._upstream = upstream
         self._on_close: list[Callable[[], None]] = [on_close] if on_close else []
+        self._partly_read = bool(head) or rest is not None
         super().__init__(
-            self._relay(head, rest if rest is not None else upstream.aiter_raw()),
-            status_code=upstream.status_code,
+            self._relay(head, rest if rest is not None else upstream.chunks()),
+            status_code=upstream.status,
             background=BackgroundTask(upstream.aclose),
         )
         # Raw pairs keep repeated headers (Set-Cookie, Link) and the upstream's own encoding.
@@ -348,14 +439,25 @@ class UpstreamResponse(StreamingResponse):
         try:
             async for chunk in rest:
                 yield chunk
-        except httpx.TransportError as exc:
+        except (aiohttp.ClientError, TimeoutError) as exc:
             # Headers are out already: all we can do is cut the response short.
             log.warning("upstream_body_aborted", error=type(exc).__name__)
             raise
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
-            await super().__call__(scope, receive, send)
+            small = None if self._partly_read else await self._read_small()
+            if small is not None:
+                await send(
+                    {
+                        "type": "http.response.start",
+                        "status": self.status_code,
+                        "headers": self.raw_headers,
+                    }
+                )
+                await send({"type": "http.response.body", "body": small})
+            else:
+                await super().__call__(scope, receive, send)
         finally:
             # Also on client disconnect, when the background task does not run.
             try:
@@ -364,12 +466,19 @@ class UpstreamResponse(StreamingResponse):
                 for callback in self._on_close:
                     callback()
 
+    async def _read_small(self) -> bytes | None:
+        try:
+            return await self._upstream.read_small()
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            log.warning("upstream_body_aborted", error=type(exc).__name__)
+            raise
+
     def on_close(self, callback: Callable[[], None]) -> None:
         """Run ``callback`` once the answer is sent (or abandoned)."""
         self._on_close.append(callback)
 
 
-def upstream_target(request: Request) -> httpx.URL:
+def upstream_target(request: Request) -> str:
     """The path and query exactly as the caller encoded them (services own the full path)."""
     raw_path = request.scope.get("raw_path") or b""
     query = request.scope.get("query_string") or b""
@@ -377,7 +486,7 @@ def upstream_target(request: Request) -> httpx.URL:
     if not raw_path or not target.isascii():
         encoded = quote(request.url.path, safe="/:@!$&'()*+,;=-._~%")
         target = encoded.encode() + (b"?" + quote(query, safe="=&+%").encode() if query else b"")
-    return httpx.URL(raw_path=target)
+    return target.decode("ascii")
 
 
 async def proxy_request(
@@ -392,24 +501,47 @@ async def proxy_request(
     return UpstreamResponse(await send_upstream(request, upstream, pool, body), on_close)
 
 
+class _BodyFailure:
+    """What went wrong while reading the caller's body (aiohttp wraps it; we re-raise it)."""
+
+    def __init__(self) -> None:
+        self.error: BaseException | None = None
+
+    async def watch(self, body: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+        try:
+            async for chunk in body:
+                yield chunk
+        except BaseException as exc:
+            self.error = exc
+            raise
+
+
+_CONNECT_ERRORS = (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError)
+"""Nothing was sent: safe to repeat for an idempotent request."""
+
+
 async def send_upstream(
     request: Request, upstream: str, pool: UpstreamPool, body: RequestBody
-) -> httpx.Response:
+) -> UpstreamAnswer:
     """The upstream's answer to ``request`` with ``body``, its body not read yet (close it).
 
     An idempotent request whose body can be sent again is retried (with backoff, within the
     upstream's total timeout) when the connection failed or the upstream answered 502/503:
     nothing has been sent to the caller yet. Every attempt asks the upstream's breaker first.
     """
-    client = pool.client(upstream)
+    session = pool.session(upstream)
+    slots = pool.slots(upstream)
     policy = pool.policy(upstream)
     breaker = pool.breaker(upstream)
     method = request.method
     attempts = 1
-    if method in IDEMPOTENT_METHODS and not isinstance(body, AsyncIterator):
+    streamed = isinstance(body, AsyncIterator)
+    if method in IDEMPOTENT_METHODS and not streamed:
         attempts += policy.retries
-    target = upstream_target(request)
-    headers = forward_headers(request)
+    url = yarl.URL(pool.base_urls[upstream] + upstream_target(request), encoded=True)
+    headers = CIMultiDict(forward_headers(request))
+    failure = _BodyFailure()
+    data = failure.watch(body) if isinstance(body, AsyncIterator) else body
     loop = asyncio.get_running_loop()
     deadline = loop.time() + policy.total_timeout
     attempt = 0
@@ -423,39 +555,56 @@ async def send_upstream(
                 f"The {upstream} service is failing; the gateway tries again in {retry_after} s.",
                 {"Retry-After": str(retry_after)},
             )
-        upstream_request = client.build_request(method, target, headers=headers, content=body)
-        started = loop.time()
         try:
-            async with asyncio.timeout_at(deadline):
-                response = await client.send(upstream_request, stream=True)
-        except httpx.PoolTimeout:
+            async with asyncio.timeout(pool.pool_timeout):
+                await slots.acquire()
+        except TimeoutError:
             breaker.abandon()
             UPSTREAM_REQUESTS.labels(upstream, "pool_timeout").inc()
             detail = f"The {upstream} service has no free connection."
             raise UpstreamBusy(upstream, detail) from None
-        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
-            breaker.record_failure()
-            UPSTREAM_REQUESTS.labels(upstream, "unreachable").inc()
-            if await _may_retry(attempt, attempts, policy, deadline, upstream, "connect"):
-                continue
-            log.warning("upstream_unreachable", upstream=upstream, error=type(exc).__name__)
-            raise UpstreamUnavailable(upstream, f"The {upstream} service is unreachable.") from None
-        except (httpx.TimeoutException, TimeoutError):
-            breaker.record_failure()
-            UPSTREAM_REQUESTS.labels(upstream, "timeout").inc()
-            log.warning("upstream_timeout", upstream=upstream, path=request.url.path)
-            raise UpstreamTimeout(
-                upstream, f"The {upstream} service did not answer in time."
-            ) from None
-        except httpx.TransportError as exc:
-            breaker.record_failure()
-            UPSTREAM_REQUESTS.labels(upstream, "unavailable").inc()
-            log.warning("upstream_unavailable", upstream=upstream, error=type(exc).__name__)
-            raise UpstreamUnavailable(upstream, f"The {upstream} service is unavailable.") from None
-        except BaseException:
+        started = loop.time()
+        try:
+            async with asyncio.timeout_at(deadline):
+                response = await session.request(
+                    method,
+                    url,
+                    headers=headers,
+                    data=data,
+                    allow_redirects=False,
+                    compress=None,
+                    chunked=None,
+                )
+        except BaseException as exc:
+            slots.release()
+            if failure.error is not None:
+                breaker.abandon()
+                raise failure.error from None  # the caller's body failed, not the upstream
+            if isinstance(exc, _CONNECT_ERRORS):
+                breaker.record_failure()
+                UPSTREAM_REQUESTS.labels(upstream, "unreachable").inc()
+                if await _may_retry(attempt, attempts, policy, deadline, upstream, "connect"):
+                    continue
+                log.warning("upstream_unreachable", upstream=upstream, error=type(exc).__name__)
+                detail = f"The {upstream} service is unreachable."
+                raise UpstreamUnavailable(upstream, detail) from None
+            if isinstance(exc, TimeoutError):  # also aiohttp's ServerTimeoutError
+                breaker.record_failure()
+                UPSTREAM_REQUESTS.labels(upstream, "timeout").inc()
+                log.warning("upstream_timeout", upstream=upstream, path=request.url.path)
+                raise UpstreamTimeout(
+                    upstream, f"The {upstream} service did not answer in time."
+                ) from None
+            if isinstance(exc, aiohttp.ClientError):
+                breaker.record_failure()
+                UPSTREAM_REQUESTS.labels(upstream, "unavailable").inc()
+                log.warning("upstream_unavailable", upstream=upstream, error=type(exc).__name__)
+                detail = f"The {upstream} service is unavailable."
+                raise UpstreamUnavailable(upstream, detail) from None
             breaker.abandon()
             raise
-        status = response.status_code
+        answer = UpstreamAnswer(response, slots)
+        status = response.status
         UPSTREAM_LATENCY.labels(upstream).observe(loop.time() - started)
         UPSTREAM_REQUESTS.labels(upstream, str(status)).inc()
         if status in FAILURE_STATUS:
@@ -463,14 +612,13 @@ async def send_upstream(
         else:
             breaker.record_success()
         if status in RETRYABLE_STATUS and attempt < attempts:
-            await response.aclose()
+            await answer.aclose()
             if await _may_retry(attempt, attempts, policy, deadline, upstream, str(status)):
                 continue
-            # No time left for another attempt: ask once more is not possible, answer honestly.
             raise UpstreamUnavailable(
                 upstream, f"The {upstream} service answered {status} to every attempt."
             )
-        return response
+        return answer
 
 
 async def _may_retry(
