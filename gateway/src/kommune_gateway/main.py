@@ -35,6 +35,7 @@ import asyncpg  # type: ignore[import-untyped]
 import httpx
 import structlog
 from fastapi import FastAPI, Request
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from starlette.responses import Response
 
@@ -71,6 +72,27 @@ from kommune_gateway.token_cache import VerifiedTokens
 log = structlog.get_logger(__name__)
 
 PROXY_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+CORS_ALLOW_HEADERS = [
+    "Authorization",
+    "Content-Type",
+    "Idempotency-Key",
+    "X-Request-ID",
+    "traceparent",
+    "If-Match",
+    "If-None-Match",
+]
+CORS_EXPOSE_HEADERS = [
+    "X-Request-ID",
+    "traceparent",
+    "Location",
+    "ETag",
+    "Retry-After",
+    "RateLimit-Limit",
+    "RateLimit-Remaining",
+    "RateLimit-Reset",
+    "RateLimit-Policy",
+    "Idempotent-Replayed",
+]
 TITLE = "Kommune API"
 DESCRIPTION = (
     "The public REST API of the Kommune platform: staff idea management and intranet, "
@@ -212,8 +234,8 @@ def create_gateway_app(
         aggregator: OpenAPIAggregator = request.state.openapi
         return JSONResponse(await aggregator.document())
 
-    # Swagger UI for the merged document, its assets served by the gateway itself.
-    install_docs(app, title=TITLE, openapi_url="/openapi.json", redoc_url=None)
+    # Swagger UI (/docs) and ReDoc (/redoc) for the merged document, assets served here.
+    install_docs(app, title=TITLE, openapi_url="/openapi.json", redoc_url="/redoc")
 
     # Only with KOMMUNE_ENVIRONMENT=dev|test set explicitly and KOMMUNE_OIDC_ISSUER naming it.
     if settings.is_dev_or_test and is_dev_issuer_url(settings.oidc_issuer):
@@ -244,6 +266,17 @@ def create_gateway_app(
         limits=server_limits(settings),
     )
     app.add_exception_handler(GatewayProblem, _gateway_problem)
+    if settings.cors_allow_origins:
+        # Outermost, so a preflight is answered before any token check. Closed by default.
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_allow_origins,
+            allow_credentials=settings.cors_allow_credentials,
+            allow_methods=PROXY_METHODS,
+            allow_headers=CORS_ALLOW_HEADERS,
+            expose_headers=CORS_EXPOSE_HEADERS,
+            max_age=settings.cors_max_age_seconds,
+        )
     return app
 
 

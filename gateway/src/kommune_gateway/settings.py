@@ -8,6 +8,7 @@ URL marks an upstream as not deployed (its routes answer 503).
 from __future__ import annotations
 
 from dataclasses import replace
+from urllib.parse import urlsplit
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
 from pydantic_settings import SettingsConfigDict
@@ -57,6 +58,12 @@ class GatewaySettings(ServiceSettings):
 
     openapi_cache_seconds: float = Field(default=10.0, ge=0)
 
+    # -- CORS for browser frontends: closed unless origins are listed --
+    cors_allow_origins: list[str] = Field(default_factory=list)
+    """Exact origins (``https://portal.heidenheim.de``); JSON list in the environment."""
+    cors_allow_credentials: bool = False
+    cors_max_age_seconds: int = Field(default=600, ge=0, le=86_400)
+
     token_cache_seconds: float = Field(default=30.0, ge=0, le=300)
     """A verified token is trusted this long without checking its signature again (0 = off)."""
 
@@ -91,6 +98,18 @@ class GatewaySettings(ServiceSettings):
     def dev_token_audiences(self) -> list[str]:
         """The ``aud`` of dev tokens: the gateway's audience and every upstream's default one."""
         return [self.oidc_audience, *(service_audience(name) for name in self.upstreams())]
+
+    @model_validator(mode="after")
+    def _cors_origins_are_exact(self) -> GatewaySettings:
+        for origin in self.cors_allow_origins:
+            parts = urlsplit(origin)
+            exact = parts.scheme in ("https", "http") and parts.netloc and not parts.path
+            if not exact or parts.query or parts.fragment or "*" in origin:
+                raise ValueError(
+                    f"cors_allow_origins: {origin!r} is not an exact origin like "
+                    "'https://portal.example.de' (no wildcard)"
+                )
+        return self
 
     @model_validator(mode="after")
     def _policies_name_upstreams(self) -> GatewaySettings:
