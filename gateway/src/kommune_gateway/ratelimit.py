@@ -39,6 +39,7 @@ RATE_LIMIT_ERRORS = Counter(
     "Rate-limit checks that failed (database unreachable or slow): the request went through.",
 )
 
+WARN_EVERY_SECONDS = 10.0
 _EPSILON = 1e-9
 """Tolerance of the float comparisons (``1 - 36/60`` is not exactly 0.4)."""
 
@@ -110,6 +111,7 @@ class RateLimiter:
         self._pool = pool
         self._timeout = timeout
         self._clock = clock
+        self._last_warning = float("-inf")
 
     async def hit(self, bucket: str, rule: RateRule) -> RateDecision | None:
         """Count one request for ``bucket`` if it fits ``rule``; None if the store failed."""
@@ -126,7 +128,9 @@ class RateLimiter:
                 )
         except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
             RATE_LIMIT_ERRORS.inc()
-            log.warning("rate_limit_unavailable", error=type(exc).__name__)
+            if now - self._last_warning >= WARN_EVERY_SECONDS:  # not one line per request
+                self._last_warning = now
+                log.warning("rate_limit_unavailable", error=type(exc).__name__)
             return None
         assert row is not None
         previous: int = row["previous"]
