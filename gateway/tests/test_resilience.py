@@ -295,3 +295,26 @@ def test_backoff_doubles_with_full_jitter() -> None:
     policy = UpstreamPolicy(backoff_seconds=0.1)
     assert [policy.backoff(n, rand=lambda: 1.0) for n in (1, 2, 3)] == [0.1, 0.2, 0.4]
     assert policy.backoff(3, rand=lambda: 0.0) == 0.0
+
+
+async def test_metrics_count_attempts_per_upstream_and_outcome(
+    start_gateway: GatewayFactory, token: TokenFactory
+) -> None:
+    def sample(name: str, **labels: str) -> float:
+        return REGISTRY.get_sample_value(name, labels) or 0.0
+
+    ok_before = sample("kommune_gateway_upstream_requests_total", upstream="ideas", outcome="200")
+    busy_before = sample("kommune_gateway_upstream_requests_total", upstream="ideas", outcome="503")
+    latency_before = sample("kommune_gateway_upstream_latency_seconds_count", upstream="ideas")
+    async with await start_gateway(upstream_retries=1, upstream_backoff_seconds=0.01) as client:
+        response = await client.get(
+            "/api/v1/ideas/flaky/metrics?fail=1", headers={"Authorization": token()}
+        )
+    assert response.status_code == 200
+    after = sample("kommune_gateway_upstream_requests_total", upstream="ideas", outcome="200")
+    assert after == ok_before + 1
+    busy = sample("kommune_gateway_upstream_requests_total", upstream="ideas", outcome="503")
+    assert busy == busy_before + 1
+    latency = sample("kommune_gateway_upstream_latency_seconds_count", upstream="ideas")
+    assert latency == latency_before + 2
+    assert sample("kommune_gateway_circuit_state", upstream="ideas") == 0
