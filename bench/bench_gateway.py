@@ -442,6 +442,7 @@ async def main() -> None:
     finally:
         processes.stop_all()
         await drop_dbs(admin_url, [ideas_db, gateway_db])
+        shutil.rmtree(work, ignore_errors=True)  # logs, nginx files, the raw profile
 
     def med(runs: list[Run], attr: str) -> float:
         return float(statistics.median(getattr(run, attr) for run in runs))
