@@ -14,10 +14,12 @@ prove that bodies stream instead of being buffered.
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -30,6 +32,7 @@ from pydantic import BaseModel
 from kommune.app import create_service_app
 from kommune.auth.dev_issuer import DevIssuer
 from kommune.auth.principal import CurrentPrincipal
+from kommune.migrations import upgrade
 from kommune.settings import ServiceSettings
 from kommune.testing.auth import TEST_ISSUER_URL
 from kommune.testing.servers import RunningServer
@@ -237,8 +240,20 @@ async def egov_upstream() -> AsyncIterator[RunningServer]:
     await server.stop()
 
 
-def gateway_settings(**values: Any) -> GatewaySettings:
+GATEWAY_ALEMBIC = Path(__file__).resolve().parents[1] / "alembic.ini"
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def gateway_database(create_database: Any) -> str:
+    """One migrated ``gateway`` database for the session (the replicas of a test share it)."""
+    url: str = await create_database("gateway")
+    await upgrade(GATEWAY_ALEMBIC, url)
+    return url
+
+
+def gateway_settings(database_url: str, /, **values: Any) -> GatewaySettings:
     base: dict[str, Any] = {
+        "database_url": database_url,
         "KOMMUNE_ENVIRONMENT": "test",
         "KOMMUNE_OIDC_ISSUER": TEST_ISSUER_URL,
         "KOMMUNE_LOG_JSON": True,
@@ -253,8 +268,8 @@ def gateway_settings(**values: Any) -> GatewaySettings:
 
 
 @pytest.fixture(scope="session")
-def gateway_settings_factory() -> Any:
-    return gateway_settings
+def gateway_settings_factory(gateway_database: str) -> Any:
+    return functools.partial(gateway_settings, gateway_database)
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
@@ -263,13 +278,17 @@ async def gateway(
     egov_upstream: RunningServer,
     issuer_transport: httpx.ASGITransport,
     dev_issuer: DevIssuer,
+    gateway_database: str,
 ) -> AsyncIterator[RunningServer]:
     settings = gateway_settings(
+        gateway_database,
         upstream_ideas=ideas_upstream.url,
         upstream_egov=egov_upstream.url,
         upstream_documents=closed_port_url(),
         upstream_read_timeout=1.0,
         max_body_bytes=8 * MiB,
+        # The down documents upstream must keep answering 502 here (breaker: test_resilience).
+        breaker_threshold=1000,
     )
     app = create_gateway_app(settings, http_transport=issuer_transport, dev_issuer=dev_issuer)
     server = await RunningServer(app).start()

@@ -249,3 +249,26 @@ async def test_200_mb_streams_both_ways_with_flat_memory(
         assert received == size
     assert upload_memory.growth < 48 * MiB, upload_memory.growth
     assert download_memory.growth < 48 * MiB, download_memory.growth
+
+
+async def test_a_200_mb_upload_with_an_idempotency_key_keeps_memory_flat(
+    edge_gateway: RunningServer, token: TokenFactory
+) -> None:
+    """The body is hashed as it streams (never held) and only the small answer is stored."""
+    size = 200 * MiB
+    chunk = b"i" * (256 * 1024)
+    headers = {"Authorization": token(sub="big-keyed"), "Idempotency-Key": os.urandom(8).hex()}
+
+    async def body() -> AsyncIterator[bytes]:
+        for _ in range(size // len(chunk)):
+            yield chunk
+
+    async with httpx.AsyncClient(base_url=edge_gateway.url, timeout=60) as client:
+        async with PeakRss() as memory:  # the first upload, and its replay (hashed, dropped)
+            first = await client.post("/api/v1/ideas/upload", content=body(), headers=headers)
+            again = await client.post("/api/v1/ideas/upload", content=body(), headers=headers)
+        assert first.status_code == 200, first.text
+        assert first.json()["size"] == size
+        assert again.json() == first.json()
+        assert again.headers["idempotent-replayed"] == "true"
+    assert memory.growth < 48 * MiB, memory.growth

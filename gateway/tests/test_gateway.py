@@ -241,6 +241,12 @@ async def test_unknown_path_is_404_problem(client: httpx.AsyncClient) -> None:
 # -- OpenAPI -------------------------------------------------------------------------------------
 
 
+def route_of(path: str) -> str:
+    route = match_route(path)
+    assert route is not None, path
+    return route.upstream
+
+
 async def test_merged_openapi_contains_every_reachable_upstream(client: httpx.AsyncClient) -> None:
     response = await client.get("/openapi.json")
     assert response.status_code == 200
@@ -268,7 +274,13 @@ async def test_merged_openapi_contains_every_reachable_upstream(client: httpx.As
     # Identical definitions are shared, not duplicated.
     assert "HTTPValidationError" in schemas
     assert "Egov_HTTPValidationError" not in schemas
-    assert {tag["name"] for tag in doc.get("tags", [])} <= {"ideas", "open311", "applications"}
+    # One top-level tag per service that answered; every operation carries exactly its own.
+    assert [tag["name"] for tag in doc["tags"]] == ["gateway", "ideas", "egov"]
+    for path, item in paths.items():
+        for method, operation in item.items():
+            owner = "gateway" if path.startswith("/auth/") else route_of(path)
+            assert operation["tags"] == [owner], (method, path)
+    assert paths["/open311/services"]["get"]["x-service-tags"] == ["open311"]
     assert doc["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
     assert {} in paths["/open311/services"]["get"]["security"]
     # Protected operations keep the services' own declaration of the same scheme.

@@ -25,13 +25,17 @@ access from the environment, so importing this module has no side effects.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any, TypedDict
 
+import asyncpg  # type: ignore[import-untyped]
 import httpx
+import structlog
 from fastapi import FastAPI, Request
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from starlette.responses import Response
 
@@ -44,16 +48,51 @@ from kommune.auth.dev_issuer import (
 )
 from kommune.auth.principal import Principal
 from kommune.auth.verifier import TokenVerifier
+from kommune.db import asyncpg_dsn
 from kommune.docs import install_docs
-from kommune.errors import DomainError, NotFound, Unauthorized
+from kommune.errors import DomainError, NotFound, Unauthorized, problem_response
 from kommune.health import CheckResult, HealthChecks
 from kommune.telemetry.logging import configure_logging
+from kommune_gateway.idempotency import IDEMPOTENCY_HEADER, IdempotencyStore
+from kommune_gateway.idempotent_proxy import idempotent_proxy
 from kommune_gateway.openapi import OpenAPIAggregator
-from kommune_gateway.proxy import CallerLimiter, UpstreamPool, proxy_request, read_body
+from kommune_gateway.proxy import (
+    CallerLimiter,
+    GatewayProblem,
+    UpstreamPool,
+    UpstreamResponse,
+    proxy_request,
+    read_body,
+)
+from kommune_gateway.ratelimit import RATE_LIMITED, RateLimiter
 from kommune_gateway.routes import ROUTES, Route, RoutingTable
 from kommune_gateway.settings import GatewaySettings
+from kommune_gateway.token_cache import VerifiedTokens
+
+log = structlog.get_logger(__name__)
 
 PROXY_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+CORS_ALLOW_HEADERS = [
+    "Authorization",
+    "Content-Type",
+    "Idempotency-Key",
+    "X-Request-ID",
+    "traceparent",
+    "If-Match",
+    "If-None-Match",
+]
+CORS_EXPOSE_HEADERS = [
+    "X-Request-ID",
+    "traceparent",
+    "Location",
+    "ETag",
+    "Retry-After",
+    "RateLimit-Limit",
+    "RateLimit-Remaining",
+    "RateLimit-Reset",
+    "RateLimit-Policy",
+    "Idempotent-Replayed",
+]
 TITLE = "Kommune API"
 DESCRIPTION = (
     "The public REST API of the Kommune platform: staff idea management and intranet, "
@@ -69,6 +108,16 @@ class GatewayState(TypedDict):
     upstreams: UpstreamPool
     openapi: OpenAPIAggregator
     callers: CallerLimiter
+    verified_tokens: VerifiedTokens
+    database: asyncpg.Pool
+    idempotency: IdempotencyStore
+    rate_limiter: RateLimiter | None
+
+
+class RateLimited(GatewayProblem):
+    status_code = 429
+    code = "rate_limited"
+    title = "Too many requests"
 
 
 class BadPath(DomainError):  # noqa: N818 - named like kommune.errors
@@ -104,15 +153,40 @@ def create_gateway_app(
             verifier = await stack.enter_async_context(TokenVerifier.from_settings(settings, http))
             pool = UpstreamPool(
                 settings.upstreams(),
-                connect_timeout=settings.upstream_connect_timeout,
-                read_timeout=settings.upstream_read_timeout,
+                policies={name: settings.upstream_policy(name) for name in settings.upstreams()},
                 pool_timeout=settings.upstream_pool_timeout,
                 max_connections=settings.upstream_max_connections,
                 max_keepalive=settings.upstream_max_keepalive,
                 transports=upstream_transports,
             )
             stack.push_async_callback(pool.aclose)
+            # min_size=0: the gateway starts (and proxies) while its database is still down.
+            database = await asyncpg.create_pool(
+                asyncpg_dsn(settings.database_url),
+                min_size=0,
+                max_size=settings.database_pool_size,
+                server_settings={"application_name": "gateway", "timezone": "UTC"},
+                # The statements keep no session state (no SET, LISTEN, advisory or prepared
+                # cursors): the default reset would be one more round trip per request.
+                reset=_no_reset,
+            )
+            stack.push_async_callback(database.close)
+            idempotency = IdempotencyStore(
+                database,
+                ttl_seconds=settings.idempotency_ttl_seconds,
+                lock_seconds=settings.idempotency_lock_seconds,
+            )
+            limiter = (
+                RateLimiter(database, timeout=settings.database_timeout)
+                if settings.rate_limit_enabled
+                else None
+            )
+            housekeeping = asyncio.create_task(_housekeeping(idempotency, limiter))
+            stack.callback(housekeeping.cancel)
             health = HealthChecks(engine=None, kafka_bootstrap=None, timeout=1.0)
+            health.add_check(
+                "database", functools.partial(_check_database, database), required=False
+            )
             health.add_check("oidc", verifier.readiness, required=not verifier.configured)
             for name in pool.names():
                 health.add_check(
@@ -138,6 +212,10 @@ def create_gateway_app(
                 "upstreams": pool,
                 "openapi": aggregator,
                 "callers": CallerLimiter(settings.max_requests_per_caller),
+                "verified_tokens": VerifiedTokens(verifier, ttl=settings.token_cache_seconds),
+                "database": database,
+                "idempotency": idempotency,
+                "rate_limiter": limiter,
             }
             yield dict(state)
 
@@ -156,8 +234,8 @@ def create_gateway_app(
         aggregator: OpenAPIAggregator = request.state.openapi
         return JSONResponse(await aggregator.document())
 
-    # Swagger UI for the merged document, its assets served by the gateway itself.
-    install_docs(app, title=TITLE, openapi_url="/openapi.json", redoc_url=None)
+    # Swagger UI (/docs) and ReDoc (/redoc) for the merged document, assets served here.
+    install_docs(app, title=TITLE, openapi_url="/openapi.json", redoc_url="/redoc")
 
     # Only with KOMMUNE_ENVIRONMENT=dev|test set explicitly and KOMMUNE_OIDC_ISSUER naming it.
     if settings.is_dev_or_test and is_dev_issuer_url(settings.oidc_issuer):
@@ -187,7 +265,33 @@ def create_gateway_app(
         body_limits=table.body_limits(settings.max_body_bytes),
         limits=server_limits(settings),
     )
+    app.add_exception_handler(GatewayProblem, _gateway_problem)
+    if settings.cors_allow_origins:
+        # Outermost, so a preflight is answered before any token check. Closed by default.
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_allow_origins,
+            allow_credentials=settings.cors_allow_credentials,
+            allow_methods=PROXY_METHODS,
+            allow_headers=CORS_ALLOW_HEADERS,
+            expose_headers=CORS_EXPOSE_HEADERS,
+            max_age=settings.cors_max_age_seconds,
+        )
     return app
+
+
+async def _gateway_problem(request: Request, exc: Exception) -> Response:
+    """Like every domain error, plus the problem's own headers (``Retry-After``, ``RateLimit``)."""
+    assert isinstance(exc, GatewayProblem)
+    return problem_response(
+        exc.status_code,
+        exc.code,
+        exc.title,
+        exc.detail,
+        instance=request.url.path,
+        headers=exc.headers,
+        **exc.extensions,
+    )
 
 
 def _proxy_endpoint(table: RoutingTable) -> Any:
@@ -198,26 +302,73 @@ def _proxy_endpoint(table: RoutingTable) -> Any:
         route = table.match(path)
         if route is None:  # pragma: no cover - Starlette only calls us for a covered prefix
             raise NotFound("No service serves this path.")
-        if route.is_public(request.method):
+        anonymous = route.is_public(request.method)
+        if anonymous:
             caller = f"ip:{request.client.host if request.client else '-'}"
         else:
             principal = await _authenticate(request)
             request.state.principal = principal
             caller = f"sub:{principal.sub}"
         pool: UpstreamPool = request.state.upstreams
-        client = pool.client(route.upstream)
-        callers: CallerLimiter = request.state.callers
+        pool.client(route.upstream)  # 503 before anything else if it is not deployed
         settings: GatewaySettings = request.state.settings
+        rate_headers = await _rate_limit(request, route, caller, anonymous)
+        callers: CallerLimiter = request.state.callers
         release = callers.acquire(caller)
         try:
-            # The (small) body is read before an upstream connection is taken: see proxy.py.
-            body = await read_body(request, settings.proxy_buffer_bytes)
-            return await proxy_request(request, route.upstream, client, body, on_close=release)
+            key = request.headers.get(IDEMPOTENCY_HEADER)
+            response: Response
+            if key is not None and request.method == "POST":
+                response = await idempotent_proxy(
+                    request,
+                    route.upstream,
+                    pool,
+                    request.state.idempotency,
+                    caller=caller,
+                    key=key,
+                    buffer_bytes=settings.proxy_buffer_bytes,
+                    max_response_bytes=settings.idempotency_max_response_bytes,
+                )
+                if isinstance(response, UpstreamResponse):
+                    response.on_close(release)
+                else:
+                    release()
+            else:
+                # The (small) body is read before an upstream connection is taken: proxy.py.
+                body = await read_body(request, settings.proxy_buffer_bytes)
+                response = await proxy_request(request, route.upstream, pool, body, release)
         except BaseException:
             release()
             raise
+        if rate_headers:
+            response.raw_headers.extend(rate_headers)
+        return response
 
     return proxy
+
+
+async def _rate_limit(
+    request: Request, route: Route, caller: str, anonymous: bool
+) -> list[tuple[bytes, bytes]]:
+    """Count the call against its budget; 429 beyond it. Returns the ``RateLimit-*`` headers."""
+    limiter: RateLimiter | None = request.state.rate_limiter
+    if limiter is None:
+        return []
+    settings: GatewaySettings = request.state.settings
+    scope, rule = route.rate_scope(anonymous)
+    rule = rule or settings.rate_rule(anonymous)
+    decision = await limiter.hit(f"{scope}|{caller}", rule)
+    if decision is None:
+        return []
+    if not decision.allowed:
+        RATE_LIMITED.labels(route.prefix, "anonymous" if anonymous else "token").inc()
+        raise RateLimited(
+            route.upstream,
+            f"Too many requests: at most {rule.requests} per {rule.window_seconds} s; "
+            f"try again in {decision.retry_after} s.",
+            decision.headers(),
+        )
+    return [(k.lower().encode(), v.encode()) for k, v in decision.headers().items()]
 
 
 def _has_dot_segments(path: str) -> bool:
@@ -231,8 +382,34 @@ async def _authenticate(request: Request) -> Principal:
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized("The Authorization header must be 'Bearer <token>'.")
-    verifier: TokenVerifier = request.state.token_verifier
-    return await verifier.verify(token.strip())
+    tokens: VerifiedTokens = request.state.verified_tokens
+    return await tokens.verify(token.strip())
+
+
+async def _no_reset(connection: asyncpg.Connection) -> None:
+    return None
+
+
+async def _check_database(database: asyncpg.Pool) -> CheckResult:
+    try:
+        await database.fetchval("SELECT 1")
+    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        return {"status": "fail", "error": type(exc).__name__}
+    return {"status": "ok"}
+
+
+async def _housekeeping(
+    idempotency: IdempotencyStore, limiter: RateLimiter | None, every: float = 60.0
+) -> None:
+    """Delete expired idempotency records and rate-limit windows (every replica; harmless)."""
+    while True:
+        await asyncio.sleep(every)
+        try:
+            await idempotency.expire()
+            if limiter is not None:
+                await limiter.expire()
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            log.warning("housekeeping_failed", error=type(exc).__name__)
 
 
 async def _check_upstream(pool: UpstreamPool, name: str) -> CheckResult:

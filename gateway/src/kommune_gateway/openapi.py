@@ -194,12 +194,40 @@ def merge_documents(
                     if public_operation:
                         # Anonymous allowed; a token is still accepted.
                         operation["security"] = [{}, {BEARER_SCHEME: []}]
-        for tag in document.get("tags", []) or []:
-            tag_name = tag.get("name") if isinstance(tag, dict) else None
-            if isinstance(tag_name, str) and tag_name not in tag_names:
-                tag_names.add(tag_name)
-                merged["tags"].append(tag)
+        tagged = _tag_operations(name, merged["paths"], document.get("paths", {}))
+        if tagged and name not in tag_names:
+            tag_names.add(name)
+            description = SERVICE_TAGS.get(name, f"The {name} service.")
+            merged["tags"].append({"name": name, "description": description})
     return merged
+
+
+SERVICE_TAGS = {
+    "ideas": "Staff idea management, decision forum, innovation circles, intranet chronicle.",
+    "documents": "Electronic records (E-Akte): files, processes, documents, retention, e-invoices.",
+    "egov": "Citizen e-services: catalogue, applications, appointments, mailbox, Open311.",
+    "sensors": "Smart city: devices, readings, analytics, open data, OGC SensorThings API.",
+    "gateway": "The gateway's own endpoints.",
+}
+"""One top-level tag per service; the services' own tags stay on each operation as
+``x-service-tags`` (their grouping inside the service)."""
+
+
+def _tag_operations(service: str, merged_paths: dict[str, Any], paths: dict[str, Any]) -> int:
+    """Tag every operation of ``paths`` that made it into the merge with ``service`` only."""
+    count = 0
+    for path in paths:
+        item = merged_paths.get(path)
+        if not isinstance(item, dict) or item is not paths[path]:
+            continue  # taken by an earlier source (conflict) or not a path item
+        for method, operation in item.items():
+            if method in HTTP_METHODS and isinstance(operation, dict):
+                own = [tag for tag in operation.get("tags", []) or [] if tag != service]
+                if own:
+                    operation["x-service-tags"] = own
+                operation["tags"] = [service]
+                count += 1
+    return count
 
 
 def _plan_renames(

@@ -11,18 +11,25 @@ relayed chunk by chunk as it comes. Hop-by-hop headers are dropped both
 ways; the caller's ``Authorization`` goes through unchanged; ``X-Request-ID`` and
 ``traceparent`` carry the gateway's request id and span to the service.
 
-Failures become problems: upstream not reachable → 502 ``upstream_unavailable``, no answer in
-time → 504 ``upstream_timeout``, connection pool exhausted → 503 ``upstream_busy``.
+Failures become problems naming the upstream (``"upstream": "ideas"``): upstream not reachable →
+502 ``upstream_unavailable``, no answer in time → 504 ``upstream_timeout``, connection pool
+exhausted → 503 ``upstream_busy``, breaker open → 503 ``upstream_circuit_open`` with
+``Retry-After`` (:mod:`kommune_gateway.resilience`).
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Mapping
+import asyncio
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from http.cookiejar import CookieJar, DefaultCookiePolicy
 from urllib.parse import quote
 
+import aiohttp
 import httpx
 import structlog
+import yarl
+from multidict import CIMultiDict
+from prometheus_client import Counter, Histogram
 from starlette.background import BackgroundTask
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -31,6 +38,14 @@ from starlette.types import Receive, Scope, Send
 
 from kommune.errors import DomainError
 from kommune.telemetry.context import current_traceparent, request_id_var
+from kommune_gateway.resilience import (
+    FAILURE_STATUS,
+    IDEMPOTENT_METHODS,
+    RETRYABLE_STATUS,
+    UPSTREAM_RETRIES,
+    CircuitBreaker,
+    UpstreamPolicy,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -61,65 +76,108 @@ _REQUEST_DROP = HOP_BY_HOP | {
 _RESPONSE_DROP = HOP_BY_HOP | {"date", "server", "x-request-id", "traceparent"}
 
 
-class UpstreamUnavailable(DomainError):  # noqa: N818 - named like kommune.errors
+class GatewayProblem(DomainError):  # noqa: N818 - named like kommune.errors
+    """A problem the gateway itself answers, naming the upstream, with optional headers."""
+
+    def __init__(
+        self, upstream: str, detail: str, headers: Mapping[str, str] | None = None
+    ) -> None:
+        super().__init__(detail, upstream=upstream)
+        self.headers = dict(headers or {})
+
+
+class UpstreamUnavailable(GatewayProblem):
     status_code = 502
     code = "upstream_unavailable"
     title = "Upstream service unavailable"
 
 
-class UpstreamTimeout(DomainError):  # noqa: N818 - named like kommune.errors
+class UpstreamTimeout(GatewayProblem):
     status_code = 504
     code = "upstream_timeout"
     title = "Upstream service timed out"
 
 
-class UpstreamBusy(DomainError):  # noqa: N818 - named like kommune.errors
+class UpstreamBusy(GatewayProblem):
     status_code = 503
     code = "upstream_busy"
     title = "Upstream service busy"
 
 
-class UpstreamNotDeployed(DomainError):  # noqa: N818 - named like kommune.errors
+class UpstreamNotDeployed(GatewayProblem):
     status_code = 503
     code = "upstream_not_deployed"
     title = "Service not deployed"
 
 
-class UpstreamPool:
-    """One ``httpx.AsyncClient`` per upstream, with explicit timeouts and connection limits.
+class CircuitOpen(GatewayProblem):
+    status_code = 503
+    code = "upstream_circuit_open"
+    title = "Upstream service failing"
 
-    ``transports`` replaces the network for named upstreams (unit tests of things outside the
-    platform); everything else uses a real ``AsyncHTTPTransport`` that retries failed connects
-    once (safe for every method: nothing was sent).
+
+UPSTREAM_REQUESTS = Counter(
+    "kommune_gateway_upstream_requests",
+    "Attempts sent to an upstream, by outcome (the status code, or timeout/unreachable/refused).",
+    ("upstream", "outcome"),
+)
+UPSTREAM_LATENCY = Histogram(
+    "kommune_gateway_upstream_latency_seconds",
+    "Time from sending a request to an upstream until its answer's headers arrived.",
+    ("upstream",),
+)
+
+
+class UpstreamPool:
+    """Per upstream: an ``aiohttp`` session for proxying, a :class:`UpstreamPolicy`, a breaker,
+    and an ``httpx`` client for the gateway's own calls (``/readyz``, ``/openapi.json``).
+
+    aiohttp rather than httpx on the hot path: the profile of a proxied GET put 40 % of the
+    gateway's CPU in httpx/httpcore/anyio/h11 (bench/bench_gateway.py --profile; ADR 0013).
+    A semaphore of ``max_connections`` per upstream is the pool: waiting longer than
+    ``pool_timeout`` for it is 503 ``upstream_busy``. Kept-alive connections are dropped after
+    ``keepalive_seconds``, below the services' own 5 s, so the gateway never reuses one the
+    service is closing. ``transports`` replaces the network of the ``httpx`` clients only.
     """
 
     def __init__(
         self,
         upstreams: Mapping[str, str],
         *,
-        connect_timeout: float = 2.0,
-        read_timeout: float = 30.0,
+        policies: Mapping[str, UpstreamPolicy] | None = None,
+        default_policy: UpstreamPolicy | None = None,
         pool_timeout: float = 5.0,
         max_connections: int = 200,
         max_keepalive: int = 50,
+        keepalive_seconds: float = 4.0,
         transports: Mapping[str, httpx.AsyncBaseTransport] | None = None,
     ) -> None:
         self.base_urls = dict(upstreams)
-        timeout = httpx.Timeout(
-            connect=connect_timeout, read=read_timeout, write=read_timeout, pool=pool_timeout
-        )
+        self.pool_timeout = pool_timeout
+        default = default_policy or UpstreamPolicy()
         limits = httpx.Limits(
             max_connections=max_connections,
             max_keepalive_connections=max_keepalive,
-            keepalive_expiry=30.0,
+            keepalive_expiry=keepalive_seconds,
         )
         self._clients: dict[str, httpx.AsyncClient] = {}
+        self._sessions: dict[str, aiohttp.ClientSession] = {}
+        self._slots: dict[str, asyncio.Semaphore] = {}
+        self._policies: dict[str, UpstreamPolicy] = {}
+        self._breakers: dict[str, CircuitBreaker] = {}
+        self._max_connections = max_connections
+        self._keepalive_seconds = keepalive_seconds
         for name, base_url in self.base_urls.items():
             if not base_url:
                 continue
-            transport = (transports or {}).get(name) or httpx.AsyncHTTPTransport(
-                retries=1, limits=limits
+            policy = (policies or {}).get(name) or default
+            timeout = httpx.Timeout(
+                connect=policy.connect_timeout,
+                read=policy.read_timeout,
+                write=policy.read_timeout,
+                pool=pool_timeout,
             )
+            transport = (transports or {}).get(name) or httpx.AsyncHTTPTransport(limits=limits)
             self._clients[name] = httpx.AsyncClient(
                 base_url=base_url,
                 transport=transport,
@@ -130,12 +188,55 @@ class UpstreamPool:
                 # The clients are shared by all callers: never keep one caller's cookies.
                 cookies=CookieJar(policy=DefaultCookiePolicy(allowed_domains=[])),
             )
+            self._policies[name] = policy
+            self._breakers[name] = CircuitBreaker(
+                name, policy.breaker_threshold, policy.breaker_open_seconds
+            )
 
     def client(self, name: str) -> httpx.AsyncClient:
         client = self._clients.get(name)
         if client is None:
-            raise UpstreamNotDeployed(f"The {name} service is not deployed here.")
+            raise UpstreamNotDeployed(name, f"The {name} service is not deployed here.")
         return client
+
+    def session(self, name: str) -> aiohttp.ClientSession:
+        """The proxying session (made on first use: it must belong to the running loop)."""
+        session = self._sessions.get(name)
+        if session is None:
+            self.client(name)  # not deployed → 503
+            policy = self._policies[name]
+            connector = aiohttp.TCPConnector(
+                limit=0,  # the semaphore is the limit
+                keepalive_timeout=self._keepalive_seconds,
+                use_dns_cache=True,
+                ttl_dns_cache=10,
+            )
+            session = aiohttp.ClientSession(
+                connector=connector,
+                timeout=aiohttp.ClientTimeout(
+                    total=None,
+                    sock_connect=policy.connect_timeout,
+                    sock_read=policy.read_timeout,
+                ),
+                # The sessions are shared by all callers: never keep one caller's cookies.
+                cookie_jar=aiohttp.DummyCookieJar(),
+                auto_decompress=False,
+                skip_auto_headers=("User-Agent", "Content-Type", "Accept", "Accept-Encoding"),
+                trust_env=False,
+            )
+            self._sessions[name] = session
+            self._slots[name] = asyncio.Semaphore(self._max_connections)
+        return session
+
+    def slots(self, name: str) -> asyncio.Semaphore:
+        self.session(name)
+        return self._slots[name]
+
+    def policy(self, name: str) -> UpstreamPolicy:
+        return self._policies[name]
+
+    def breaker(self, name: str) -> CircuitBreaker:
+        return self._breakers[name]
 
     def names(self) -> list[str]:
         return list(self._clients)
@@ -143,6 +244,8 @@ class UpstreamPool:
     async def aclose(self) -> None:
         for client in self._clients.values():
             await client.aclose()
+        for session in self._sessions.values():
+            await session.close()
 
 
 class CallerLimiter:
@@ -252,57 +355,130 @@ def forward_headers(request: Request) -> list[tuple[str, str]]:
     return headers
 
 
-def response_headers(upstream: httpx.Response) -> list[tuple[bytes, bytes]]:
+def response_headers(upstream: UpstreamAnswer) -> list[tuple[bytes, bytes]]:
     connection_tokens = {
-        token.strip().lower() for token in upstream.headers.get("connection", "").split(",")
+        token.strip().lower().encode("latin-1")
+        for token in upstream.response.headers.get("connection", "").split(",")
     }
     return [
         (key, value)
-        for key, value in upstream.headers.raw
-        if key.lower().decode("latin-1") not in _RESPONSE_DROP
-        and key.lower().decode("latin-1") not in connection_tokens
+        for key, value in upstream.response.raw_headers
+        if (lower := key.lower()) not in _RESPONSE_DROP_BYTES and lower not in connection_tokens
     ]
 
 
+_RESPONSE_DROP_BYTES = frozenset(name.encode() for name in _RESPONSE_DROP)
+SMALL_BODY = 64 * 1024
+"""An answer of at most this many bytes (by Content-Length) is read whole and sent in one piece."""
+
+
+class UpstreamAnswer:
+    """An upstream's answer whose body is still to be read; holds a connection slot until closed."""
+
+    def __init__(self, response: aiohttp.ClientResponse, slot: asyncio.Semaphore) -> None:
+        self.response = response
+        self.status = response.status
+        self._slot: asyncio.Semaphore | None = slot
+
+    def chunks(self) -> AsyncIterator[bytes]:
+        """The body as it arrives (transfer coding removed, content coding kept)."""
+        return self.response.content.iter_any()
+
+    async def read_small(self) -> bytes | None:
+        """The whole body if its Content-Length says it is small, else None (nothing read)."""
+        length = self.response.content_length
+        if length is None or length > SMALL_BODY:
+            return None
+        return await self.response.content.read()
+
+    async def aclose(self) -> None:
+        """Give the connection back (kept alive if the body was read to the end)."""
+        if self._slot is None:
+            return
+        slot, self._slot = self._slot, None
+        try:
+            if self.response.content.at_eof():
+                self.response.release()
+            else:
+                self.response.close()
+        finally:
+            slot.release()
+
+
 class UpstreamResponse(StreamingResponse):
-    """Relays an upstream response as it arrives; the upstream connection is always released."""
+    """Relays an upstream response as it arrives; the upstream connection is always released.
+
+    A small answer (Content-Length within :data:`SMALL_BODY`) is read whole and sent as one
+    message: most API answers are, and they skip the streaming machinery.
+    """
 
     def __init__(
-        self, upstream: httpx.Response, on_close: Callable[[], None] | None = None
+        self,
+        upstream: UpstreamAnswer,
+        on_close: Callable[[], None] | None = None,
+        *,
+        head: Sequence[bytes] = (),
+        rest: AsyncIterator[bytes] | None = None,
     ) -> None:
+        """``head``/``rest``: the body was partly read already (``rest`` continues it)."""
         self._upstream = upstream
-        self._on_close = on_close
+        self._on_close: list[Callable[[], None]] = [on_close] if on_close else []
+        self._partly_read = bool(head) or rest is not None
         super().__init__(
-            self._relay(upstream),
-            status_code=upstream.status_code,
+            self._relay(head, rest if rest is not None else upstream.chunks()),
+            status_code=upstream.status,
             background=BackgroundTask(upstream.aclose),
         )
         # Raw pairs keep repeated headers (Set-Cookie, Link) and the upstream's own encoding.
         self.raw_headers = response_headers(upstream)
 
     @staticmethod
-    async def _relay(upstream: httpx.Response) -> AsyncIterator[bytes]:
+    async def _relay(head: Sequence[bytes], rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+        for chunk in head:
+            yield chunk
         try:
-            async for chunk in upstream.aiter_raw():
+            async for chunk in rest:
                 yield chunk
-        except httpx.TransportError as exc:
+        except (aiohttp.ClientError, TimeoutError) as exc:
             # Headers are out already: all we can do is cut the response short.
             log.warning("upstream_body_aborted", error=type(exc).__name__)
             raise
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
-            await super().__call__(scope, receive, send)
+            small = None if self._partly_read else await self._read_small()
+            if small is not None:
+                await send(
+                    {
+                        "type": "http.response.start",
+                        "status": self.status_code,
+                        "headers": self.raw_headers,
+                    }
+                )
+                await send({"type": "http.response.body", "body": small})
+            else:
+                await super().__call__(scope, receive, send)
         finally:
             # Also on client disconnect, when the background task does not run.
             try:
                 await self._upstream.aclose()
             finally:
-                if self._on_close is not None:
-                    self._on_close()
+                for callback in self._on_close:
+                    callback()
+
+    async def _read_small(self) -> bytes | None:
+        try:
+            return await self._upstream.read_small()
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            log.warning("upstream_body_aborted", error=type(exc).__name__)
+            raise
+
+    def on_close(self, callback: Callable[[], None]) -> None:
+        """Run ``callback`` once the answer is sent (or abandoned)."""
+        self._on_close.append(callback)
 
 
-def upstream_target(request: Request) -> httpx.URL:
+def upstream_target(request: Request) -> str:
     """The path and query exactly as the caller encoded them (services own the full path)."""
     raw_path = request.scope.get("raw_path") or b""
     query = request.scope.get("query_string") or b""
@@ -310,34 +486,155 @@ def upstream_target(request: Request) -> httpx.URL:
     if not raw_path or not target.isascii():
         encoded = quote(request.url.path, safe="/:@!$&'()*+,;=-._~%")
         target = encoded.encode() + (b"?" + quote(query, safe="=&+%").encode() if query else b"")
-    return httpx.URL(raw_path=target)
+    return target.decode("ascii")
 
 
 async def proxy_request(
     request: Request,
     upstream: str,
-    client: httpx.AsyncClient,
+    pool: UpstreamPool,
     body: RequestBody,
     on_close: Callable[[], None] | None = None,
 ) -> UpstreamResponse:
-    """Forward ``request`` with ``body`` (:func:`read_body`) to ``client``'s upstream and relay
-    the answer as a stream; ``on_close`` runs once the answer is sent (or abandoned)."""
-    upstream_request = client.build_request(
-        request.method,
-        upstream_target(request),
-        headers=forward_headers(request),
-        content=body,
-    )
-    try:
-        upstream_response = await client.send(upstream_request, stream=True)
-    except httpx.PoolTimeout:
-        raise UpstreamBusy(f"The {upstream} service has no free connection.") from None
-    except httpx.ConnectTimeout:
-        raise UpstreamUnavailable(f"The {upstream} service is unreachable.") from None
-    except httpx.TimeoutException:
-        log.warning("upstream_timeout", upstream=upstream, path=request.url.path)
-        raise UpstreamTimeout(f"The {upstream} service did not answer in time.") from None
-    except httpx.TransportError as exc:
-        log.warning("upstream_unavailable", upstream=upstream, error=type(exc).__name__)
-        raise UpstreamUnavailable(f"The {upstream} service is unavailable.") from None
-    return UpstreamResponse(upstream_response, on_close)
+    """Forward ``request`` with ``body`` (:func:`read_body`) to ``upstream`` and relay the answer
+    as a stream; ``on_close`` runs once the answer is sent (or abandoned)."""
+    return UpstreamResponse(await send_upstream(request, upstream, pool, body), on_close)
+
+
+class _BodyFailure:
+    """What went wrong while reading the caller's body (aiohttp wraps it; we re-raise it)."""
+
+    def __init__(self) -> None:
+        self.error: BaseException | None = None
+
+    async def watch(self, body: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+        try:
+            async for chunk in body:
+                yield chunk
+        except BaseException as exc:
+            self.error = exc
+            raise
+
+
+_CONNECT_ERRORS = (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError)
+"""Nothing was sent: safe to repeat for an idempotent request."""
+
+
+async def send_upstream(
+    request: Request, upstream: str, pool: UpstreamPool, body: RequestBody
+) -> UpstreamAnswer:
+    """The upstream's answer to ``request`` with ``body``, its body not read yet (close it).
+
+    An idempotent request whose body can be sent again is retried (with backoff, within the
+    upstream's total timeout) when the connection failed or the upstream answered 502/503:
+    nothing has been sent to the caller yet. Every attempt asks the upstream's breaker first.
+    """
+    session = pool.session(upstream)
+    slots = pool.slots(upstream)
+    policy = pool.policy(upstream)
+    breaker = pool.breaker(upstream)
+    method = request.method
+    attempts = 1
+    streamed = isinstance(body, AsyncIterator)
+    if method in IDEMPOTENT_METHODS and not streamed:
+        attempts += policy.retries
+    url = yarl.URL(pool.base_urls[upstream] + upstream_target(request), encoded=True)
+    headers = CIMultiDict(forward_headers(request))
+    failure = _BodyFailure()
+    data = failure.watch(body) if isinstance(body, AsyncIterator) else body
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + policy.total_timeout
+    attempt = 0
+    while True:
+        attempt += 1
+        if not breaker.allow():
+            retry_after = breaker.retry_after()
+            UPSTREAM_REQUESTS.labels(upstream, "circuit_open").inc()
+            raise CircuitOpen(
+                upstream,
+                f"The {upstream} service is failing; the gateway tries again in {retry_after} s.",
+                {"Retry-After": str(retry_after)},
+            )
+        try:
+            async with asyncio.timeout(pool.pool_timeout):
+                await slots.acquire()
+        except TimeoutError:
+            breaker.abandon()
+            UPSTREAM_REQUESTS.labels(upstream, "pool_timeout").inc()
+            detail = f"The {upstream} service has no free connection."
+            raise UpstreamBusy(upstream, detail) from None
+        started = loop.time()
+        try:
+            async with asyncio.timeout_at(deadline):
+                response = await session.request(
+                    method,
+                    url,
+                    headers=headers,
+                    data=data,
+                    allow_redirects=False,
+                    compress=None,
+                    chunked=None,
+                )
+        except BaseException as exc:
+            slots.release()
+            if failure.error is not None:
+                breaker.abandon()
+                raise failure.error from None  # the caller's body failed, not the upstream
+            if isinstance(exc, _CONNECT_ERRORS):
+                breaker.record_failure()
+                UPSTREAM_REQUESTS.labels(upstream, "unreachable").inc()
+                if await _may_retry(attempt, attempts, policy, deadline, upstream, "connect"):
+                    continue
+                log.warning("upstream_unreachable", upstream=upstream, error=type(exc).__name__)
+                detail = f"The {upstream} service is unreachable."
+                raise UpstreamUnavailable(upstream, detail) from None
+            if isinstance(exc, TimeoutError):  # also aiohttp's ServerTimeoutError
+                breaker.record_failure()
+                UPSTREAM_REQUESTS.labels(upstream, "timeout").inc()
+                log.warning("upstream_timeout", upstream=upstream, path=request.url.path)
+                raise UpstreamTimeout(
+                    upstream, f"The {upstream} service did not answer in time."
+                ) from None
+            if isinstance(exc, aiohttp.ClientError):
+                breaker.record_failure()
+                UPSTREAM_REQUESTS.labels(upstream, "unavailable").inc()
+                log.warning("upstream_unavailable", upstream=upstream, error=type(exc).__name__)
+                detail = f"The {upstream} service is unavailable."
+                raise UpstreamUnavailable(upstream, detail) from None
+            breaker.abandon()
+            raise
+        answer = UpstreamAnswer(response, slots)
+        status = response.status
+        UPSTREAM_LATENCY.labels(upstream).observe(loop.time() - started)
+        UPSTREAM_REQUESTS.labels(upstream, str(status)).inc()
+        if status in FAILURE_STATUS:
+            breaker.record_failure()
+        else:
+            breaker.record_success()
+        if status in RETRYABLE_STATUS and attempt < attempts:
+            await answer.aclose()
+            if await _may_retry(attempt, attempts, policy, deadline, upstream, str(status)):
+                continue
+            raise UpstreamUnavailable(
+                upstream, f"The {upstream} service answered {status} to every attempt."
+            )
+        return answer
+
+
+async def _may_retry(
+    attempt: int,
+    attempts: int,
+    policy: UpstreamPolicy,
+    deadline: float,
+    upstream: str,
+    reason: str,
+) -> bool:
+    """Sleep the backoff and return True if another attempt fits before ``deadline``."""
+    if attempt >= attempts:
+        return False
+    pause = policy.backoff(attempt)
+    if asyncio.get_running_loop().time() + pause >= deadline:
+        return False
+    UPSTREAM_RETRIES.labels(upstream, reason).inc()
+    await asyncio.sleep(pause)
+    return True

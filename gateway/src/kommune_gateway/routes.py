@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from kommune.prefixes import PrefixTable, covers, validate_prefix
+from kommune_gateway.ratelimit import RateRule
 
 READ_METHODS = frozenset({"GET", "HEAD"})
 
@@ -28,6 +29,10 @@ class Route:
     """Methods served without a token at the gateway (the service still decides)."""
     max_body_bytes: int | None = None
     """A body limit for this prefix other than the gateway default (e.g. uploads)."""
+    rate_limit: RateRule | None = None
+    """Requests per window per token subject here, counted apart from the default budget."""
+    anonymous_rate_limit: RateRule | None = None
+    """The same for calls without a token (per client address)."""
 
     def __post_init__(self) -> None:
         validate_prefix(self.prefix)
@@ -38,6 +43,11 @@ class Route:
 
     def is_public(self, method: str) -> bool:
         return method.upper() in self.public_methods
+
+    def rate_scope(self, anonymous: bool) -> tuple[str, RateRule | None]:
+        """The budget a call here counts against: this route's own, or the default (None)."""
+        rule = self.anonymous_rate_limit if anonymous else self.rate_limit
+        return (self.prefix, rule) if rule is not None else ("default", None)
 
 
 MiB = 1024 * 1024
