@@ -28,6 +28,7 @@ from kommune_ideas.settings import IdeasSettings
 
 REPO = Path(__file__).resolve().parents[2]
 IDEAS_ALEMBIC = REPO / "services" / "ideas" / "alembic.ini"
+GATEWAY_ALEMBIC = REPO / "gateway" / "alembic.ini"
 
 
 @dataclass
@@ -62,7 +63,7 @@ class Platform:
             return (await connection.execute(text(sql), params)).scalar()
 
 
-GATEWAY = AppUnderTest("gateway", create_gateway_app, GatewaySettings)
+GATEWAY = AppUnderTest("gateway", create_gateway_app, GatewaySettings, GATEWAY_ALEMBIC)
 IDEAS = AppUnderTest("ideas", create_ideas_app, IdeasSettings, IDEAS_ALEMBIC)
 
 
@@ -94,6 +95,9 @@ async def platform(
             "KOMMUNE_KAFKA_TOPIC_PREFIX": kafka_topic_prefix,
         },
         identity=dev_issuer,
+        # The fuzzer sends hundreds of requests a minute per role; the limits themselves are
+        # tested in gateway/tests/test_rate_limits.py.
+        gateway_settings={"rate_limit_requests": 100_000, "rate_limit_anonymous_requests": 100_000},
         undeployed=("documents", "egov", "sensors"),
         label="e2e",
     ) as running:

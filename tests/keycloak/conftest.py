@@ -29,6 +29,7 @@ from kommune_ideas.settings import IdeasSettings
 
 REPO = Path(__file__).resolve().parents[2]
 IDEAS_ALEMBIC = REPO / "services" / "ideas" / "alembic.ini"
+GATEWAY_ALEMBIC = REPO / "gateway" / "alembic.ini"
 
 # The first test of a session may pay for Keycloak's one-time fetch, build and first boot.
 KEYCLOAK_TEST_TIMEOUT = 900
@@ -77,7 +78,7 @@ def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-GATEWAY = AppUnderTest("gateway", create_gateway_app, GatewaySettings)
+GATEWAY = AppUnderTest("gateway", create_gateway_app, GatewaySettings, GATEWAY_ALEMBIC)
 IDEAS = AppUnderTest("ideas", create_ideas_app, IdeasSettings, IDEAS_ALEMBIC)
 
 
