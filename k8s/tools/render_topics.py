@@ -43,8 +43,15 @@ def _ideas() -> list[TopicSpec]:
     return list(events.declared_topics())
 
 
+def _egov() -> list[TopicSpec]:
+    from kommune_egov import events
+
+    return list(events.declared_topics())
+
+
 SERVICES: dict[str, Callable[[], Sequence[TopicSpec]]] = {
     "ideas": _ideas,
+    "egov": _egov,
 }
 """Service name → the topics it declares (owned and consumed), as its app passes them on."""
 

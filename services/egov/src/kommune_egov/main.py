@@ -1,0 +1,41 @@
+"""The egov service application: ``uvicorn kommune_egov.main:app``."""
+
+from __future__ import annotations
+
+import httpx
+from fastapi import FastAPI
+
+from kommune.app import create_service_app, lazy_app
+from kommune_egov import events
+from kommune_egov.catalogue.api import router as catalogue_router
+from kommune_egov.lifecycle import egov_lifespan
+from kommune_egov.settings import EgovSettings
+
+DESCRIPTION = """\
+Citizen e-services of the city of Heidenheim: the public service catalogue with versioned
+application forms, applications with their case history, the citizen mailbox, Open311 damage
+reports and appointment booking. Citizens see only their own applications and mailbox;
+caseworkers work their department's queue.
+"""
+
+ROUTERS = (catalogue_router,)
+
+
+def create_app(
+    settings: EgovSettings | None = None, *, http_transport: httpx.AsyncBaseTransport | None = None
+) -> FastAPI:
+    settings = settings or EgovSettings()
+    return create_service_app(
+        settings,
+        title="Kommune egov",
+        description=DESCRIPTION,
+        routers=ROUTERS,
+        topics=events.declared_topics(),
+        consumers=[],
+        http_transport=http_transport,
+        lifespan=egov_lifespan(settings),
+    )
+
+
+__getattr__ = lazy_app(create_app)
+"""``kommune_egov.main:app`` (what the server imports) is built on first access."""

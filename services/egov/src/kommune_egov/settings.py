@@ -1,0 +1,36 @@
+"""Settings of the egov service (environment prefix ``EGOV_``)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+
+from kommune.settings import ServiceSettings
+
+
+class EgovSettings(ServiceSettings):
+    """``EGOV_DATABASE_URL``, ``EGOV_KAFKA_BOOTSTRAP_SERVERS``, ``EGOV_RELAY_ENABLED`` …"""
+
+    model_config = SettingsConfigDict(env_prefix="EGOV_", extra="ignore")
+
+    service_name: str = "egov"
+    database_url: str = "postgresql+asyncpg://kommune:kommune@127.0.0.1:15432/egov"
+    consumer_group_prefix: str = Field(
+        default="egov",
+        min_length=1,
+        max_length=100,
+        description="Prefix of the Kafka consumer groups of this service (one group per handler).",
+    )
+    public_base_url: str = Field(
+        default="https://kommune.heidenheim.de",
+        pattern=r"^https?://[^\s/]+(/[^\s]*)?$",
+        max_length=500,
+        description="Where citizens reach the platform (links in events and mailbox messages).",
+    )
+    catalogue_sync_enabled: bool = Field(
+        default=True,
+        description=(
+            "Bring the stored service catalogue up to the one shipped with the service at start "
+            "(new services, new form versions; a new service is announced on egov.service.v1)."
+        ),
+    )
