@@ -8,11 +8,13 @@ from fastapi import FastAPI
 from kommune.app import create_service_app, lazy_app
 from kommune_egov import events
 from kommune_egov.applications.api import router as applications_router
+from kommune_egov.applications.consumers import filing_consumer
 from kommune_egov.attachments.api import router as attachments_router
 from kommune_egov.catalogue.api import router as catalogue_router
 from kommune_egov.lifecycle import egov_lifespan
 from kommune_egov.mailbox.api import router as mailbox_router
 from kommune_egov.settings import EgovSettings
+from kommune_egov.workorders.consumers import alert_consumer
 
 DESCRIPTION = """\
 Citizen e-services of the city of Heidenheim: the public service catalogue with versioned
@@ -34,7 +36,7 @@ def create_app(
         description=DESCRIPTION,
         routers=ROUTERS,
         topics=events.declared_topics(),
-        consumers=[],
+        consumers=[filing_consumer(settings), alert_consumer(settings)],
         http_transport=http_transport,
         lifespan=egov_lifespan(settings),
         body_limits={"/api/v1/attachments": settings.attachment_max_bytes + 64 * 1024},
