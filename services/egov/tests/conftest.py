@@ -65,6 +65,8 @@ async def settings(db: Db, kafka_bootstrap_servers: str, kafka_topic_prefix: str
         kafka_bootstrap_servers,
         kafka_topic_prefix,
         consumer_group_prefix=unique_group("egov-test"),
+        # The webhook tests run dispatchers of their own (two "processes" sharing the queue).
+        webhook_dispatch_enabled=False,
     )
     return EgovSettings.model_validate(values)
 

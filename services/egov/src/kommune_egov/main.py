@@ -14,6 +14,7 @@ from kommune_egov.catalogue.api import router as catalogue_router
 from kommune_egov.lifecycle import egov_lifespan
 from kommune_egov.mailbox.api import router as mailbox_router
 from kommune_egov.settings import EgovSettings
+from kommune_egov.webhooks.api import router as webhooks_router
 from kommune_egov.workorders.consumers import alert_consumer
 
 DESCRIPTION = """\
@@ -23,7 +24,13 @@ reports and appointment booking. Citizens see only their own applications and ma
 caseworkers work their department's queue.
 """
 
-ROUTERS = (catalogue_router, applications_router, attachments_router, mailbox_router)
+ROUTERS = (
+    catalogue_router,
+    applications_router,
+    attachments_router,
+    mailbox_router,
+    webhooks_router,
+)
 
 
 def create_app(

@@ -8,6 +8,7 @@ from kommune_egov.attachments.models import Attachment
 from kommune_egov.base import Base
 from kommune_egov.catalogue.models import EService, ServiceForm
 from kommune_egov.mailbox.models import MailboxMessage
+from kommune_egov.webhooks.models import WebhookDelivery, WebhookSubscription
 
 metadata = Base.metadata
 outbox, inbox = add_event_tables(metadata)
@@ -20,6 +21,8 @@ __all__ = [
     "IdempotencyKey",
     "MailboxMessage",
     "ServiceForm",
+    "WebhookDelivery",
+    "WebhookSubscription",
     "inbox",
     "metadata",
     "outbox",
