@@ -39,7 +39,7 @@ from kommune_egov.applications.workflow import (
 )
 from kommune_egov.attachments.models import Attachment
 from kommune_egov.attachments.repository import AttachmentRepository
-from kommune_egov.catalogue.definitions import ServiceKind
+from kommune_egov.catalogue.definitions import ServiceKind, department_code
 from kommune_egov.catalogue.service import CatalogueService, CurrentForm
 from kommune_egov.mailbox.service import MailboxService
 from kommune_egov.webhooks.service import enqueue as enqueue_webhooks
@@ -367,7 +367,8 @@ def actor_of(principal: Principal, application: Application) -> Actor | None:
     if application.applicant_sub is not None and application.applicant_sub == principal.sub:
         return Actor.APPLICANT if can(principal, Permission.SUBMIT_APPLICATION) else None
     if can(principal, Permission.PROCESS_APPLICATIONS) and (
-        sees_every_department(principal) or principal.department == application.department
+        sees_every_department(principal)
+        or department_code(principal.department) == application.department
     ):
         return Actor.CASEWORKER
     return None
