@@ -120,7 +120,9 @@ async def submit_application(
     )
     if result.replayed:
         response.headers["Idempotent-Replayed"] = "true"
-    view = await ApplicationService(session).view(principal, result.application.id)
+        view = await ApplicationService(session).view(principal, result.application.id)
+    else:
+        view = ApplicationView(result.application, result.history, result.attachments)
     return detail_out(view, principal)
 
 
