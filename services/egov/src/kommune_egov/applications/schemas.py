@@ -60,7 +60,9 @@ class ApplicationCreate(InputModel):
     location: Location | None = Field(
         default=None, description="Where (damage reports: `location` or `address` is required)."
     )
-    address: ShortText | None = Field(default=None, max_length=300)
+    address: ShortText | None = Field(
+        default=None, description="Street and house number, or a description of the place."
+    )
     attachments: list[AttachmentRef] = Field(default_factory=list, max_length=20)
 
     @field_validator("data")

@@ -39,7 +39,7 @@ from kommune_egov.applications.workflow import (
 )
 from kommune_egov.attachments.models import Attachment
 from kommune_egov.attachments.repository import AttachmentRepository
-from kommune_egov.catalogue.definitions import ServiceKind, department_code
+from kommune_egov.catalogue.definitions import department_code
 from kommune_egov.catalogue.service import CatalogueService, CurrentForm
 from kommune_egov.mailbox.service import MailboxService
 from kommune_egov.webhooks.service import enqueue as enqueue_webhooks
@@ -519,7 +519,3 @@ class ApplicationService:
         application.filed_at = filed_at
         application.updated_at = utc_now()
         return application
-
-
-def is_damage_report(application: Application) -> bool:
-    return application.kind == ServiceKind.DAMAGE_REPORT.value

@@ -41,11 +41,6 @@ class ServiceRepository(Repository[EService]):
             statement = statement.where(EService.kind == kind)
         return await self.paginate(statement, BY_CODE, page, filters=fingerprint(kind))
 
-    async def form(self, service: EService, version: int | None = None) -> ServiceForm | None:
-        return await self.session.get(
-            ServiceForm, (service.id, service.form_version if version is None else version)
-        )
-
     async def add_form(self, form: ServiceForm) -> None:
         self.session.add(form)
         await self.session.flush()

@@ -18,7 +18,7 @@ import random
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from urllib.parse import urlsplit
 
 import httpx
@@ -194,9 +194,3 @@ class WebhookDispatcher:
             await session.execute(
                 update(WebhookDelivery).where(WebhookDelivery.id == delivery.id).values(**values)
             )
-
-
-def due_after(now: datetime, attempts: int, base_seconds: float) -> tuple[datetime, datetime]:
-    """The window the next attempt falls in (for tests and docs)."""
-    delay = min(timedelta(seconds=base_seconds * 2 ** (attempts - 1)), MAX_BACKOFF)
-    return now + delay * 0.8, now + delay * 1.2
