@@ -38,12 +38,18 @@ def test_more_specific_route_wins() -> None:
     assert match.upstream == "documents"
 
 
-def test_only_open311_reads_are_public() -> None:
+def test_only_open311_and_catalogue_reads_are_public() -> None:
     open311 = match_route("/open311/v2/services.json")
     assert open311 is not None
     assert open311.is_public("GET")
     assert not open311.is_public("POST")
-    assert not any(r.public_methods for r in ROUTES if r.prefix.startswith("/api/"))
+    # The egov service catalogue is public (issue 8); every other /api/ route needs a token.
+    public_api = {r.prefix for r in ROUTES if r.prefix.startswith("/api/") and r.public_methods}
+    assert public_api == {"/api/v1/services"}
+    catalogue = match_route("/api/v1/services/dog_registration")
+    assert catalogue is not None
+    assert catalogue.is_public("GET")
+    assert not catalogue.is_public("POST")
 
 
 def test_invalid_prefixes_are_refused() -> None:

@@ -49,8 +49,20 @@ def _ideas() -> list[TopicSpec]:
     return [*events.declared_topics(), *chronicle_consumer(defaults).dead_letter_topics()]
 
 
+def _egov() -> list[TopicSpec]:
+    from kommune_egov import events
+    from kommune_egov.applications.consumers import filing_consumer
+    from kommune_egov.settings import EgovSettings
+    from kommune_egov.workorders.consumers import alert_consumer
+
+    defaults = EgovSettings.model_construct()
+    consumers = (filing_consumer(defaults), alert_consumer(defaults))
+    return [*events.declared_topics(), *(t for c in consumers for t in c.dead_letter_topics())]
+
+
 SERVICES: dict[str, Callable[[], Sequence[TopicSpec]]] = {
     "ideas": _ideas,
+    "egov": _egov,
 }
 """Service name → the topics it declares (owned and consumed), as its app passes them on."""
 

@@ -64,6 +64,11 @@ ROUTES: tuple[Route, ...] = (
     # egov: service catalogue, applications, appointments, mailbox; Open311 GeoReport v2
     Route(prefix="/api/v1/egov", upstream="egov", max_body_bytes=25 * MiB),
     Route(prefix="/open311", upstream="egov", public_methods=READ_METHODS),
+    Route(prefix="/api/v1/services", upstream="egov", public_methods=READ_METHODS),
+    Route(prefix="/api/v1/applications", upstream="egov"),
+    Route(prefix="/api/v1/attachments", upstream="egov", max_body_bytes=11 * MiB),
+    Route(prefix="/api/v1/mailbox", upstream="egov"),
+    Route(prefix="/api/v1/webhooks", upstream="egov"),
     # sensors: devices, ingestion, analytics, open data; OGC SensorThings API
     Route(prefix="/api/v1/sensors", upstream="sensors"),
     Route(prefix="/sta", upstream="sensors"),

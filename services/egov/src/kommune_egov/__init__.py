@@ -1,0 +1,1 @@
+"""Kommune egov: citizen e-services."""
