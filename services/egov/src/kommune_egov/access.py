@@ -36,10 +36,17 @@ class Permission(StrEnum):
     """Issue and revoke Open311 API keys of client apps."""
     MANAGE_APPOINTMENTS = "manage_appointments"
     """Locations, opening rules, slots; read the bookings."""
+    BOOK_APPOINTMENT = "book_appointment"
+    """Book a slot, read and cancel one's own appointments (see kommune_egov.appointments)."""
 
 
 _CITIZEN = frozenset(
-    {Permission.SUBMIT_APPLICATION, Permission.READ_OWN_APPLICATIONS, Permission.READ_MAILBOX}
+    {
+        Permission.SUBMIT_APPLICATION,
+        Permission.READ_OWN_APPLICATIONS,
+        Permission.READ_MAILBOX,
+        Permission.BOOK_APPOINTMENT,
+    }
 )
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
@@ -47,7 +54,13 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.STAFF: frozenset(),
     Role.CHANGE_AGENT: frozenset(),
     Role.PROJECT_LEAD: frozenset(),
-    Role.CASEWORKER: frozenset({Permission.PROCESS_APPLICATIONS, Permission.MANAGE_APPOINTMENTS}),
+    Role.CASEWORKER: frozenset(
+        {
+            Permission.PROCESS_APPLICATIONS,
+            Permission.MANAGE_APPOINTMENTS,
+            Permission.BOOK_APPOINTMENT,  # at the counter, for callers
+        }
+    ),
     Role.RECORDS_MANAGER: frozenset(),
     Role.OPERATOR: frozenset({Permission.MANAGE_WEBHOOKS}),
     Role.ADMIN: frozenset(Permission),
@@ -62,6 +75,7 @@ _MESSAGES: dict[Permission, str] = {
     Permission.MANAGE_WEBHOOKS: "Only operators and administrators manage webhooks.",
     Permission.MANAGE_OPEN311_CLIENTS: "Only administrators issue Open311 API keys.",
     Permission.MANAGE_APPOINTMENTS: "Only caseworkers and administrators manage appointments.",
+    Permission.BOOK_APPOINTMENT: "Only citizens book appointments.",
 }
 
 POLICY = AccessPolicy(Permission, ROLE_PERMISSIONS, messages=_MESSAGES)

@@ -7,6 +7,7 @@ from fastapi import FastAPI
 
 from kommune.app import create_service_app, lazy_app
 from kommune_egov import events
+from kommune_egov.appointments.api import router as appointments_router
 from kommune_egov.catalogue.api import router as catalogue_router
 from kommune_egov.lifecycle import egov_lifespan
 from kommune_egov.settings import EgovSettings
@@ -18,7 +19,7 @@ reports and appointment booking. Citizens see only their own applications and ma
 caseworkers work their department's queue.
 """
 
-ROUTERS = (catalogue_router,)
+ROUTERS = (catalogue_router, appointments_router)
 
 
 def create_app(
