@@ -12,6 +12,8 @@ from kommune_schemas.generated import egov
 from kommune_schemas.generated import ideas
 
 MODELS: dict[str, type[BaseModel]] = {
+    "de.kommune.egov.application.status_changed.v1": egov.ApplicationStatusChangedV1,
+    "de.kommune.egov.application.submitted.v1": egov.ApplicationSubmittedV1,
     "de.kommune.egov.service.published.v1": egov.ServicePublishedV1,
     "de.kommune.ideas.chronicle.commented.v1": ideas.ChronicleCommentedV1,
     "de.kommune.ideas.chronicle.published.v1": ideas.ChroniclePublishedV1,

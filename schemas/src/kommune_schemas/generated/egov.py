@@ -15,7 +15,51 @@ class EgovEventType(StrEnum):
     The event types the egov service publishes.
     """
 
+    DE_KOMMUNE_EGOV_APPLICATION_STATUS_CHANGED_V1 = "de.kommune.egov.application.status_changed.v1"
+    DE_KOMMUNE_EGOV_APPLICATION_SUBMITTED_V1 = "de.kommune.egov.application.submitted.v1"
     DE_KOMMUNE_EGOV_SERVICE_PUBLISHED_V1 = "de.kommune.egov.service.published.v1"
+
+
+class ApplicationSubmittedV1(BaseModel):
+    """
+    An application (a citizen's application, a damage report or a work order opened by a sensor alert) was submitted. Produced by egov on egov.application.v1 (keyed and subject = application_id); consumed by documents, which files it into the E-Akte. Carries no personal data of the applicant.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    application_id: Annotated[UUID, Field(description="Id of the application.")]
+    reference: Annotated[
+        str,
+        Field(
+            description="Case number shown to the citizen (e.g. EG-2026-000042).",
+            max_length=40,
+            min_length=1,
+        ),
+    ]
+    service_code: Annotated[
+        str,
+        Field(
+            description="Code of the e-service in the catalogue.",
+            max_length=60,
+            min_length=2,
+        ),
+    ]
+    service_name: Annotated[
+        str,
+        Field(
+            description="German name of the e-service.", max_length=200, min_length=1
+        ),
+    ]
+    department: Annotated[
+        str,
+        Field(
+            description="Code of the responsible department (e.g. buergeramt).",
+            max_length=60,
+            min_length=1,
+        ),
+    ]
+    submitted_at: Annotated[AwareDatetime, Field(description="When it was submitted.")]
 
 
 class ServicePublishedV1(BaseModel):
@@ -55,3 +99,54 @@ class ServicePublishedV1(BaseModel):
         ),
     ]
     published_at: Annotated[AwareDatetime, Field(description="When it went live.")]
+
+
+class ApplicationStatus(StrEnum):
+    """
+    Where an application stands in its workflow.
+    """
+
+    SUBMITTED = "submitted"
+    ACKNOWLEDGED = "acknowledged"
+    NEEDS_INFO = "needs_info"
+    INFO_PROVIDED = "info_provided"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    COMPLETED = "completed"
+    WITHDRAWN = "withdrawn"
+
+
+class ApplicationStatusChangedV1(BaseModel):
+    """
+    An application moved to another status of its workflow (by a caseworker, or by the applicant withdrawing or providing information). Produced by egov on egov.application.v1 (keyed and subject = application_id). Carries no personal data and no note text.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    application_id: Annotated[UUID, Field(description="Id of the application.")]
+    reference: Annotated[
+        str,
+        Field(
+            description="Case number shown to the citizen.", max_length=40, min_length=1
+        ),
+    ]
+    service_code: Annotated[
+        str,
+        Field(
+            description="Code of the e-service in the catalogue.",
+            max_length=60,
+            min_length=2,
+        ),
+    ]
+    department: Annotated[
+        str,
+        Field(
+            description="Code of the responsible department.",
+            max_length=60,
+            min_length=1,
+        ),
+    ]
+    from_status: Annotated[ApplicationStatus, Field(description="The status before.")]
+    to_status: Annotated[ApplicationStatus, Field(description="The status now.")]
+    changed_at: Annotated[AwareDatetime, Field(description="When it changed.")]

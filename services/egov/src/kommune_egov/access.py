@@ -20,9 +20,13 @@ from kommune.permissions import AccessPolicy
 
 class Permission(StrEnum):
     SUBMIT_APPLICATION = "submit_application"
-    """Apply for an e-service, upload attachments for it, withdraw it and provide information."""
-    READ_OWN_APPLICATIONS = "read_own_applications"
-    """Read one's own applications with their history."""
+    """Apply for an e-service (and, as its applicant, withdraw it and provide information)."""
+    READ_APPLICATIONS = "read_applications"
+    """Read applications with their history: one's own; caseworkers their department's."""
+    CHANGE_STATUS = "change_status"
+    """Take part in the application workflow (which move, the workflow decides per role)."""
+    UPLOAD_ATTACHMENTS = "upload_attachments"
+    """Upload a file to attach it to an application or a status change."""
     READ_MAILBOX = "read_mailbox"
     """Read one's own mailbox and mark messages read."""
     PROCESS_APPLICATIONS = "process_applications"
@@ -43,7 +47,9 @@ class Permission(StrEnum):
 _CITIZEN = frozenset(
     {
         Permission.SUBMIT_APPLICATION,
-        Permission.READ_OWN_APPLICATIONS,
+        Permission.READ_APPLICATIONS,
+        Permission.CHANGE_STATUS,
+        Permission.UPLOAD_ATTACHMENTS,
         Permission.READ_MAILBOX,
         Permission.BOOK_APPOINTMENT,
     }
@@ -56,7 +62,10 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.PROJECT_LEAD: frozenset(),
     Role.CASEWORKER: frozenset(
         {
+            Permission.READ_APPLICATIONS,
             Permission.PROCESS_APPLICATIONS,
+            Permission.CHANGE_STATUS,
+            Permission.UPLOAD_ATTACHMENTS,
             Permission.MANAGE_APPOINTMENTS,
             Permission.BOOK_APPOINTMENT,  # at the counter, for callers
         }
@@ -68,7 +77,9 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
 
 _MESSAGES: dict[Permission, str] = {
     Permission.SUBMIT_APPLICATION: "Only citizens apply for e-services.",
-    Permission.READ_OWN_APPLICATIONS: "Only citizens have applications of their own.",
+    Permission.READ_APPLICATIONS: "Only citizens (their own) and caseworkers read applications.",
+    Permission.CHANGE_STATUS: "Only applicants and caseworkers move applications.",
+    Permission.UPLOAD_ATTACHMENTS: "Only citizens and caseworkers upload attachments.",
     Permission.READ_MAILBOX: "The mailbox belongs to citizens.",
     Permission.PROCESS_APPLICATIONS: "Only caseworkers process applications.",
     Permission.MANAGE_CATALOGUE: "Only administrators publish e-services.",

@@ -7,9 +7,12 @@ from fastapi import FastAPI
 
 from kommune.app import create_service_app, lazy_app
 from kommune_egov import events
+from kommune_egov.applications.api import router as applications_router
 from kommune_egov.appointments.api import router as appointments_router
+from kommune_egov.attachments.api import router as attachments_router
 from kommune_egov.catalogue.api import router as catalogue_router
 from kommune_egov.lifecycle import egov_lifespan
+from kommune_egov.mailbox.api import router as mailbox_router
 from kommune_egov.settings import EgovSettings
 
 DESCRIPTION = """\
@@ -19,7 +22,13 @@ reports and appointment booking. Citizens see only their own applications and ma
 caseworkers work their department's queue.
 """
 
-ROUTERS = (catalogue_router, appointments_router)
+ROUTERS = (
+    catalogue_router,
+    applications_router,
+    attachments_router,
+    mailbox_router,
+    appointments_router,
+)
 
 
 def create_app(
@@ -35,6 +44,7 @@ def create_app(
         consumers=[],
         http_transport=http_transport,
         lifespan=egov_lifespan(settings),
+        body_limits={"/api/v1/attachments": settings.attachment_max_bytes + 64 * 1024},
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from kommune.events.tables import add_event_tables
+from kommune_egov.applications.models import Application, ApplicationHistoryEntry, IdempotencyKey
 from kommune_egov.appointments.models import (
     Appointment,
     AppointmentLocation,
@@ -10,18 +11,25 @@ from kommune_egov.appointments.models import (
     AppointmentSlot,
     OpeningRule,
 )
+from kommune_egov.attachments.models import Attachment
 from kommune_egov.base import Base
 from kommune_egov.catalogue.models import EService, ServiceForm
+from kommune_egov.mailbox.models import MailboxMessage
 
 metadata = Base.metadata
 outbox, inbox = add_event_tables(metadata)
 
 __all__ = [
+    "Application",
+    "ApplicationHistoryEntry",
     "Appointment",
     "AppointmentLocation",
     "AppointmentOffer",
     "AppointmentSlot",
+    "Attachment",
     "EService",
+    "IdempotencyKey",
+    "MailboxMessage",
     "OpeningRule",
     "ServiceForm",
     "inbox",

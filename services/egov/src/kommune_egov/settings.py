@@ -27,6 +27,12 @@ class EgovSettings(ServiceSettings):
         max_length=500,
         description="Where citizens reach the platform (links in events and mailbox messages).",
     )
+    attachment_max_bytes: int = Field(
+        default=10 * 1024 * 1024,
+        ge=1024,
+        le=50 * 1024 * 1024,
+        description="Largest attachment (PDF, JPEG, PNG; the type is read from the bytes).",
+    )
     catalogue_sync_enabled: bool = Field(
         default=True,
         description=(

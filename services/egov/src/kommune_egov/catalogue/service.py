@@ -45,11 +45,9 @@ class CatalogueService:
             raise RuntimeError(f"service {code} has no form version {service.form_version}")
         return CurrentForm(service, form)
 
-    async def validate(self, code: str, data: dict[str, Any]) -> CurrentForm:
-        """The service and form ``data`` is valid for (422 naming every wrong field)."""
-        current = await self.current(code)
+    def check(self, current: CurrentForm, data: dict[str, Any]) -> None:
+        """422 naming every field of ``data`` the current form refuses."""
         check_form_data(current.form.schema, data)
-        return current
 
     async def publish_form(
         self, editor: Principal, code: str, schema: dict[str, Any]
