@@ -43,7 +43,20 @@ def test_only_open311_reads_are_public() -> None:
     assert open311 is not None
     assert open311.is_public("GET")
     assert not open311.is_public("POST")
-    assert not any(r.public_methods for r in ROUTES if r.prefix.startswith("/api/"))
+    # POST requests carries the client app's api_key, which egov checks (no bearer token).
+    for fmt in ("json", "xml"):
+        posting = match_route(f"/open311/v2/requests.{fmt}")
+        assert posting is not None
+        assert posting.upstream == "egov"
+        assert posting.is_public("POST")
+        assert not posting.is_public("DELETE")
+    public_api = {r.prefix for r in ROUTES if r.prefix.startswith("/api/") and r.public_methods}
+    assert public_api == {"/api/v1/appointments/slots", "/api/v1/appointments/locations"}
+    assert all(r.public_methods == {"GET", "HEAD"} for r in ROUTES if r.prefix in public_api)
+    booking = match_route("/api/v1/appointments")
+    assert booking is not None
+    assert not booking.is_public("POST")
+    assert not booking.is_public("GET")
 
 
 def test_invalid_prefixes_are_refused() -> None:

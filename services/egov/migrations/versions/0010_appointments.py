@@ -1,7 +1,7 @@
 """Appointments: locations, opening rules, services offered, slots (capacity CHECK), bookings.
 
 Revision ID: 0010
-Revises: 0001
+Revises: 0002
 Create Date: 2026-11-29 09:32:28.698824+00:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0010"
-down_revision: str | None = "0001"
+down_revision: str | None = "0002"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -13,6 +13,8 @@ from kommune_egov.attachments.api import router as attachments_router
 from kommune_egov.catalogue.api import router as catalogue_router
 from kommune_egov.lifecycle import egov_lifespan
 from kommune_egov.mailbox.api import router as mailbox_router
+from kommune_egov.open311.api import router as open311_router
+from kommune_egov.open311.clients_api import router as open311_clients_router
 from kommune_egov.settings import EgovSettings
 
 DESCRIPTION = """\
@@ -28,6 +30,8 @@ ROUTERS = (
     attachments_router,
     mailbox_router,
     appointments_router,
+    open311_router,
+    open311_clients_router,
 )
 
 
@@ -44,7 +48,10 @@ def create_app(
         consumers=[],
         http_transport=http_transport,
         lifespan=egov_lifespan(settings),
-        body_limits={"/api/v1/attachments": settings.attachment_max_bytes + 64 * 1024},
+        body_limits={
+            "/api/v1/attachments": settings.attachment_max_bytes + 64 * 1024,
+            "/open311/v2": settings.attachment_max_bytes + 64 * 1024,  # POST requests + media
+        },
     )
 
 

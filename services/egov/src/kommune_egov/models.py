@@ -15,6 +15,7 @@ from kommune_egov.attachments.models import Attachment
 from kommune_egov.base import Base
 from kommune_egov.catalogue.models import EService, ServiceForm
 from kommune_egov.mailbox.models import MailboxMessage
+from kommune_egov.open311.models import Open311Client, Open311Report
 
 metadata = Base.metadata
 outbox, inbox = add_event_tables(metadata)
@@ -30,6 +31,8 @@ __all__ = [
     "EService",
     "IdempotencyKey",
     "MailboxMessage",
+    "Open311Client",
+    "Open311Report",
     "OpeningRule",
     "ServiceForm",
     "inbox",
