@@ -539,3 +539,23 @@ async def test_reports_older_than_two_weeks_are_not_linked(
 async def execute(db: Db, sql: str, **params: Any) -> None:
     async with db.engine.begin() as connection:
         await connection.execute(text(sql), params)
+
+
+async def test_the_openapi_document_shows_the_spec_errors(client: httpx.AsyncClient) -> None:
+    document = (await client.get("/openapi.json")).json()
+    operations = [
+        (path, method, operation)
+        for path, item in document["paths"].items()
+        if path.startswith(V2)
+        for method, operation in item.items()
+    ]
+    assert len(operations) == 7
+    for path, method, operation in operations:
+        responses = operation["responses"]
+        assert "422" not in responses, path
+        assert "401" not in responses, path
+        bad = responses["400"]["content"]
+        assert bad["application/json"]["schema"]["$ref"].endswith("/Open311Errors"), path
+        assert "text/xml" in bad
+        assert ("403" in responses) == (method == "post"), path
+    assert "201" in document["paths"][f"{V2}/requests.{{fmt}}"]["post"]["responses"]

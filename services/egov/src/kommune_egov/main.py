@@ -13,8 +13,10 @@ from kommune_egov.attachments.api import router as attachments_router
 from kommune_egov.catalogue.api import router as catalogue_router
 from kommune_egov.lifecycle import egov_lifespan
 from kommune_egov.mailbox.api import router as mailbox_router
+from kommune_egov.open311.api import PREFIX as OPEN311_PREFIX
 from kommune_egov.open311.api import router as open311_router
 from kommune_egov.open311.clients_api import router as open311_clients_router
+from kommune_egov.open311.openapi import install_open311_openapi
 from kommune_egov.settings import EgovSettings
 
 DESCRIPTION = """\
@@ -39,7 +41,7 @@ def create_app(
     settings: EgovSettings | None = None, *, http_transport: httpx.AsyncBaseTransport | None = None
 ) -> FastAPI:
     settings = settings or EgovSettings()
-    return create_service_app(
+    app = create_service_app(
         settings,
         title="Kommune egov",
         description=DESCRIPTION,
@@ -53,6 +55,8 @@ def create_app(
             "/open311/v2": settings.attachment_max_bytes + 64 * 1024,  # POST requests + media
         },
     )
+    install_open311_openapi(app, OPEN311_PREFIX)  # after the runtime's problem documentation
+    return app
 
 
 __getattr__ = lazy_app(create_app)

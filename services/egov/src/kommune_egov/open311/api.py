@@ -46,14 +46,10 @@ Jurisdiction = Annotated[
 ClientAppKey = Annotated[ClientApp, Depends(client_app_key)]
 
 
-def _spec_responses(root: str) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI: both formats, and the spec's error list."""
-    content: dict[str, Any] = {"application/json": {}, "text/xml": {}}
-    return {
-        200: {"description": f"`{root}` as JSON (an array) or XML.", "content": content},
-        400: {"description": "The spec's error list.", "content": content},
-        404: {"description": "Not found (the spec's error list).", "content": content},
-    }
+def _spec_responses(root: str, status: int = 200) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI: the answer in both formats (errors: :mod:`kommune_egov.open311.openapi`)."""
+    content: dict[str, Any] = {"application/json": {}, "text/xml": {"schema": {"type": "string"}}}
+    return {status: {"description": f"`{root}`: JSON or XML, by the path.", "content": content}}
 
 
 @router.get(
@@ -117,11 +113,9 @@ async def service_definition(
 @router.post(
     "/requests.{fmt}",
     summary="Report damage (a client app's api_key; form-encoded or multipart with `media`)",
+    status_code=201,
     response_class=Response,
-    responses={
-        **_spec_responses("service_requests"),
-        403: {"description": "Missing or invalid api_key (the spec's error list)."},
-    },
+    responses=_spec_responses("service_requests", 201),
     openapi_extra={
         "requestBody": {
             "required": True,
