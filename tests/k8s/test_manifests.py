@@ -158,18 +158,26 @@ EXTRA_ENV = {"FORWARDED_ALLOW_IPS"}
 
 
 def _settings_classes() -> dict[str, type[BaseSettings]]:
+    from kommune_egov.settings import EgovSettings
     from kommune_gateway.settings import GatewaySettings
     from kommune_ideas.settings import IdeasSettings
 
-    return {"gateway": GatewaySettings, "ideas": IdeasSettings}
+    return {"gateway": GatewaySettings, "ideas": IdeasSettings, "egov": EgovSettings}
 
 
 def _consumers() -> dict[str, list[ConsumerSpec]]:
     """What each service subscribes to, as its app builds it (default settings)."""
+    from kommune_egov.applications.consumers import filing_consumer
+    from kommune_egov.settings import EgovSettings
+    from kommune_egov.workorders.consumers import alert_consumer
     from kommune_ideas.chronicle.consumers import chronicle_consumer
     from kommune_ideas.settings import IdeasSettings
 
-    return {"ideas": [chronicle_consumer(IdeasSettings())]}
+    egov = EgovSettings()
+    return {
+        "ideas": [chronicle_consumer(IdeasSettings())],
+        "egov": [filing_consumer(egov), alert_consumer(egov)],
+    }
 
 
 REQUIRED_ENV = {
@@ -179,6 +187,12 @@ REQUIRED_ENV = {
         "KOMMUNE_OIDC_ISSUER",
         "IDEAS_DATABASE_URL",
         "IDEAS_KAFKA_BOOTSTRAP_SERVERS",
+    },
+    "egov": {
+        "KOMMUNE_ENVIRONMENT",
+        "KOMMUNE_OIDC_ISSUER",
+        "EGOV_DATABASE_URL",
+        "EGOV_KAFKA_BOOTSTRAP_SERVERS",
     },
 }
 
@@ -350,7 +364,7 @@ def _evaluate_selector(selector: str, labels: Mapping[str, str]) -> bool:
 
 
 def _all_workload_targets() -> list[tuple[str, str]]:
-    return [(t, w) for t in TARGETS for w in ("gateway", "ideas")]
+    return [(t, w) for t in TARGETS for w in ("gateway", "ideas", "egov")]
 
 
 @pytest.fixture(params=list(TARGETS))

@@ -56,6 +56,11 @@ ROUTES: tuple[Route, ...] = (
     # egov: service catalogue, applications, appointments, mailbox; Open311 GeoReport v2
     Route(prefix="/api/v1/egov", upstream="egov", max_body_bytes=25 * MiB),
     Route(prefix="/open311", upstream="egov", public_methods=READ_METHODS),
+    Route(prefix="/api/v1/services", upstream="egov", public_methods=READ_METHODS),
+    Route(prefix="/api/v1/applications", upstream="egov"),
+    Route(prefix="/api/v1/attachments", upstream="egov", max_body_bytes=11 * MiB),
+    Route(prefix="/api/v1/mailbox", upstream="egov"),
+    Route(prefix="/api/v1/webhooks", upstream="egov"),
     # Open311 POST requests: authenticated by the client app's api_key (in the form) at egov,
     # not by a bearer token, so the gateway lets it through; egov answers 403 without a key.
     *(

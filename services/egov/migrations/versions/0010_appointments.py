@@ -1,7 +1,7 @@
 """Appointments: locations, opening rules, services offered, slots (capacity CHECK), bookings.
 
 Revision ID: 0010
-Revises: 0002
+Revises: 0003
 Create Date: 2026-11-29 09:32:28.698824+00:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0010"
-down_revision: str | None = "0002"
+down_revision: str | None = "0003"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,4 +1,5 @@
-"""The egov service's own startup: the catalogue sync (see :mod:`kommune_egov.catalogue.sync`)."""
+"""The egov service's own startup: the catalogue sync (:mod:`kommune_egov.catalogue.sync`) and
+the webhook dispatcher (:mod:`kommune_egov.webhooks.dispatcher`), stopped on shutdown."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from fastapi import FastAPI
 from kommune.db import create_engine, create_sessionmaker, transaction
 from kommune_egov.catalogue.sync import sync_catalogue
 from kommune_egov.settings import EgovSettings
+from kommune_egov.webhooks.dispatcher import DispatcherConfig, WebhookDispatcher
 
 log = structlog.get_logger(__name__)
 
@@ -34,6 +36,25 @@ def egov_lifespan(
                 await engine.dispose()
             if published:
                 log.info("catalogue_published", codes=published)
-        yield None
+        if not settings.webhook_dispatch_enabled:
+            yield None
+            return
+        engine = create_engine(settings.database_url, pool_size=2, application_name="egov-webhooks")
+        dispatcher = WebhookDispatcher(
+            create_sessionmaker(engine),
+            DispatcherConfig(
+                timeout_seconds=settings.webhook_timeout_seconds,
+                max_attempts=settings.webhook_max_attempts,
+                backoff_base_seconds=settings.webhook_backoff_base_seconds,
+                poll_seconds=settings.webhook_poll_seconds,
+                allow_private_targets=settings.webhook_allow_private_targets,
+            ),
+        )
+        await dispatcher.start()
+        try:
+            yield None
+        finally:
+            await dispatcher.stop()
+            await engine.dispose()
 
     return lifespan

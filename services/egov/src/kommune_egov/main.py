@@ -8,6 +8,7 @@ from fastapi import FastAPI
 from kommune.app import create_service_app, lazy_app
 from kommune_egov import events
 from kommune_egov.applications.api import router as applications_router
+from kommune_egov.applications.consumers import filing_consumer
 from kommune_egov.appointments.api import router as appointments_router
 from kommune_egov.attachments.api import router as attachments_router
 from kommune_egov.catalogue.api import router as catalogue_router
@@ -18,6 +19,8 @@ from kommune_egov.open311.api import router as open311_router
 from kommune_egov.open311.clients_api import router as open311_clients_router
 from kommune_egov.open311.openapi import install_open311_openapi
 from kommune_egov.settings import EgovSettings
+from kommune_egov.webhooks.api import router as webhooks_router
+from kommune_egov.workorders.consumers import alert_consumer
 
 DESCRIPTION = """\
 Citizen e-services of the city of Heidenheim: the public service catalogue with versioned
@@ -31,6 +34,7 @@ ROUTERS = (
     applications_router,
     attachments_router,
     mailbox_router,
+    webhooks_router,
     appointments_router,
     open311_router,
     open311_clients_router,
@@ -47,7 +51,7 @@ def create_app(
         description=DESCRIPTION,
         routers=ROUTERS,
         topics=events.declared_topics(),
-        consumers=[],
+        consumers=[filing_consumer(settings), alert_consumer(settings)],
         http_transport=http_transport,
         lifespan=egov_lifespan(settings),
         body_limits={

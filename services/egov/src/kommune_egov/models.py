@@ -16,6 +16,7 @@ from kommune_egov.base import Base
 from kommune_egov.catalogue.models import EService, ServiceForm
 from kommune_egov.mailbox.models import MailboxMessage
 from kommune_egov.open311.models import Open311Client, Open311Report
+from kommune_egov.webhooks.models import WebhookDelivery, WebhookSubscription
 
 metadata = Base.metadata
 outbox, inbox = add_event_tables(metadata)
@@ -35,6 +36,8 @@ __all__ = [
     "Open311Report",
     "OpeningRule",
     "ServiceForm",
+    "WebhookDelivery",
+    "WebhookSubscription",
     "inbox",
     "metadata",
     "outbox",

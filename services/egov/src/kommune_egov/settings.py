@@ -33,6 +33,22 @@ class EgovSettings(ServiceSettings):
         le=50 * 1024 * 1024,
         description="Largest attachment (PDF, JPEG, PNG; the type is read from the bytes).",
     )
+    webhook_dispatch_enabled: bool = Field(
+        default=True, description="Send queued webhook deliveries from this process."
+    )
+    webhook_poll_seconds: float = Field(default=2.0, gt=0, le=60)
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
+    webhook_max_attempts: int = Field(default=8, ge=1, le=30)
+    webhook_backoff_base_seconds: float = Field(
+        default=30.0, gt=0, description="Retry n waits base * 2^(n-1) (capped at 6 h, jittered)."
+    )
+    webhook_allow_private_targets: bool = Field(
+        default=False,
+        description=(
+            "Deliver to loopback/private addresses (dev and tests only: in production a webhook "
+            "must not reach the city's internal network)."
+        ),
+    )
     catalogue_sync_enabled: bool = Field(
         default=True,
         description=(

@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kommune.auth.principal import Principal
 from kommune.clock import utc_now
 from kommune.errors import InvalidInput, NotFound
-from kommune.events.outbox import Outbox
+from kommune.events.outbox import DomainEvent, Outbox
 from kommune.pagination import PageRequest
 from kommune_egov import events
 from kommune_egov.access import Permission, can, require, sees_every_department
@@ -42,6 +42,7 @@ from kommune_egov.attachments.repository import AttachmentRepository
 from kommune_egov.catalogue.definitions import ServiceKind
 from kommune_egov.catalogue.service import CatalogueService, CurrentForm
 from kommune_egov.mailbox.service import MailboxService
+from kommune_egov.webhooks.service import enqueue as enqueue_webhooks
 from kommune_schemas.generated.egov import (
     ApplicationStatusChangedV1,
     ApplicationSubmittedV1,
@@ -241,7 +242,8 @@ async def submit(
         )
     )
     await MailboxService(session).notify(application, ApplicationStatus.SUBMITTED, None)
-    await Outbox(session, events.SOURCE).add(
+    await publish(
+        session,
         events.application_event(
             events.APPLICATION_SUBMITTED,
             application.id,
@@ -254,9 +256,16 @@ async def submit(
                 submitted_at=application.submitted_at,
             ),
             subject=str(application.id),
-        )
+        ),
     )
     return SubmitResult(application, replayed=False, attachments=claimed)
+
+
+async def publish(session: AsyncSession, event: DomainEvent) -> None:
+    """The event on the outbox (Kafka) and to the webhooks subscribed to it, in the caller's
+    transaction; webhook receivers get the CloudEvent's id to correlate and deduplicate."""
+    await Outbox(session, events.SOURCE).add(event)
+    await enqueue_webhooks(session, event.id, event.type, event.data)
 
 
 async def _replay(
@@ -478,7 +487,8 @@ class ApplicationService:
         await MailboxService(self.session).notify(
             application, target, note, attachment_id=document.id if document else None
         )
-        await Outbox(self.session, events.SOURCE).add(
+        await publish(
+            self.session,
             events.application_event(
                 events.APPLICATION_STATUS_CHANGED,
                 application.id,
@@ -492,7 +502,7 @@ class ApplicationService:
                     changed_at=now,
                 ),
                 subject=str(application.id),
-            )
+            ),
         )
         return await self._view_of(application)
 
