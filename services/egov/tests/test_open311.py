@@ -348,6 +348,11 @@ async def test_revoked_keys_no_longer_work_and_only_admins_issue_keys(
         response = await client.post(CLIENTS, json={"name": "x-app"}, headers=persona.headers)
         assert response.status_code == 403
     assert (await client.post(CLIENTS, json={"name": "x-app"})).status_code == 401
+    missing = await client.delete(f"{CLIENTS}/{uuid.uuid4()}", headers=people.admin.headers)
+    assert missing.status_code == 404
+    for bad in ({"name": ""}, {"name": "x" * 201}, {"name": "App", "api_key": "mine"}):
+        refused = await client.post(CLIENTS, json=bad, headers=people.admin.headers)
+        assert refused.status_code == 422
     listed = await client.get(CLIENTS, headers=people.admin.headers, params={"limit": 100})
     assert all("api_key" not in item for item in listed.json()["items"])
 

@@ -7,30 +7,18 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import Depends, Response, status
-from sqlalchemy import select
 
 from kommune.auth.principal import Principal
-from kommune.clock import utc_now
 from kommune.db import DbSession
-from kommune.errors import Conflict, NotFound
-from kommune.pagination import Ordering, Page, PageParams, SortKey, paginate
+from kommune.pagination import Page, PageParams
 from kommune.routing import service_router
 from kommune.schemas import InputModel, OutputModel, ShortText
 from kommune_egov.access import Permission, requires
-from kommune_egov.open311.api_keys import register_client
-from kommune_egov.open311.models import Open311Client
+from kommune_egov.open311.clients import ClientAppService
 
 MayManage = Annotated[Principal, Depends(requires(Permission.MANAGE_OPEN311_CLIENTS))]
 
 router = service_router("/api/v1/open311/clients", tags=["open311"])
-
-BY_CREATION = Ordering(
-    "created",
-    (
-        SortKey(Open311Client.created_at, "datetime", descending=False),
-        SortKey(Open311Client.id, "uuid", descending=False),
-    ),
-)
 
 
 class ClientCreate(InputModel):
@@ -52,7 +40,7 @@ class IssuedClientOut(ClientOut):
 @router.post("", status_code=status.HTTP_201_CREATED, summary="Register a client app (admins)")
 async def register(body: ClientCreate, session: DbSession, principal: MayManage) -> IssuedClientOut:
     """The key is in this response only; the service keeps its SHA-256."""
-    client, key = await register_client(session, body.name, principal.sub)
+    client, key = await ClientAppService(session).register(principal, body.name)
     return IssuedClientOut(**ClientOut.model_validate(client).model_dump(), api_key=key)
 
 
@@ -60,7 +48,7 @@ async def register(body: ClientCreate, session: DbSession, principal: MayManage)
 async def list_clients(
     session: DbSession, principal: MayManage, page: PageParams
 ) -> Page[ClientOut]:
-    clients, next_cursor = await paginate(session, select(Open311Client), BY_CREATION, page)
+    clients, next_cursor = await ClientAppService(session).browse(principal, page)
     return Page(items=[ClientOut.model_validate(c) for c in clients], next_cursor=next_cursor)
 
 
@@ -68,11 +56,5 @@ async def list_clients(
     "/{client_id}", status_code=status.HTTP_204_NO_CONTENT, summary="Revoke a key (admins)"
 )
 async def revoke(client_id: uuid.UUID, session: DbSession, principal: MayManage) -> Response:
-    client = await session.get(Open311Client, client_id, with_for_update=True)
-    if client is None:
-        raise NotFound("No such client app.")
-    if client.revoked_at is not None:
-        raise Conflict("This key is revoked already.")
-    client.revoked_at = utc_now()
-    await session.flush()
+    await ClientAppService(session).revoke(principal, client_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
