@@ -4,7 +4,7 @@ A slot is a row with its ``capacity`` and a ``booked`` counter. Booking is one c
 ``UPDATE ... SET booked = booked + 1 WHERE booked < capacity`` (see ``repository.py``), and the
 ``CHECK (booked BETWEEN 0 AND capacity)`` below is the last line of defence: whatever the
 concurrency and however many replicas, PostgreSQL never stores an overbooked slot
-(docs/adr/0013-egov-appointment-capacity.md).
+(docs/adr/0014-egov-appointment-capacity.md).
 """
 
 from __future__ import annotations

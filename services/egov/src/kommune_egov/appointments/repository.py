@@ -127,7 +127,7 @@ class SlotRepository(Repository[AppointmentSlot]):
 
         One statement: PostgreSQL locks the row, re-reads ``booked`` after any concurrent
         booking committed, and only then decides. Two requests can never both take the last
-        place, in one process or in many (docs/adr/0013-egov-appointment-capacity.md).
+        place, in one process or in many (docs/adr/0014-egov-appointment-capacity.md).
         """
         statement = (
             update(AppointmentSlot)
