@@ -235,3 +235,34 @@ async def test_only_operators_register_and_urls_are_checked(
     assert all("secret" not in w for w in listed.json()["items"])
     assert created["id"] in {w["id"] for w in listed.json()["items"]}
     await client.delete(f"/api/v1/webhooks/{created['id']}", headers=people.operator.headers)
+
+
+async def test_private_targets_are_refused_outside_dev(
+    api: Api,
+    cast: Cast,
+    client: httpx.AsyncClient,
+    people: Personas,
+    db: Db,
+    receiver: Receiver,
+) -> None:
+    webhook = await register(client, people, receiver.url)
+    engine = create_engine(db.url, pool_size=1, application_name="egov-webhook-test")
+    production = WebhookDispatcher(
+        create_sessionmaker(engine),
+        DispatcherConfig(max_attempts=1, backoff_base_seconds=0.1, allow_private_targets=False),
+    )
+    try:
+        created = await api.submit()
+        await api.move(created["id"], "acknowledged", cast.buergeramt)
+        assert await production.run_once() == 1
+        [row] = await db.rows(
+            "SELECT status, last_error FROM webhook_deliveries WHERE subscription_id = :id",
+            id=uuid.UUID(webhook["id"]),
+        )
+        assert row["status"] == "failed"
+        assert "private address" in row["last_error"]
+        assert not receiver.bodies(created["id"])
+    finally:
+        await production.stop()
+        await engine.dispose()
+        await client.delete(f"/api/v1/webhooks/{webhook['id']}", headers=people.operator.headers)

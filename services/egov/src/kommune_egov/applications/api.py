@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import Depends, Header, Query, Response, status
@@ -13,6 +12,7 @@ from kommune.auth.principal import Principal
 from kommune.db import DbSession
 from kommune.pagination import Page, PageParams
 from kommune.routing import service_router
+from kommune.schemas import YearWindow
 from kommune_egov.access import Permission, requires
 from kommune_egov.applications.models import Application
 from kommune_egov.applications.schemas import (
@@ -55,6 +55,8 @@ IdempotencyKeyHeader = Annotated[
         ),
     ),
 ]
+
+SubmittedAt = Annotated[AwareDatetime, YearWindow(years_back=30, years_ahead=1, what="The date")]
 
 router = service_router("/api/v1/applications", tags=["applications"])
 
@@ -118,7 +120,9 @@ async def submit_application(
     )
     if result.replayed:
         response.headers["Idempotent-Replayed"] = "true"
-    view = await ApplicationService(session).view(principal, result.application.id)
+        view = await ApplicationService(session).view(principal, result.application.id)
+    else:
+        view = ApplicationView(result.application, result.history, result.attachments)
     return detail_out(view, principal)
 
 
@@ -130,10 +134,10 @@ async def list_applications(
     service: Annotated[ServiceCodeText | None, Query(description="A service code.")] = None,
     status_: Annotated[ApplicationStatus | None, Query(alias="status")] = None,
     submitted_before: Annotated[
-        AwareDatetime | None, Query(description="Only those submitted before (age filter).")
+        SubmittedAt | None, Query(description="Only those submitted before (age filter).")
     ] = None,
     submitted_after: Annotated[
-        AwareDatetime | None, Query(description="Only those submitted at or after.")
+        SubmittedAt | None, Query(description="Only those submitted at or after.")
     ] = None,
     origin: Annotated[
         str | None,
@@ -145,16 +149,11 @@ async def list_applications(
         page,
         service=service,
         status=status_,
-        submitted_before=_bounded(submitted_before),
-        submitted_after=_bounded(submitted_after),
+        submitted_before=submitted_before,
+        submitted_after=submitted_after,
         origin=origin,
     )
     return Page(items=[application_out(a, principal) for a in items], next_cursor=next_cursor)
-
-
-def _bounded(value: datetime | None) -> datetime | None:
-    """Dates PostgreSQL can compare with (years 1..9999 are what Python has anyway)."""
-    return value
 
 
 @router.get("/{application_id}", summary="One application with its history")

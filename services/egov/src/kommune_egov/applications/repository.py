@@ -18,6 +18,7 @@ from kommune_egov.applications.models import (
     ApplicationHistoryEntry,
     IdempotencyKey,
 )
+from kommune_egov.catalogue.definitions import department_code
 
 OLDEST_FIRST = Ordering(
     "queue",
@@ -44,8 +45,9 @@ def visible_to(principal: Principal) -> ColumnElement[bool]:
     if not can(principal, Permission.READ_APPLICATIONS):
         return false()
     clauses: list[ColumnElement[bool]] = [Application.applicant_sub == principal.sub]
-    if can(principal, Permission.PROCESS_APPLICATIONS) and principal.department:
-        clauses.append(Application.department == principal.department)
+    department = department_code(principal.department)
+    if can(principal, Permission.PROCESS_APPLICATIONS) and department:
+        clauses.append(Application.department == department)
     condition = clauses[0]
     for clause in clauses[1:]:
         condition = condition | clause

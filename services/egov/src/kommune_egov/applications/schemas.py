@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import math
 import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from kommune.schemas import InputModel, Note, OutputModel, ShortText
 from kommune_egov.applications.workflow import ApplicationStatus
@@ -27,6 +28,29 @@ class AttachmentRef(InputModel):
     )
 
 
+MAX_DATA_DEPTH = 8
+MAX_DATA_NODES = 2000
+
+
+def _check_tree(value: Any, depth: int = 0, seen: list[int] | None = None) -> None:
+    """Form data any form can take: finite numbers, bounded nesting and size (a form is small;
+    NaN and Infinity, which JSON parsers let through, cannot be stored as JSONB)."""
+    seen = seen if seen is not None else [0]
+    seen[0] += 1
+    if seen[0] > MAX_DATA_NODES:
+        raise ValueError(f"The form data has more than {MAX_DATA_NODES} values.")
+    if depth > MAX_DATA_DEPTH:
+        raise ValueError(f"The form data is nested deeper than {MAX_DATA_DEPTH} levels.")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError("Numbers must be finite.")
+    if isinstance(value, dict):
+        for item in value.values():
+            _check_tree(item, depth + 1, seen)
+    elif isinstance(value, list):
+        for item in value:
+            _check_tree(item, depth + 1, seen)
+
+
 class ApplicationCreate(InputModel):
     service_code: ServiceCodeText
     data: dict[str, Any] = Field(
@@ -38,6 +62,12 @@ class ApplicationCreate(InputModel):
     )
     address: ShortText | None = Field(default=None, max_length=300)
     attachments: list[AttachmentRef] = Field(default_factory=list, max_length=20)
+
+    @field_validator("data")
+    @classmethod
+    def _storable_data(cls, value: dict[str, Any]) -> dict[str, Any]:
+        _check_tree(value)
+        return value
 
     @model_validator(mode="after")
     def _attachments_once(self) -> ApplicationCreate:

@@ -39,7 +39,7 @@ from kommune_egov.applications.workflow import (
 )
 from kommune_egov.attachments.models import Attachment
 from kommune_egov.attachments.repository import AttachmentRepository
-from kommune_egov.catalogue.definitions import ServiceKind
+from kommune_egov.catalogue.definitions import ServiceKind, department_code
 from kommune_egov.catalogue.service import CatalogueService, CurrentForm
 from kommune_egov.mailbox.service import MailboxService
 from kommune_egov.webhooks.service import enqueue as enqueue_webhooks
@@ -125,6 +125,8 @@ class SubmitResult:
     """``True``: the ``Idempotency-Key`` was used before with the same request; this is the
     application the first request created, nothing new was stored."""
     attachments: list[Attachment] = field(default_factory=list)
+    history: list[ApplicationHistoryEntry] = field(default_factory=list)
+    """The new application's history (empty for a replay: read it with the application)."""
 
 
 def request_hash(
@@ -173,10 +175,18 @@ async def submit(
     request 422. Unlisted services (work orders) only for the system submitter.
     """
     repository = ApplicationRepository(session)
-    fingerprint = request_hash(service_code, data, place, attachments)
+    new_id = application_id or uuid.uuid4()
     if idempotency_key is not None:
-        earlier = await _replay(repository, submitter, idempotency_key, fingerprint)
-        if earlier is not None:
+        # Claimed first, in this transaction: a refused request rolls the claim back with
+        # everything else; a concurrent duplicate waits here for the first one's commit.
+        fingerprint = request_hash(service_code, data, place, attachments)
+        claimed_key = await repository.claim_idempotency_key(
+            submitter.caller, idempotency_key, fingerprint, new_id
+        )
+        if not claimed_key:
+            earlier = await _replay(repository, submitter, idempotency_key, fingerprint)
+            if earlier is None:  # pragma: no cover - the conflicting row is visible after the wait
+                raise RuntimeError("idempotency key conflict without a row")
             return earlier
     catalogue = CatalogueService(session)
     try:
@@ -190,15 +200,6 @@ async def submit(
         ) from None
     catalogue.check(current, dict(data))
     _check_place(current, place)
-    new_id = application_id or uuid.uuid4()
-    if idempotency_key is not None and not await repository.claim_idempotency_key(
-        submitter.caller, idempotency_key, fingerprint, new_id
-    ):
-        # A concurrent request with the same key committed first.
-        earlier = await _replay(repository, submitter, idempotency_key, fingerprint)
-        if earlier is None:  # pragma: no cover - the conflicting row is visible after the wait
-            raise RuntimeError("idempotency key conflict without a row")
-        return earlier
     claimed = await _claim_attachments(session, current, submitter, attachments)
     now = submitted_at or utc_now()
     service = current.service
@@ -228,19 +229,18 @@ async def submit(
     await repository.add(application)
     for attachment in claimed:
         attachment.application_id = application.id
-    await repository.add_history(
-        ApplicationHistoryEntry(
-            id=uuid.uuid4(),
-            application_id=application.id,
-            position=1,
-            from_status=None,
-            to_status=ApplicationStatus.SUBMITTED.value,
-            actor=(Actor.SYSTEM if submitter.origin == Origin.SENSOR else Actor.APPLICANT).value,
-            actor_sub=submitter.applicant_sub,
-            note=None,
-            at=now,
-        )
+    submitted = ApplicationHistoryEntry(
+        id=uuid.uuid4(),
+        application_id=application.id,
+        position=1,
+        from_status=None,
+        to_status=ApplicationStatus.SUBMITTED.value,
+        actor=(Actor.SYSTEM if submitter.origin == Origin.SENSOR else Actor.APPLICANT).value,
+        actor_sub=submitter.applicant_sub,
+        note=None,
+        at=now,
     )
+    await repository.add_history(submitted)
     await MailboxService(session).notify(application, ApplicationStatus.SUBMITTED, None)
     await publish(
         session,
@@ -258,7 +258,7 @@ async def submit(
             subject=str(application.id),
         ),
     )
-    return SubmitResult(application, replayed=False, attachments=claimed)
+    return SubmitResult(application, replayed=False, attachments=claimed, history=[submitted])
 
 
 async def publish(session: AsyncSession, event: DomainEvent) -> None:
@@ -367,7 +367,8 @@ def actor_of(principal: Principal, application: Application) -> Actor | None:
     if application.applicant_sub is not None and application.applicant_sub == principal.sub:
         return Actor.APPLICANT if can(principal, Permission.SUBMIT_APPLICATION) else None
     if can(principal, Permission.PROCESS_APPLICATIONS) and (
-        sees_every_department(principal) or principal.department == application.department
+        sees_every_department(principal)
+        or department_code(principal.department) == application.department
     ):
         return Actor.CASEWORKER
     return None

@@ -74,6 +74,18 @@ DEPARTMENTS: tuple[Department, ...] = (
 )
 
 
+def department_code(claim: str | None) -> str | None:
+    """The department code a token's ``department`` claim names: the code itself or the
+    department's name (identity providers carry either), compared case-insensitively."""
+    if not claim:
+        return None
+    folded = claim.strip().casefold()
+    for department in DEPARTMENTS:
+        if folded in (department.code, department.name.casefold()):
+            return department.code
+    return folded
+
+
 @dataclass(frozen=True, slots=True)
 class ServiceDefinition:
     code: str

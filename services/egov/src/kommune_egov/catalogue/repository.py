@@ -15,6 +15,20 @@ class ServiceRepository(Repository[EService]):
     model = EService
     not_found = "No such e-service."
 
+    async def with_current_form(self, code: str) -> tuple[EService, ServiceForm] | None:
+        """The service and its current form in one round trip."""
+        statement = (
+            select(EService, ServiceForm)
+            .join(
+                ServiceForm,
+                (ServiceForm.service_id == EService.id)
+                & (ServiceForm.version == EService.form_version),
+            )
+            .where(EService.code == code)
+        )
+        row = (await self.session.execute(statement)).one_or_none()
+        return None if row is None else (row[0], row[1])
+
     async def by_code(self, code: str) -> EService | None:
         result = await self.session.execute(select(EService).where(EService.code == code))
         return result.scalar_one_or_none()

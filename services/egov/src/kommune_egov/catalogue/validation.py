@@ -29,6 +29,10 @@ def _cached(schema_json: str) -> Draft202012Validator:
     return _validator(json.loads(schema_json))
 
 
+_BY_VERSION: dict[tuple[object, int], Draft202012Validator] = {}
+"""Validators of stored form versions (a version never changes), by (service id, version)."""
+
+
 def check_schema(schema: dict[str, Any]) -> None:
     """Raise if ``schema`` is not a valid draft 2020-12 schema (forms are checked at sync)."""
     Draft202012Validator.check_schema(schema)
@@ -70,8 +74,16 @@ def _location(error: ValidationError) -> list[str | int]:
     return path
 
 
-def form_errors(schema: dict[str, Any], data: Any) -> list[dict[str, Any]]:
-    validator = _cached(json.dumps(schema, sort_keys=True))
+def form_errors(
+    schema: dict[str, Any], data: Any, version: tuple[object, int] | None = None
+) -> list[dict[str, Any]]:
+    """Every error of ``data`` against ``schema``; ``version`` (service id, form version) keys
+    the compiled validator of a stored form."""
+    validator = _BY_VERSION.get(version) if version is not None else None
+    if validator is None:
+        validator = _cached(json.dumps(schema, sort_keys=True))
+        if version is not None and len(_BY_VERSION) < 1024:
+            _BY_VERSION[version] = validator
     errors: list[dict[str, Any]] = []
     for error in sorted(validator.iter_errors(data), key=lambda e: list(map(str, e.path))):
         if error.validator == "required" and isinstance(error.instance, dict):
@@ -88,9 +100,11 @@ def form_errors(schema: dict[str, Any], data: Any) -> list[dict[str, Any]]:
     return errors
 
 
-def check_form_data(schema: dict[str, Any], data: Any) -> None:
+def check_form_data(
+    schema: dict[str, Any], data: Any, version: tuple[object, int] | None = None
+) -> None:
     """422 with ``errors[]`` (``loc``, ``msg``, ``type``) naming each wrong field."""
-    errors = form_errors(schema, data)
+    errors = form_errors(schema, data, version)
     if errors:
         fields = ", ".join(".".join(str(p) for p in e["loc"][1:]) or "data" for e in errors[:10])
         raise InvalidInput(f"The form data is not valid: {fields}.", errors=errors)
