@@ -9,7 +9,9 @@ declared public, and must answer, whatever the body (not even JSON), the query a
 * no token → 401, an invalid token → 401,
 * a valid token without any role, or only with a role the platform does not know → 403,
 
-before anything is validated or read from the database.
+before anything is validated or read from the database. A route authenticated by a client app's
+API key instead (its requirement has ``authenticates = "api_key"``: Open311 ``POST requests``)
+must answer 403 without a key, whatever the body and even with a bearer token.
 """
 
 from __future__ import annotations
@@ -77,6 +79,15 @@ def runtime_paths(settings: ServiceSettings) -> set[tuple[str, str]]:
     return {(op.method, op.path) for op in operations(bare)}
 
 
+def authenticates_by_api_key(route: APIRoute) -> bool:
+    """A route whose credential is a client app's API key, not a bearer token: its requirement
+    says so (``authenticates = "api_key"``, e.g. ``kommune_egov.open311.api_keys``)."""
+    return any(
+        getattr(requirement, "authenticates", None) == "api_key"
+        for requirement in requirements_of(route.dependant)
+    )
+
+
 def concrete(path: str) -> str:
     """Every path parameter filled with something that is not what the route expects."""
     return re.sub(r"\{[^}]+\}", "not-a-valid-id", path)
@@ -137,6 +148,20 @@ async def test_every_route_authorises_before_it_validates(
         checked += 1
         url = concrete(op.path)
         content_type = {"Content-Type": "application/json"}
+        if authenticates_by_api_key(op.route):
+            # Open311 POST requests: the credential is a client app's api_key (403 if missing, in
+            # the spec's error format), checked before anything else; whether a key is known is
+            # read from the service's key store, so wrong keys are tested in the service's suite.
+            for label, headers in (
+                ("no api_key", content_type),
+                ("a bearer token instead", {**content_type, **people.admin.headers}),
+            ):
+                response = await client.request(
+                    op.method, url, params=BAD_QUERY, content=BAD_BODY, headers=headers
+                )
+                if response.status_code != 403 or "api_key" not in response.text:
+                    failures.append(f"{where} with {label}: {response.status_code} {response.text}")
+            continue
         cases: list[tuple[str, dict[str, str], int]] = [
             ("no token", content_type, 401),
             ("an invalid token", {**content_type, "Authorization": "Bearer not.a.jwt"}, 401),

@@ -43,9 +43,26 @@ def test_only_open311_and_catalogue_reads_are_public() -> None:
     assert open311 is not None
     assert open311.is_public("GET")
     assert not open311.is_public("POST")
-    # The egov service catalogue is public (issue 8); every other /api/ route needs a token.
+    # POST requests carries the client app's api_key, which egov checks (no bearer token).
+    for fmt in ("json", "xml"):
+        posting = match_route(f"/open311/v2/requests.{fmt}")
+        assert posting is not None
+        assert posting.upstream == "egov"
+        assert posting.is_public("POST")
+        assert not posting.is_public("DELETE")
+    # Public /api/ reads: the egov catalogue and the appointment slots and locations (issue 8);
+    # every other /api/ route needs a token.
     public_api = {r.prefix for r in ROUTES if r.prefix.startswith("/api/") and r.public_methods}
-    assert public_api == {"/api/v1/services"}
+    assert public_api == {
+        "/api/v1/services",
+        "/api/v1/appointments/slots",
+        "/api/v1/appointments/locations",
+    }
+    assert all(r.public_methods == {"GET", "HEAD"} for r in ROUTES if r.prefix in public_api)
+    booking = match_route("/api/v1/appointments")
+    assert booking is not None
+    assert not booking.is_public("POST")
+    assert not booking.is_public("GET")
     catalogue = match_route("/api/v1/services/dog_registration")
     assert catalogue is not None
     assert catalogue.is_public("GET")

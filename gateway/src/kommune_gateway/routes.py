@@ -19,6 +19,8 @@ from kommune.prefixes import PrefixTable, covers, validate_prefix
 from kommune_gateway.ratelimit import RateRule
 
 READ_METHODS = frozenset({"GET", "HEAD"})
+API_KEY_POST = READ_METHODS | {"POST"}
+"""Reads, and a POST the service authenticates itself (an Open311 client app's api_key)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +71,21 @@ ROUTES: tuple[Route, ...] = (
     Route(prefix="/api/v1/attachments", upstream="egov", max_body_bytes=11 * MiB),
     Route(prefix="/api/v1/mailbox", upstream="egov"),
     Route(prefix="/api/v1/webhooks", upstream="egov"),
+    # Open311 POST requests: authenticated by the client app's api_key (in the form) at egov,
+    # not by a bearer token, so the gateway lets it through; egov answers 403 without a key.
+    *(
+        Route(
+            prefix=f"/open311/v2/requests.{fmt}",
+            upstream="egov",
+            public_methods=API_KEY_POST,
+            max_body_bytes=25 * MiB,  # the multipart media photo
+        )
+        for fmt in ("json", "xml")
+    ),
+    Route(prefix="/api/v1/open311", upstream="egov"),
+    Route(prefix="/api/v1/appointments", upstream="egov"),
+    Route(prefix="/api/v1/appointments/slots", upstream="egov", public_methods=READ_METHODS),
+    Route(prefix="/api/v1/appointments/locations", upstream="egov", public_methods=READ_METHODS),
     # sensors: devices, ingestion, analytics, open data; OGC SensorThings API
     Route(prefix="/api/v1/sensors", upstream="sensors"),
     Route(prefix="/sta", upstream="sensors"),

@@ -40,6 +40,8 @@ class Permission(StrEnum):
     """Issue and revoke Open311 API keys of client apps."""
     MANAGE_APPOINTMENTS = "manage_appointments"
     """Locations, opening rules, slots; read the bookings."""
+    BOOK_APPOINTMENT = "book_appointment"
+    """Book a slot, read and cancel one's own appointments (see kommune_egov.appointments)."""
 
 
 _CITIZEN = frozenset(
@@ -49,6 +51,7 @@ _CITIZEN = frozenset(
         Permission.CHANGE_STATUS,
         Permission.UPLOAD_ATTACHMENTS,
         Permission.READ_MAILBOX,
+        Permission.BOOK_APPOINTMENT,
     }
 )
 
@@ -64,6 +67,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.CHANGE_STATUS,
             Permission.UPLOAD_ATTACHMENTS,
             Permission.MANAGE_APPOINTMENTS,
+            Permission.BOOK_APPOINTMENT,  # at the counter, for callers
         }
     ),
     Role.RECORDS_MANAGER: frozenset(),
@@ -82,6 +86,7 @@ _MESSAGES: dict[Permission, str] = {
     Permission.MANAGE_WEBHOOKS: "Only operators and administrators manage webhooks.",
     Permission.MANAGE_OPEN311_CLIENTS: "Only administrators issue Open311 API keys.",
     Permission.MANAGE_APPOINTMENTS: "Only caseworkers and administrators manage appointments.",
+    Permission.BOOK_APPOINTMENT: "Only citizens book appointments.",
 }
 
 POLICY = AccessPolicy(Permission, ROLE_PERMISSIONS, messages=_MESSAGES)

@@ -5,7 +5,9 @@ different states, each created through the service layer (submit, then the casew
 the applicant's moves), so history, mailbox and outbox events are what real use would have
 produced: Max Mustermann's dog registration (approved and completed, the tax notice in his
 mailbox), his resident parking permit (acknowledged), a pothole he reported, an illegal dumping
-report awaiting his answer, and a kindergarten application just submitted.
+report awaiting his answer, and a kindergarten application just submitted. Then two Bürgerbüros
+with four weeks of appointment slots and, in dev and test only, the Open311 client app whose key
+is ``kommune-dev-open311``.
 
 Every demo case has a fixed id derived from its demo key (:class:`kommune.demo.DemoLoader`):
 loading is idempotent whatever users did meanwhile. Demo people (log in with these subjects at
@@ -36,8 +38,10 @@ from kommune_egov.applications.service import (
     submit,
 )
 from kommune_egov.applications.workflow import ApplicationStatus
+from kommune_egov.appointments.demo import load_appointments_demo
 from kommune_egov.attachments.service import AttachmentService
 from kommune_egov.catalogue.sync import sync_catalogue
+from kommune_egov.open311.demo import load_open311_demo
 from kommune_egov.settings import EgovSettings
 
 MAX = Principal(
@@ -203,12 +207,16 @@ async def create_case(case: DemoCase, session: AsyncSession, record_id: uuid.UUI
         )
 
 
-async def load(loader: DemoLoader) -> None:
+async def load(loader: DemoLoader, settings: EgovSettings | None = None) -> None:
+    """``settings`` default to the environment's (what ``run_demo`` loads from)."""
+    settings = settings or EgovSettings()
     async with transaction(loader.sessionmaker) as session:
-        await sync_catalogue(session, EgovSettings().public_base_url)
+        await sync_catalogue(session, settings.public_base_url)
     for case in CASES:
         create: Callable[[AsyncSession, uuid.UUID], Awaitable[None]] = partial(create_case, case)
         await loader.ensure(Application, case.key, create)
+    await load_appointments_demo(loader)
+    await load_open311_demo(loader, settings)  # the client app kommune-dev-open311 (dev/test)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,1 @@
+"""Appointment booking: locations, services offered there, opening hours, slots, bookings."""
