@@ -223,7 +223,7 @@ SNAPSHOT_TABLES = (
     "mailbox_messages",
     "idempotency_keys",
     "attachments",
-    "outbox",
+    "recorded.outbox",
 )
 
 

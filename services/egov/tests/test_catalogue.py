@@ -117,7 +117,7 @@ async def test_a_token_is_not_needed_but_accepted(
 
 async def test_each_listed_service_was_announced_once(client: httpx.AsyncClient, db: Db) -> None:
     rows = await db.rows(
-        "SELECT aggregateid, payload FROM outbox"
+        "SELECT aggregateid, payload FROM recorded.outbox"
         " WHERE type = 'de.kommune.egov.service.published.v1'"
     )
     listed = [d for d in CATALOGUE if d.listed]

@@ -80,7 +80,9 @@ async def test_a_sensor_alert_delivered_twice_opens_one_work_order(
     assert order["latitude"] == 48.6761
     assert "93" in order["data"]["description"]
     assert (
-        await db.scalar("SELECT count(*) FROM outbox WHERE aggregateid = :id", id=str(order["id"]))
+        await db.scalar(
+            "SELECT count(*) FROM recorded.outbox WHERE aggregateid = :id", id=str(order["id"])
+        )
         == 1
     )
     # It is in the same queue as citizens' reports, for the Bauhof only.

@@ -140,7 +140,7 @@ async def test_status_changes_are_delivered_signed_and_retried(
         # The delivery carries the CloudEvent's id: receivers correlate with the Kafka event.
         assert (
             await db.scalar(
-                "SELECT count(*) FROM outbox WHERE id = :id", id=uuid.UUID(payload["id"])
+                "SELECT count(*) FROM recorded.outbox WHERE id = :id", id=uuid.UUID(payload["id"])
             )
             == 1
         )
