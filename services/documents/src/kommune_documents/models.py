@@ -1,0 +1,28 @@
+"""Every table of the service, imported in one place: ``metadata`` is what Alembic compares."""
+
+from __future__ import annotations
+
+from kommune.events.tables import add_event_tables
+from kommune_documents.audit.models import AuditEvent
+from kommune_documents.base import Base
+from kommune_documents.documents.models import Blob, Document, DocumentVersion
+from kommune_documents.fileplan.models import PlanUnit
+from kommune_documents.files.models import CaseFile, FileNumberCounter, FileReader, Process
+
+metadata = Base.metadata
+outbox, inbox = add_event_tables(metadata)
+
+__all__ = [
+    "AuditEvent",
+    "Blob",
+    "CaseFile",
+    "Document",
+    "DocumentVersion",
+    "FileNumberCounter",
+    "FileReader",
+    "PlanUnit",
+    "Process",
+    "inbox",
+    "metadata",
+    "outbox",
+]
