@@ -158,18 +158,24 @@ EXTRA_ENV = {"FORWARDED_ALLOW_IPS"}
 
 
 def _settings_classes() -> dict[str, type[BaseSettings]]:
+    from kommune_documents.settings import DocumentsSettings
     from kommune_gateway.settings import GatewaySettings
     from kommune_ideas.settings import IdeasSettings
 
-    return {"gateway": GatewaySettings, "ideas": IdeasSettings}
+    return {"gateway": GatewaySettings, "ideas": IdeasSettings, "documents": DocumentsSettings}
 
 
 def _consumers() -> dict[str, list[ConsumerSpec]]:
     """What each service subscribes to, as its app builds it (default settings)."""
+    from kommune_documents.filing.consumers import filing_consumer
+    from kommune_documents.settings import DocumentsSettings
     from kommune_ideas.chronicle.consumers import chronicle_consumer
     from kommune_ideas.settings import IdeasSettings
 
-    return {"ideas": [chronicle_consumer(IdeasSettings())]}
+    return {
+        "ideas": [chronicle_consumer(IdeasSettings())],
+        "documents": [filing_consumer(DocumentsSettings())],
+    }
 
 
 REQUIRED_ENV = {
