@@ -7,7 +7,7 @@ import html
 import uuid
 from typing import Any
 
-from sqlalchemy import ColumnElement, Float, case, cast, func, literal_column, or_, select
+from sqlalchemy import ColumnElement, Float, case, cast, false, func, literal_column, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kommune.auth.principal import Principal
@@ -44,7 +44,14 @@ class SearchRepository:
             + func.similarity(func.lower(Document.title), query.lower()),
             Float,
         )
-        exact = CaseFile.file_number == query
+        # The file number first, on its unique index: then the three conditions are all on
+        # ``documents`` and PostgreSQL combines their indexes (BitmapOr) instead of scanning.
+        numbered = list(
+            (
+                await self.session.execute(select(CaseFile.id).where(CaseFile.file_number == query))
+            ).scalars()
+        )
+        exact = Document.file_id.in_(numbered) if numbered else false()
         statement = (
             select(Document)
             .join(CaseFile, CaseFile.id == Document.file_id)
