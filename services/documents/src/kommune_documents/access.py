@@ -40,6 +40,8 @@ class Permission(StrEnum):
     """Read and write every case file, whatever its department and confidentiality."""
     READ_AUDIT = "read_audit"
     SEARCH = "search"
+    MANAGE_RETENTION = "manage_retention"
+    """Legal holds, disposal runs, the archive hand-over."""
 
 
 class Confidentiality(StrEnum):
@@ -64,7 +66,12 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.OPERATOR: _STAFF,
     Role.CASEWORKER: _CASEWORK,
     Role.RECORDS_MANAGER: _CASEWORK
-    | {Permission.MANAGE_FILEPLAN, Permission.ALL_FILES, Permission.READ_AUDIT},
+    | {
+        Permission.MANAGE_FILEPLAN,
+        Permission.ALL_FILES,
+        Permission.READ_AUDIT,
+        Permission.MANAGE_RETENTION,
+    },
     Role.ADMIN: frozenset(Permission),
 }
 
@@ -77,6 +84,7 @@ _MESSAGES: dict[Permission, str] = {
     Permission.MANAGE_READERS: "Only caseworkers and records managers name readers.",
     Permission.READ_AUDIT: "Only records managers read the audit trail.",
     Permission.SEARCH: "Search is open to city staff only.",
+    Permission.MANAGE_RETENTION: "Only records managers handle retention and disposal.",
 }
 
 POLICY = AccessPolicy(Permission, ROLE_PERMISSIONS, messages=_MESSAGES)

@@ -17,6 +17,8 @@ from kommune_documents.documents.storage import ContentStore
 from kommune_documents.fileplan.api import router as fileplan_router
 from kommune_documents.files.api import router as files_router
 from kommune_documents.filing.consumers import filing_consumer
+from kommune_documents.retention.api import holds as holds_router
+from kommune_documents.retention.api import router as retention_router
 from kommune_documents.search.api import router as search_router
 from kommune_documents.settings import DocumentsSettings
 
@@ -27,7 +29,15 @@ append-only audit trail. City staff only; which files a person sees depends on t
 their department and the files they are named on. Citizens get 403.
 """
 
-ROUTERS = (fileplan_router, files_router, audit_router, documents_router, search_router)
+ROUTERS = (
+    fileplan_router,
+    files_router,
+    audit_router,
+    holds_router,
+    documents_router,
+    search_router,
+    retention_router,
+)
 
 UPLOAD_PREFIX = "/api/v1/documents"
 

@@ -8,6 +8,7 @@ from kommune_documents.base import Base
 from kommune_documents.documents.models import Blob, Document, DocumentVersion
 from kommune_documents.fileplan.models import PlanUnit
 from kommune_documents.files.models import CaseFile, FileNumberCounter, FileReader, Process
+from kommune_documents.retention.models import DisposalItem, DisposalRun
 
 metadata = Base.metadata
 outbox, inbox = add_event_tables(metadata)
@@ -16,6 +17,8 @@ __all__ = [
     "AuditEvent",
     "Blob",
     "CaseFile",
+    "DisposalItem",
+    "DisposalRun",
     "Document",
     "DocumentVersion",
     "FileNumberCounter",

@@ -35,6 +35,11 @@ class Action(StrEnum):
     AUDIT_READ = "audit.read"
     AUDIT_EXPORTED = "audit.exported"
     APPLICATION_FILED = "application.filed"
+    LEGAL_HOLD_SET = "file.legal_hold_set"
+    LEGAL_HOLD_CLEARED = "file.legal_hold_cleared"
+    FILE_OFFERED = "file.offered"
+    FILE_HANDED_OVER = "file.handed_over"
+    FILE_DISPOSED = "file.disposed"
 
 
 class Outcome(StrEnum):

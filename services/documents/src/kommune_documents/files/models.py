@@ -59,6 +59,10 @@ class CaseFile(Base):
     """Set on files created from another service's events: one open file per key
     (``egov:<department>:<service code>:<year>``)."""
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+    legal_hold: Mapped[str | None] = mapped_column(String(500))
+    """The reason of a legal hold (Aufbewahrungssperre); while set, nothing is disposed."""
+    disposed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    """Set when the content was deleted after disposal; the row stays as the tombstone."""
 
 
 class FileNumberCounter(Base):

@@ -49,6 +49,10 @@ class FileOut(OutputModel):
     opened_at: datetime
     closed_at: datetime | None
     created_by: str
+    legal_hold: str | None
+    """Reason of a legal hold; while set, the file is never disposed of."""
+    disposed_at: datetime | None
+    """Set once the content was deleted after disposal (the file stays as a tombstone)."""
 
 
 class FileDetail(FileOut):
