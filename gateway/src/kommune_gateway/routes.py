@@ -56,6 +56,7 @@ ROUTES: tuple[Route, ...] = (
     Route(prefix="/api/v1/files", upstream="documents"),
     Route(prefix="/api/v1/search", upstream="documents"),
     Route(prefix="/api/v1/retention", upstream="documents"),
+    Route(prefix="/api/v1/invoices", upstream="documents", max_body_bytes=10 * MiB),
     # egov: service catalogue, applications, appointments, mailbox; Open311 GeoReport v2
     Route(prefix="/api/v1/egov", upstream="egov", max_body_bytes=25 * MiB),
     Route(prefix="/open311", upstream="egov", public_methods=READ_METHODS),

@@ -17,6 +17,8 @@ MODELS: dict[str, type[BaseModel]] = {
     "de.kommune.documents.file.closed.v1": documents.FileClosedV1,
     "de.kommune.documents.file.created.v1": documents.FileCreatedV1,
     "de.kommune.documents.filing.filed.v1": documents.FilingFiledV1,
+    "de.kommune.documents.invoice.received.v1": documents.InvoiceReceivedV1,
+    "de.kommune.documents.invoice.status_changed.v1": documents.InvoiceStatusChangedV1,
     "de.kommune.egov.service.published.v1": egov.ServicePublishedV1,
     "de.kommune.ideas.chronicle.commented.v1": ideas.ChronicleCommentedV1,
     "de.kommune.ideas.chronicle.published.v1": ideas.ChroniclePublishedV1,

@@ -19,6 +19,8 @@ class DocumentsEventType(StrEnum):
     DE_KOMMUNE_DOCUMENTS_FILE_CLOSED_V1 = "de.kommune.documents.file.closed.v1"
     DE_KOMMUNE_DOCUMENTS_FILE_CREATED_V1 = "de.kommune.documents.file.created.v1"
     DE_KOMMUNE_DOCUMENTS_FILING_FILED_V1 = "de.kommune.documents.filing.filed.v1"
+    DE_KOMMUNE_DOCUMENTS_INVOICE_RECEIVED_V1 = "de.kommune.documents.invoice.received.v1"
+    DE_KOMMUNE_DOCUMENTS_INVOICE_STATUS_CHANGED_V1 = "de.kommune.documents.invoice.status_changed.v1"
 
 
 class DocumentVersionAddedV1(BaseModel):
@@ -97,6 +99,46 @@ class FilingFiledV1(BaseModel):
     filed_at: Annotated[AwareDatetime, Field(description="When it was filed.")]
 
 
+class Syntax(StrEnum):
+    """
+    UBL 2.1 or UN/CEFACT CII.
+    """
+
+    UBL = "ubl"
+    CII = "cii"
+
+
+class InvoiceReceivedV1(BaseModel):
+    """
+    A valid e-invoice (XRechnung) was received and filed; its approval workflow starts. Amounts and parties stay in the service.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    invoice_id: Annotated[UUID, Field(description="Id of the invoice.")]
+    file_id: Annotated[UUID, Field(description="The invoice file it is filed in.")]
+    document_id: Annotated[
+        UUID, Field(description="The document holding the XML as received.")
+    ]
+    invoice_number: Annotated[
+        str,
+        Field(
+            description="The seller's invoice number (BT-1).",
+            max_length=200,
+            min_length=1,
+        ),
+    ]
+    syntax: Annotated[Syntax, Field(description="UBL 2.1 or UN/CEFACT CII.")]
+    possible_duplicate_of: Annotated[
+        UUID | None,
+        Field(
+            description="An earlier invoice of the same seller with the same number and other content."
+        ),
+    ]
+    received_at: Annotated[AwareDatetime, Field(description="When it was received.")]
+
+
 class Confidentiality(StrEnum):
     """
     Who may read the file: normal (owning department, named readers, records management) or confidential (named people and records management only).
@@ -104,6 +146,18 @@ class Confidentiality(StrEnum):
 
     NORMAL = "normal"
     CONFIDENTIAL = "confidential"
+
+
+class InvoiceStatus(StrEnum):
+    """
+    Step of the approval workflow: received, factually checked (sachlich richtig), arithmetically checked (rechnerisch richtig), released for payment, exported to the treasury.
+    """
+
+    RECEIVED = "received"
+    FACTUALLY_CHECKED = "factually_checked"
+    ARITHMETICALLY_CHECKED = "arithmetically_checked"
+    RELEASED = "released"
+    EXPORTED = "exported"
 
 
 class FileClosedV1(BaseModel):
@@ -187,3 +241,35 @@ class FileCreatedV1(BaseModel):
         Confidentiality, Field(description="Confidentiality level of the file.")
     ]
     opened_at: Annotated[AwareDatetime, Field(description="When the file was opened.")]
+
+
+class InvoiceStatusChangedV1(BaseModel):
+    """
+    An e-invoice took a step of its approval workflow.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    invoice_id: Annotated[UUID, Field(description="Id of the invoice.")]
+    file_id: Annotated[UUID, Field(description="The invoice file it is filed in.")]
+    document_id: Annotated[
+        UUID, Field(description="The document holding the XML as received.")
+    ]
+    invoice_number: Annotated[
+        str,
+        Field(
+            description="The seller's invoice number (BT-1).",
+            max_length=200,
+            min_length=1,
+        ),
+    ]
+    from_status: Annotated[InvoiceStatus, Field(description="Status before.")]
+    to_status: Annotated[InvoiceStatus, Field(description="Status after.")]
+    changed_by: Annotated[
+        str,
+        Field(
+            description="Subject of who took the step.", max_length=255, min_length=1
+        ),
+    ]
+    changed_at: Annotated[AwareDatetime, Field(description="When.")]

@@ -40,6 +40,8 @@ class Permission(StrEnum):
     """Read and write every case file, whatever its department and confidentiality."""
     READ_AUDIT = "read_audit"
     SEARCH = "search"
+    RECEIVE_INVOICES = "receive_invoices"
+    """Hand in e-invoices and take them through the approval workflow."""
     MANAGE_RETENTION = "manage_retention"
     """Legal holds, disposal runs, the archive hand-over."""
 
@@ -71,6 +73,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
         Permission.ALL_FILES,
         Permission.READ_AUDIT,
         Permission.MANAGE_RETENTION,
+        Permission.RECEIVE_INVOICES,
     },
     Role.ADMIN: frozenset(Permission),
 }
@@ -85,6 +88,7 @@ _MESSAGES: dict[Permission, str] = {
     Permission.READ_AUDIT: "Only records managers read the audit trail.",
     Permission.SEARCH: "Search is open to city staff only.",
     Permission.MANAGE_RETENTION: "Only records managers handle retention and disposal.",
+    Permission.RECEIVE_INVOICES: "Only records managers and administrators handle e-invoices.",
 }
 
 POLICY = AccessPolicy(Permission, ROLE_PERMISSIONS, messages=_MESSAGES)

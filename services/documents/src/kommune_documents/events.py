@@ -16,7 +16,11 @@ from kommune_schemas.generated.documents import (
     FileClosedV1,
     FileCreatedV1,
     FilingFiledV1,
+    InvoiceReceivedV1,
+    InvoiceStatus,
+    InvoiceStatusChangedV1,
     Source,
+    Syntax,
 )
 
 __all__ = [
@@ -29,6 +33,9 @@ __all__ = [
     "FILE_TOPIC",
     "FILING_FILED",
     "FILING_TOPIC",
+    "INVOICE_RECEIVED",
+    "INVOICE_STATUS_CHANGED",
+    "INVOICE_TOPIC",
     "SOURCE",
     "TOPICS",
     "Confidentiality",
@@ -36,12 +43,17 @@ __all__ = [
     "FileClosedV1",
     "FileCreatedV1",
     "FilingFiledV1",
+    "InvoiceReceivedV1",
+    "InvoiceStatus",
+    "InvoiceStatusChangedV1",
     "Source",
+    "Syntax",
     "consumed_topics",
     "declared_topics",
     "document_event",
     "file_event",
     "filing_event",
+    "invoice_event",
 ]
 
 SOURCE = "/kommune/documents"
@@ -49,6 +61,7 @@ SOURCE = "/kommune/documents"
 FILE_TOPIC = "documents.file.v1"
 DOCUMENT_TOPIC = "documents.document.v1"
 FILING_TOPIC = "documents.filing.v1"
+INVOICE_TOPIC = "documents.invoice.v1"
 EGOV_APPLICATION_TOPIC = "egov.application.v1"
 """Consumed, owned by egov: applications submitted in the citizen portal."""
 
@@ -56,12 +69,15 @@ FILE_CREATED = "de.kommune.documents.file.created.v1"
 FILE_CLOSED = "de.kommune.documents.file.closed.v1"
 DOCUMENT_VERSION_ADDED = "de.kommune.documents.document.version_added.v1"
 FILING_FILED = "de.kommune.documents.filing.filed.v1"
+INVOICE_RECEIVED = "de.kommune.documents.invoice.received.v1"
+INVOICE_STATUS_CHANGED = "de.kommune.documents.invoice.status_changed.v1"
 EGOV_APPLICATION_SUBMITTED = "de.kommune.egov.application.submitted.v1"
 
 TOPICS: tuple[TopicSpec, ...] = (
     TopicSpec(name=FILE_TOPIC, partitions=3, retention_ms=30 * DAY_MS),
     TopicSpec(name=DOCUMENT_TOPIC, partitions=3, retention_ms=30 * DAY_MS),
     TopicSpec(name=FILING_TOPIC, partitions=3, retention_ms=30 * DAY_MS),
+    TopicSpec(name=INVOICE_TOPIC, partitions=3, retention_ms=30 * DAY_MS),
 )
 """Declared and created by this service (with their ``.dlq``)."""
 declare_outbox_topics(SOURCE, TOPICS)  # its outbox refuses any other topic
@@ -81,3 +97,4 @@ def declared_topics(egov_application_topic: str = EGOV_APPLICATION_TOPIC) -> tup
 file_event = AggregateEvents(FILE_TOPIC, "case_file")
 document_event = AggregateEvents(DOCUMENT_TOPIC, "document")
 filing_event = AggregateEvents(FILING_TOPIC, "filing")
+invoice_event = AggregateEvents(INVOICE_TOPIC, "invoice")

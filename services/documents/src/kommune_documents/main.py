@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
@@ -17,6 +18,8 @@ from kommune_documents.documents.storage import ContentStore
 from kommune_documents.fileplan.api import router as fileplan_router
 from kommune_documents.files.api import router as files_router
 from kommune_documents.filing.consumers import filing_consumer
+from kommune_documents.invoices.api import router as invoices_router
+from kommune_documents.invoices.validation import warm_up
 from kommune_documents.retention.api import holds as holds_router
 from kommune_documents.retention.api import router as retention_router
 from kommune_documents.search.api import router as search_router
@@ -37,9 +40,11 @@ ROUTERS = (
     documents_router,
     search_router,
     retention_router,
+    invoices_router,
 )
 
 UPLOAD_PREFIX = "/api/v1/documents"
+INVOICE_PREFIX = "/api/v1/invoices"
 
 
 def create_app(
@@ -52,7 +57,13 @@ def create_app(
     @asynccontextmanager
     async def prepare_store(app: FastAPI) -> AsyncIterator[Mapping[str, Any] | None]:
         ContentStore(settings.storage_path).prepare()
-        yield None
+        # The XRechnung rules compile in ~6 s: in a worker thread, not on the first invoice
+        # (awaited at shutdown: a compiling thread cannot be interrupted).
+        compiling = asyncio.get_running_loop().run_in_executor(None, warm_up)
+        try:
+            yield None
+        finally:
+            await compiling
 
     return create_service_app(
         settings,
@@ -63,7 +74,10 @@ def create_app(
         consumers=[filing_consumer(settings)],
         http_transport=http_transport,
         lifespan=prepare_store,
-        body_limits={UPLOAD_PREFIX: settings.upload_body_limit},
+        body_limits={
+            UPLOAD_PREFIX: settings.upload_body_limit,
+            INVOICE_PREFIX: settings.max_invoice_bytes,
+        },
     )
 
 

@@ -8,6 +8,7 @@ from kommune_documents.base import Base
 from kommune_documents.documents.models import Blob, Document, DocumentVersion
 from kommune_documents.fileplan.models import PlanUnit
 from kommune_documents.files.models import CaseFile, FileNumberCounter, FileReader, Process
+from kommune_documents.invoices.models import Invoice
 from kommune_documents.retention.models import DisposalItem, DisposalRun
 
 metadata = Base.metadata
@@ -23,6 +24,7 @@ __all__ = [
     "DocumentVersion",
     "FileNumberCounter",
     "FileReader",
+    "Invoice",
     "PlanUnit",
     "Process",
     "inbox",

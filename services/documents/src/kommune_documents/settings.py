@@ -53,6 +53,22 @@ class DocumentsSettings(ServiceSettings):
         description="Plan unit (code) under which applications from the citizen portal are filed.",
     )
 
+    invoice_plan_code: str = Field(
+        default="9.2.1",
+        min_length=1,
+        max_length=40,
+        description="Plan unit (code) of the yearly invoice file (Eingangsrechnungen).",
+    )
+    invoice_department: str = Field(
+        default="kaemmerei",
+        min_length=1,
+        max_length=40,
+        description="Department owning the invoice files (the treasury).",
+    )
+    max_invoice_bytes: int = Field(
+        default=10 * MB, ge=1024, le=100 * MB, description="Largest e-invoice XML accepted."
+    )
+
     @property
     def upload_body_limit(self) -> int:
         """The request body limit of upload routes: the content plus room for the form parts."""

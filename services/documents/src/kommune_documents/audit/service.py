@@ -40,6 +40,8 @@ class Action(StrEnum):
     FILE_OFFERED = "file.offered"
     FILE_HANDED_OVER = "file.handed_over"
     FILE_DISPOSED = "file.disposed"
+    INVOICE_RECEIVED = "invoice.received"
+    INVOICE_STEP = "invoice.status_changed"
 
 
 class Outcome(StrEnum):
