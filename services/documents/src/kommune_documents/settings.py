@@ -26,8 +26,9 @@ class DocumentsSettings(ServiceSettings):
         description="Prefix of the Kafka consumer groups of this service (one group per handler).",
     )
     storage_path: Path = Field(
-        default=Path("var/documents/content"),
-        description="Root of the content-addressed store (one write-once file per SHA-256).",
+        default=Path(".run/documents/content"),
+        description="Root of the content-addressed store (one write-once file per SHA-256); the "
+        "default, relative to the working directory, is in the local runtime's .run/ folder.",
     )
     max_upload_bytes: int = Field(
         default=512 * MB,
