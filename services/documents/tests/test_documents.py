@@ -226,3 +226,49 @@ async def test_documents_of_files_you_cannot_read_do_not_exist_for_you(
     )
     assert [e["type"] for e in events] == ["de.kommune.documents.document.version_added.v1"]
     assert "Geheimer" not in str(events[0]["payload"])
+
+
+async def test_an_email_is_filed_with_its_attachments_as_child_documents(
+    client: httpx.AsyncClient, people: Personas, staff: Staff, db: DocDb
+) -> None:
+    from email.message import EmailMessage
+
+    marker = uuid.uuid4().hex[:8]
+    message = EmailMessage()
+    message["From"] = "Bauherr <bauherr@example.org>"
+    message["To"] = "bauamt@heidenheim.de"
+    message["Subject"] = f"Nachreichung {marker}"
+    message.set_content("Anbei die fehlenden Unterlagen.")
+    message.add_attachment(
+        pdf_bytes(f"Statik {marker}"), maintype="application", subtype="pdf", filename="statik.pdf"
+    )
+    message.add_attachment(
+        f"Liste {marker}".encode(), maintype="text", subtype="plain", filename="liste.txt"
+    )
+    message.add_attachment(ELF, maintype="application", subtype="octet-stream", filename="x.exe")
+    case_file = await open_file(client, people, staff.bau)
+    response = await upload(
+        client, staff.bau, case_file["id"], message.as_bytes(), filename="mail.eml"
+    )
+    assert response.status_code == 201, response.text
+    email_document = response.json()
+    assert email_document["versions"][0]["media_type"] == "message/rfc822"
+    children = {a["title"]: a for a in email_document["attachments"]}
+    assert set(children) == {"statik.pdf", "liste.txt"}  # the executable stays in the e-mail
+    statik = children["statik.pdf"]
+    assert statik["parent_id"] == email_document["id"]
+    assert statik["file_id"] == case_file["id"]
+    content = await client.get(
+        f"/api/v1/documents/{statik['id']}/content", headers=staff.bau.headers
+    )
+    assert content.headers["content-type"] == "application/pdf"
+    assert content.content.startswith(b"%PDF")
+    again = await client.get(f"/api/v1/documents/{email_document['id']}", headers=staff.bau.headers)
+    assert {a["id"] for a in again.json()["attachments"]} == {c["id"] for c in children.values()}
+    found = await client.get(
+        "/api/v1/search", params={"q": f"Statik {marker}"}, headers=staff.bau.headers
+    )
+    assert [h["document_id"] for h in found.json()["items"]] == [statik["id"]]
+    assert_problem(
+        await client.get(f"/api/v1/documents/{statik['id']}", headers=staff.kasse.headers), 404
+    )

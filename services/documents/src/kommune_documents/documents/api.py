@@ -51,6 +51,7 @@ def _detail(stored: Stored, *, upload: bool = False) -> DocumentDetail:
         {
             **DocumentOut.model_validate(stored.document).model_dump(),
             "versions": [VersionOut.model_validate(v) for v in stored.versions],
+            "attachments": [DocumentOut.model_validate(a) for a in stored.attachments],
             "deduplicated": stored.deduplicated if upload else None,
         }
     )

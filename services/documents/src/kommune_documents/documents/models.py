@@ -68,6 +68,10 @@ class Document(Base):
     process_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("processes.id", ondelete="RESTRICT"), index=True
     )
+    parent_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("documents.id", ondelete="CASCADE"), index=True
+    )
+    """The e-mail an attachment came with (attachments are documents of their own)."""
     title: Mapped[str] = mapped_column(String(200))
     current_version: Mapped[int] = mapped_column(Integer, default=1)
     content_text: Mapped[str] = mapped_column(Text, default="")

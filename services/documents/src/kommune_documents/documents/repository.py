@@ -31,6 +31,14 @@ class DocumentRepository(Repository[Document]):
         )
         return list(result.scalars())
 
+    async def children(self, document_id: uuid.UUID) -> list[Document]:
+        result = await self.session.execute(
+            select(Document)
+            .where(Document.parent_id == document_id)
+            .order_by(Document.created_at, Document.id)
+        )
+        return list(result.scalars())
+
     async def version(self, document_id: uuid.UUID, version: int) -> DocumentVersion | None:
         result = await self.session.execute(
             select(DocumentVersion).where(

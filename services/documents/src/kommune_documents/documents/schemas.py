@@ -35,6 +35,8 @@ class DocumentOut(OutputModel):
     id: uuid.UUID
     file_id: uuid.UUID
     process_id: uuid.UUID | None
+    parent_id: uuid.UUID | None
+    """For an e-mail's attachment: the e-mail."""
     title: str
     current_version: int
     created_by: str
@@ -44,6 +46,8 @@ class DocumentOut(OutputModel):
 
 class DocumentDetail(DocumentOut):
     versions: list[VersionOut]
+    attachments: list[DocumentOut] = []
+    """For an e-mail: the documents made of its attachments."""
     deduplicated: bool | None = None
     """On upload: whether the content was stored already (and not written again)."""
 

@@ -24,7 +24,8 @@ from kommune.pagination import PageRequest
 from kommune_documents import events
 from kommune_documents.access import Permission, require
 from kommune_documents.audit.service import Action, AuditTrail
-from kommune_documents.documents.content_types import sniff
+from kommune_documents.documents.attachments import attachments_of
+from kommune_documents.documents.content_types import EMAIL, sniff
 from kommune_documents.documents.extract import extract_text
 from kommune_documents.documents.models import Document, DocumentVersion
 from kommune_documents.documents.repository import DocumentRepository
@@ -43,6 +44,7 @@ class Stored:
     document: Document
     versions: list[DocumentVersion]
     deduplicated: bool
+    attachments: tuple[Document, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -51,10 +53,14 @@ class Download:
     version: DocumentVersion
 
 
-def _filename(upload: Upload) -> str:
-    name = (upload.filename or "").replace("\\", "/").rsplit("/", 1)[-1]
+def _clean_name(raw: str | None) -> str:
+    name = (raw or "").replace("\\", "/").rsplit("/", 1)[-1]
     name = "".join(ch for ch in name if ch.isprintable()).strip()
     return name[:MAX_FILENAME] or "document"
+
+
+def _filename(upload: Upload) -> str:
+    return _clean_name(upload.filename)
 
 
 class DocumentService:
@@ -101,9 +107,15 @@ class DocumentService:
                 updated_at=now,
             )
         )
-        return await self._add_version(
+        stored = await self._add_version(
             principal, document, upload, filename, Action.DOCUMENT_CREATED
         )
+        version = stored.versions[-1]
+        if version.media_type == EMAIL and version.size <= self.max_extract_bytes:
+            await self._file_attachments(principal, document, version)
+            children = tuple(await self.documents.children(document.id))
+            return Stored(stored.document, stored.versions, stored.deduplicated, children)
+        return stored
 
     async def add_version(
         self, principal: Principal, document_id: uuid.UUID, upload: Upload
@@ -186,6 +198,44 @@ class DocumentService:
         )
         return Stored(document, await self.documents.versions(document.id), not created)
 
+    async def _file_attachments(
+        self, principal: Principal, email_document: Document, version: DocumentVersion
+    ) -> None:
+        """Each attachment of an accepted type becomes a document of its own, a child of the
+        e-mail, in the same file and process; others stay only inside the stored e-mail."""
+        found = await anyio.to_thread.run_sync(attachments_of, self.store.path_of(version.sha256))
+        for attachment in found:
+            staged = self.store.stage(len(attachment.content))
+            try:
+                staged.feed(attachment.content)
+                await staged.finish()
+                media_type = sniff(staged.head)
+                if media_type is None:
+                    continue
+                child = await self.documents.add(
+                    Document(
+                        file_id=email_document.file_id,
+                        process_id=email_document.process_id,
+                        parent_id=email_document.id,
+                        title=_clean_name(attachment.filename)[:200],
+                        current_version=0,
+                        content_text="",
+                        created_by=principal.sub,
+                        created_at=utc_now(),
+                        updated_at=utc_now(),
+                    )
+                )
+                upload = Upload(content=staged, filename=attachment.filename)
+                await self._add_version(
+                    principal,
+                    child,
+                    upload,
+                    _clean_name(attachment.filename),
+                    Action.DOCUMENT_CREATED,
+                )
+            finally:
+                staged.discard()
+
     async def _readable(
         self, principal: Principal, document_id: uuid.UUID, action: Action
     ) -> Document:
@@ -204,7 +254,12 @@ class DocumentService:
         self.audit.record(
             principal, Action.DOCUMENT_READ, file_id=document.file_id, document_id=document.id
         )
-        return Stored(document, await self.documents.versions(document.id), False)
+        return Stored(
+            document,
+            await self.documents.versions(document.id),
+            False,
+            tuple(await self.documents.children(document.id)),
+        )
 
     async def browse(
         self,
