@@ -60,9 +60,19 @@ def _egov() -> list[TopicSpec]:
     return [*events.declared_topics(), *(t for c in consumers for t in c.dead_letter_topics())]
 
 
+def _documents() -> list[TopicSpec]:
+    from kommune_documents import events
+    from kommune_documents.filing.consumers import filing_consumer
+    from kommune_documents.settings import DocumentsSettings
+
+    consumer = filing_consumer(DocumentsSettings.model_construct())
+    return [*events.declared_topics(), *consumer.dead_letter_topics()]
+
+
 SERVICES: dict[str, Callable[[], Sequence[TopicSpec]]] = {
     "ideas": _ideas,
     "egov": _egov,
+    "documents": _documents,
 }
 """Service name → the topics it declares (owned and consumed), as its app passes them on."""
 

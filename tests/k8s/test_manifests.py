@@ -158,15 +158,23 @@ EXTRA_ENV = {"FORWARDED_ALLOW_IPS"}
 
 
 def _settings_classes() -> dict[str, type[BaseSettings]]:
+    from kommune_documents.settings import DocumentsSettings
     from kommune_egov.settings import EgovSettings
     from kommune_gateway.settings import GatewaySettings
     from kommune_ideas.settings import IdeasSettings
 
-    return {"gateway": GatewaySettings, "ideas": IdeasSettings, "egov": EgovSettings}
+    return {
+        "gateway": GatewaySettings,
+        "ideas": IdeasSettings,
+        "egov": EgovSettings,
+        "documents": DocumentsSettings,
+    }
 
 
 def _consumers() -> dict[str, list[ConsumerSpec]]:
     """What each service subscribes to, as its app builds it (default settings)."""
+    from kommune_documents.filing.consumers import filing_consumer as documents_filing
+    from kommune_documents.settings import DocumentsSettings
     from kommune_egov.applications.consumers import filing_consumer
     from kommune_egov.settings import EgovSettings
     from kommune_egov.workorders.consumers import alert_consumer
@@ -177,6 +185,7 @@ def _consumers() -> dict[str, list[ConsumerSpec]]:
     return {
         "ideas": [chronicle_consumer(IdeasSettings())],
         "egov": [filing_consumer(egov), alert_consumer(egov)],
+        "documents": [documents_filing(DocumentsSettings())],
     }
 
 

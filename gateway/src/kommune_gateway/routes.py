@@ -62,7 +62,13 @@ ROUTES: tuple[Route, ...] = (
     Route(prefix="/api/v1/faq", upstream="ideas"),
     Route(prefix="/api/v1/departments", upstream="ideas"),
     # documents: E-Akte (files, processes, documents, versions, search, retention, e-invoices)
-    Route(prefix="/api/v1/documents", upstream="documents", max_body_bytes=100 * MiB),
+    # (uploads: DOCUMENTS_MAX_UPLOAD_BYTES, 512 MiB by default, plus room for the form fields)
+    Route(prefix="/api/v1/documents", upstream="documents", max_body_bytes=512 * MiB + 64 * 1024),
+    Route(prefix="/api/v1/fileplan", upstream="documents"),
+    Route(prefix="/api/v1/files", upstream="documents"),
+    Route(prefix="/api/v1/search", upstream="documents"),
+    Route(prefix="/api/v1/retention", upstream="documents"),
+    Route(prefix="/api/v1/invoices", upstream="documents", max_body_bytes=10 * MiB),
     # egov: service catalogue, applications, appointments, mailbox; Open311 GeoReport v2
     Route(prefix="/api/v1/egov", upstream="egov", max_body_bytes=25 * MiB),
     Route(prefix="/open311", upstream="egov", public_methods=READ_METHODS),

@@ -8,10 +8,17 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
+from kommune_schemas.generated import documents
 from kommune_schemas.generated import egov
 from kommune_schemas.generated import ideas
 
 MODELS: dict[str, type[BaseModel]] = {
+    "de.kommune.documents.document.version_added.v1": documents.DocumentVersionAddedV1,
+    "de.kommune.documents.file.closed.v1": documents.FileClosedV1,
+    "de.kommune.documents.file.created.v1": documents.FileCreatedV1,
+    "de.kommune.documents.filing.filed.v1": documents.FilingFiledV1,
+    "de.kommune.documents.invoice.received.v1": documents.InvoiceReceivedV1,
+    "de.kommune.documents.invoice.status_changed.v1": documents.InvoiceStatusChangedV1,
     "de.kommune.egov.application.status_changed.v1": egov.ApplicationStatusChangedV1,
     "de.kommune.egov.application.submitted.v1": egov.ApplicationSubmittedV1,
     "de.kommune.egov.service.published.v1": egov.ServicePublishedV1,
@@ -27,4 +34,4 @@ MODELS: dict[str, type[BaseModel]] = {
     "de.kommune.ideas.meeting.scheduled.v1": ideas.MeetingScheduledV1,
 }
 
-__all__ = ["MODELS", "egov", "ideas"]
+__all__ = ["MODELS", "documents", "egov", "ideas"]

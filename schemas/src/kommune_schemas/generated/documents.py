@@ -1,0 +1,275 @@
+# Generated from schemas/events/documents/ by schemas/tools/generate.py: do not edit.
+# Regenerate with `make schemas`.
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated
+from uuid import UUID
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+
+class DocumentsEventType(StrEnum):
+    """
+    The event types the documents service publishes.
+    """
+
+    DE_KOMMUNE_DOCUMENTS_DOCUMENT_VERSION_ADDED_V1 = "de.kommune.documents.document.version_added.v1"
+    DE_KOMMUNE_DOCUMENTS_FILE_CLOSED_V1 = "de.kommune.documents.file.closed.v1"
+    DE_KOMMUNE_DOCUMENTS_FILE_CREATED_V1 = "de.kommune.documents.file.created.v1"
+    DE_KOMMUNE_DOCUMENTS_FILING_FILED_V1 = "de.kommune.documents.filing.filed.v1"
+    DE_KOMMUNE_DOCUMENTS_INVOICE_RECEIVED_V1 = "de.kommune.documents.invoice.received.v1"
+    DE_KOMMUNE_DOCUMENTS_INVOICE_STATUS_CHANGED_V1 = "de.kommune.documents.invoice.status_changed.v1"
+
+
+class DocumentVersionAddedV1(BaseModel):
+    """
+    A document got a new version (version 1: the document was created). Carries ids and the content hash, never the title or the text.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    document_id: Annotated[UUID, Field(description="Id of the document.")]
+    file_id: Annotated[UUID, Field(description="The case file it belongs to.")]
+    process_id: Annotated[
+        UUID | None, Field(description="The process (Vorgang) it belongs to, if any.")
+    ]
+    version: Annotated[
+        int,
+        Field(description="Number of the new version (1 for a new document).", ge=1),
+    ]
+    sha256: Annotated[
+        str,
+        Field(
+            description="SHA-256 of the version's content (its key in the content store).",
+            pattern="^[0-9a-f]{64}$",
+        ),
+    ]
+    size: Annotated[int, Field(description="Size of the content in bytes.", ge=0)]
+    media_type: Annotated[
+        str,
+        Field(
+            description="Media type sniffed from the content.",
+            max_length=100,
+            min_length=1,
+        ),
+    ]
+    added_at: Annotated[
+        AwareDatetime, Field(description="When the version was stored.")
+    ]
+
+
+class Source(StrEnum):
+    """
+    What was filed: an application from the citizen portal.
+    """
+
+    EGOV_APPLICATION = "egov.application"
+
+
+class FilingFiledV1(BaseModel):
+    """
+    Something from another service was filed in the E-Akte; egov shows the file number on the application.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    source: Annotated[
+        Source,
+        Field(description="What was filed: an application from the citizen portal."),
+    ]
+    source_id: Annotated[
+        UUID, Field(description="Id of what was filed (the application id).")
+    ]
+    file_id: Annotated[UUID, Field(description="The case file it was filed in.")]
+    file_number: Annotated[
+        str,
+        Field(
+            description="The human file number (Aktenzeichen): plan code, year and sequence, e.g. 0.21.1/2026/0007.",
+            max_length=80,
+            min_length=1,
+        ),
+    ]
+    process_id: Annotated[
+        UUID, Field(description="The process (Vorgang) created for it.")
+    ]
+    filed_at: Annotated[AwareDatetime, Field(description="When it was filed.")]
+
+
+class Syntax(StrEnum):
+    """
+    UBL 2.1 or UN/CEFACT CII.
+    """
+
+    UBL = "ubl"
+    CII = "cii"
+
+
+class InvoiceReceivedV1(BaseModel):
+    """
+    A valid e-invoice (XRechnung) was received and filed; its approval workflow starts. Amounts and parties stay in the service.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    invoice_id: Annotated[UUID, Field(description="Id of the invoice.")]
+    file_id: Annotated[UUID, Field(description="The invoice file it is filed in.")]
+    document_id: Annotated[
+        UUID, Field(description="The document holding the XML as received.")
+    ]
+    invoice_number: Annotated[
+        str,
+        Field(
+            description="The seller's invoice number (BT-1).",
+            max_length=200,
+            min_length=1,
+        ),
+    ]
+    syntax: Annotated[Syntax, Field(description="UBL 2.1 or UN/CEFACT CII.")]
+    possible_duplicate_of: Annotated[
+        UUID | None,
+        Field(
+            description="An earlier invoice of the same seller with the same number and other content."
+        ),
+    ]
+    received_at: Annotated[AwareDatetime, Field(description="When it was received.")]
+
+
+class Confidentiality(StrEnum):
+    """
+    Who may read the file: normal (owning department, named readers, records management) or confidential (named people and records management only).
+    """
+
+    NORMAL = "normal"
+    CONFIDENTIAL = "confidential"
+
+
+class InvoiceStatus(StrEnum):
+    """
+    Step of the approval workflow: received, factually checked (sachlich richtig), arithmetically checked (rechnerisch richtig), released for payment, exported to the treasury.
+    """
+
+    RECEIVED = "received"
+    FACTUALLY_CHECKED = "factually_checked"
+    ARITHMETICALLY_CHECKED = "arithmetically_checked"
+    RELEASED = "released"
+    EXPORTED = "exported"
+
+
+class FileClosedV1(BaseModel):
+    """
+    A case file was closed; its retention period starts with the closing date.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    file_id: Annotated[UUID, Field(description="Id of the case file.")]
+    file_number: Annotated[
+        str,
+        Field(
+            description="The human file number (Aktenzeichen): plan code, year and sequence, e.g. 0.21.1/2026/0007.",
+            max_length=80,
+            min_length=1,
+        ),
+    ]
+    plan_unit_id: Annotated[
+        UUID, Field(description="The plan unit (Aktenplaneinheit) the file belongs to.")
+    ]
+    plan_code: Annotated[
+        str,
+        Field(
+            description="Code of that plan unit, e.g. 0.21.1.",
+            max_length=40,
+            min_length=1,
+        ),
+    ]
+    department: Annotated[
+        str,
+        Field(
+            description="Code of the owning department.", max_length=40, min_length=1
+        ),
+    ]
+    confidentiality: Annotated[
+        Confidentiality, Field(description="Confidentiality level of the file.")
+    ]
+    closed_at: Annotated[
+        AwareDatetime,
+        Field(description="When the file was closed (start of retention)."),
+    ]
+
+
+class FileCreatedV1(BaseModel):
+    """
+    A case file (Akte) was opened. Carries ids and codes only, never the title: files are visible to their department, named readers and records management.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    file_id: Annotated[UUID, Field(description="Id of the case file.")]
+    file_number: Annotated[
+        str,
+        Field(
+            description="The human file number (Aktenzeichen): plan code, year and sequence, e.g. 0.21.1/2026/0007.",
+            max_length=80,
+            min_length=1,
+        ),
+    ]
+    plan_unit_id: Annotated[
+        UUID, Field(description="The plan unit (Aktenplaneinheit) the file belongs to.")
+    ]
+    plan_code: Annotated[
+        str,
+        Field(
+            description="Code of that plan unit, e.g. 0.21.1.",
+            max_length=40,
+            min_length=1,
+        ),
+    ]
+    department: Annotated[
+        str,
+        Field(
+            description="Code of the owning department.", max_length=40, min_length=1
+        ),
+    ]
+    confidentiality: Annotated[
+        Confidentiality, Field(description="Confidentiality level of the file.")
+    ]
+    opened_at: Annotated[AwareDatetime, Field(description="When the file was opened.")]
+
+
+class InvoiceStatusChangedV1(BaseModel):
+    """
+    An e-invoice took a step of its approval workflow.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    invoice_id: Annotated[UUID, Field(description="Id of the invoice.")]
+    file_id: Annotated[UUID, Field(description="The invoice file it is filed in.")]
+    document_id: Annotated[
+        UUID, Field(description="The document holding the XML as received.")
+    ]
+    invoice_number: Annotated[
+        str,
+        Field(
+            description="The seller's invoice number (BT-1).",
+            max_length=200,
+            min_length=1,
+        ),
+    ]
+    from_status: Annotated[InvoiceStatus, Field(description="Status before.")]
+    to_status: Annotated[InvoiceStatus, Field(description="Status after.")]
+    changed_by: Annotated[
+        str,
+        Field(
+            description="Subject of who took the step.", max_length=255, min_length=1
+        ),
+    ]
+    changed_at: Annotated[AwareDatetime, Field(description="When.")]

@@ -1,0 +1,1 @@
+"""The documents service: the E-Akte of the city administration."""

@@ -1,0 +1,1 @@
+"""Documents with versions, and their content in the content-addressed store."""

@@ -1,0 +1,164 @@
+"""Document endpoints (``/api/v1/documents``): streaming uploads, versions, downloads."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+from urllib.parse import quote
+
+from fastapi import Depends, Path, Request, Response, status
+from fastapi.responses import FileResponse
+
+from kommune.auth.principal import Principal
+from kommune.db import DbSession
+from kommune.errors import ServiceUnavailable
+from kommune.pagination import Page, PageParams
+from kommune.routing import service_router
+from kommune_documents.access import Permission, requires
+from kommune_documents.documents.schemas import (
+    UPLOAD_OPENAPI,
+    VERSION_OPENAPI,
+    DocumentDetail,
+    DocumentOut,
+    VersionOut,
+)
+from kommune_documents.documents.service import DocumentService, Download, Stored
+from kommune_documents.documents.storage import ContentStore
+from kommune_documents.documents.upload import receive_upload
+from kommune_documents.settings import DocumentsSettings
+
+MayRead = Annotated[Principal, Depends(requires(Permission.READ_FILES))]
+MayEdit = Annotated[Principal, Depends(requires(Permission.EDIT_FILES))]
+
+router = service_router("/api/v1/documents", tags=["documents"])
+
+
+def _settings(request: Request) -> DocumentsSettings:
+    settings: DocumentsSettings = request.state.settings
+    return settings
+
+
+def _service(request: Request, session: DbSession) -> DocumentService:
+    settings = _settings(request)
+    return DocumentService(session, ContentStore(settings.storage_path), settings.max_extract_bytes)
+
+
+Documents = Annotated[DocumentService, Depends(_service)]
+
+
+def _detail(stored: Stored, *, upload: bool = False) -> DocumentDetail:
+    return DocumentDetail.model_validate(
+        {
+            **DocumentOut.model_validate(stored.document).model_dump(),
+            "versions": [VersionOut.model_validate(v) for v in stored.versions],
+            "attachments": [DocumentOut.model_validate(a) for a in stored.attachments],
+            "deduplicated": stored.deduplicated if upload else None,
+        }
+    )
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    summary="Upload a new document (multipart: file_id, process_id?, title?, content)",
+    openapi_extra=UPLOAD_OPENAPI,
+)
+async def upload_document(
+    request: Request, documents: Documents, principal: MayEdit
+) -> DocumentDetail:
+    upload = await receive_upload(request, documents.store, _settings(request).max_upload_bytes)
+    try:
+        stored = await documents.create(principal, upload)
+    finally:
+        upload.discard()  # published content was moved away; anything left is a refusal's
+    return _detail(stored, upload=True)
+
+
+@router.post(
+    "/{document_id}/versions",
+    status_code=status.HTTP_201_CREATED,
+    summary="Upload a new version (multipart: content); earlier versions are kept",
+    openapi_extra=VERSION_OPENAPI,
+)
+async def upload_version(
+    document_id: uuid.UUID, request: Request, documents: Documents, principal: MayEdit
+) -> DocumentDetail:
+    upload = await receive_upload(request, documents.store, _settings(request).max_upload_bytes)
+    try:
+        stored = await documents.add_version(principal, document_id, upload)
+    finally:
+        upload.discard()
+    return _detail(stored, upload=True)
+
+
+@router.get("", summary="List the documents you may read (newest first)")
+async def list_documents(
+    documents: Documents,
+    principal: MayRead,
+    page: PageParams,
+    file_id: uuid.UUID | None = None,
+    process_id: uuid.UUID | None = None,
+) -> Page[DocumentOut]:
+    items, next_cursor = await documents.browse(
+        principal, page, file_id=file_id, process_id=process_id
+    )
+    return Page(items=[DocumentOut.model_validate(d) for d in items], next_cursor=next_cursor)
+
+
+@router.get("/{document_id}", summary="Get a document with its versions")
+async def get_document(
+    document_id: uuid.UUID, documents: Documents, principal: MayRead
+) -> DocumentDetail:
+    return _detail(await documents.get(principal, document_id))
+
+
+def _file_response(download: Download, request: Request) -> Response:
+    version = download.version
+    etag = f'"{version.sha256}"'
+    headers = {
+        "ETag": etag,
+        "Cache-Control": "private, no-cache",
+        "X-Content-Type-Options": "nosniff",
+        "Content-Disposition": f"attachment; filename*=UTF-8''{quote(version.filename)}",
+    }
+    if etag in {tag.strip() for tag in request.headers.get("if-none-match", "").split(",")}:
+        return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers=headers)
+    if not download.path.is_file():
+        raise ServiceUnavailable("The content store does not have this content right now.")
+    return FileResponse(download.path, media_type=version.media_type, headers=headers)
+
+
+CONTENT_RESPONSES: dict[int | str, dict[str, object]] = {
+    200: {"content": {"application/octet-stream": {}}, "description": "The content."},
+    206: {"description": "The requested byte range."},
+    304: {"description": "Not modified (If-None-Match)."},
+    416: {"description": "Range not satisfiable."},
+}
+
+
+@router.get(
+    "/{document_id}/content",
+    summary="Download the current version (ETag, Range)",
+    response_class=Response,
+    responses=CONTENT_RESPONSES,
+)
+async def download_current(
+    document_id: uuid.UUID, request: Request, documents: Documents, principal: MayRead
+) -> Response:
+    return _file_response(await documents.download(principal, document_id, None), request)
+
+
+@router.get(
+    "/{document_id}/versions/{version}/content",
+    summary="Download one version (ETag, Range)",
+    response_class=Response,
+    responses=CONTENT_RESPONSES,
+)
+async def download_version(
+    document_id: uuid.UUID,
+    version: Annotated[int, Path(ge=1, le=1_000_000)],
+    request: Request,
+    documents: Documents,
+    principal: MayRead,
+) -> Response:
+    return _file_response(await documents.download(principal, document_id, version), request)

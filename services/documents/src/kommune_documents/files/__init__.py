@@ -1,0 +1,1 @@
+"""Case files (Akten), their processes (Vorgänge), readers and file numbers."""

@@ -1,0 +1,1 @@
+"""Filing what other services hand over (applications from the citizen portal)."""

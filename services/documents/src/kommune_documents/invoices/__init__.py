@@ -1,0 +1,1 @@
+"""Incoming e-invoices (XRechnung, UBL and CII): validation, filing, approval workflow."""

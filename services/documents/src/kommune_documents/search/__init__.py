@@ -1,0 +1,1 @@
+"""Full-text search over documents, filtered by the caller's access inside the query."""

@@ -1,0 +1,76 @@
+"""Settings of the documents service (environment prefix ``DOCUMENTS_``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+
+from kommune.settings import ServiceSettings
+
+MB = 1024 * 1024
+
+
+class DocumentsSettings(ServiceSettings):
+    """``DOCUMENTS_DATABASE_URL``, ``DOCUMENTS_STORAGE_PATH``, ``DOCUMENTS_MAX_UPLOAD_BYTES`` …"""
+
+    model_config = SettingsConfigDict(env_prefix="DOCUMENTS_", extra="ignore")
+
+    service_name: str = "documents"
+    database_url: str = "postgresql+asyncpg://kommune:kommune@127.0.0.1:15432/documents"
+    consumer_group_prefix: str = Field(
+        default="documents",
+        min_length=1,
+        max_length=100,
+        description="Prefix of the Kafka consumer groups of this service (one group per handler).",
+    )
+    storage_path: Path = Field(
+        default=Path(".run/documents/content"),
+        description="Root of the content-addressed store (one write-once file per SHA-256); the "
+        "default, relative to the working directory, is in the local runtime's .run/ folder.",
+    )
+    max_upload_bytes: int = Field(
+        default=512 * MB,
+        ge=1024,
+        le=16 * 1024 * MB,
+        description="Largest document version accepted; a larger upload is 413 and leaves nothing.",
+    )
+    max_extract_bytes: int = Field(
+        default=50 * MB,
+        ge=0,
+        description="Text is extracted from content up to this size (larger files are stored, "
+        "not indexed).",
+    )
+    egov_application_topic: str = Field(
+        default="egov.application.v1",
+        pattern=r"^[a-zA-Z0-9._-]{1,249}$",
+        description="Where egov announces submitted applications (tests use a topic of their own).",
+    )
+    egov_plan_code: str = Field(
+        default="0.4.1",
+        min_length=1,
+        max_length=40,
+        description="Plan unit (code) under which applications from the citizen portal are filed.",
+    )
+
+    invoice_plan_code: str = Field(
+        default="9.2.1",
+        min_length=1,
+        max_length=40,
+        description="Plan unit (code) of the yearly invoice file (Eingangsrechnungen).",
+    )
+    invoice_department: str = Field(
+        default="kaemmerei",
+        min_length=1,
+        max_length=40,
+        description="Department owning the invoice files (the treasury).",
+    )
+    max_invoice_bytes: int = Field(
+        default=10 * MB, ge=1024, le=100 * MB, description="Largest e-invoice XML accepted."
+    )
+
+    @property
+    def upload_body_limit(self) -> int:
+        """The request body limit of upload routes: the content plus room for the form parts."""
+        return self.max_upload_bytes + 64 * 1024
