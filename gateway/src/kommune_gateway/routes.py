@@ -58,7 +58,7 @@ ROUTES: tuple[Route, ...] = (
     Route(prefix="/api/v1/sensors", upstream="sensors"),
     # batches of thousands of readings (the service's SENSORS_INGEST_MAX_BODY_BYTES is the same)
     Route(prefix="/api/v1/sensors/observations", upstream="sensors", max_body_bytes=16 * MiB),
-    Route(prefix="/sta", upstream="sensors"),
+    Route(prefix="/sta", upstream="sensors", public_methods=READ_METHODS),
 )
 
 

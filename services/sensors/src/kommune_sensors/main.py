@@ -11,14 +11,16 @@ from kommune_sensors.devices.api import router as devices_router
 from kommune_sensors.ingestion.api import router as ingestion_router
 from kommune_sensors.runtime import sensors_lifespan
 from kommune_sensors.settings import SensorsSettings
+from kommune_sensors.sta.api import router as sta_router
 
 DESCRIPTION = """\
 Smart-city sensors of the Digitale Kommune Heidenheim: the device registry (things, datastreams,
 device keys), high-volume ingestion of anonymous readings (Kafka, then PostgreSQL in batches).
-Devices authenticate with their `X-API-Key`; people with a bearer token.
+Devices authenticate with their `X-API-Key`; people with a bearer token. The OGC SensorThings
+API 1.1 (read) is at `/sta/v1.1`: anonymous callers see published things' data, staff all.
 """
 
-ROUTERS = (devices_router, ingestion_router)
+ROUTERS = (devices_router, ingestion_router, sta_router)
 INGEST_PATH = "/api/v1/sensors/observations"
 
 
