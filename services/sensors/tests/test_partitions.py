@@ -43,8 +43,8 @@ async def test_expired_partitions_are_dropped_and_counts_follow(
     recent = now - timedelta(hours=3)
     rows: list[Row] = [(stream["id"], old_day + timedelta(minutes=i), 1.0, None) for i in range(5)]
     rows += [(stream["id"], recent + timedelta(minutes=i), 2.0, '{"lane":"1"}') for i in range(3)]
-    assert await store(conn, rows, set()) == 8
-    assert await store(conn, rows, set()) == 0  # stored once
+    assert (await store(conn, rows, set())).count == 8
+    assert (await store(conn, rows, set())).count == 0  # stored once
     assert old_day.date() in await existing_partitions(conn)  # created on demand (a backfill)
 
     _, dropped = await maintain(conn, now, ahead_days=1, retention_days=30)

@@ -7,6 +7,7 @@ from fastapi import FastAPI
 
 from kommune.app import create_service_app, lazy_app
 from kommune_sensors import events
+from kommune_sensors.alerts.api import router as alerts_router
 from kommune_sensors.devices.api import router as devices_router
 from kommune_sensors.ingestion.api import router as ingestion_router
 from kommune_sensors.runtime import sensors_lifespan
@@ -20,7 +21,7 @@ Devices authenticate with their `X-API-Key`; people with a bearer token. The OGC
 API 1.1 (read) is at `/sta/v1.1`: anonymous callers see published things' data, staff all.
 """
 
-ROUTERS = (devices_router, ingestion_router, sta_router)
+ROUTERS = (devices_router, ingestion_router, alerts_router, sta_router)
 INGEST_PATH = "/api/v1/sensors/observations"
 
 

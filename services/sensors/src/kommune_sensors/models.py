@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from kommune.events.tables import add_event_tables
+from kommune_sensors.alerts.models import Alert
 from kommune_sensors.base import Base
 from kommune_sensors.devices.models import (
     Datastream,
@@ -19,6 +20,7 @@ metadata = Base.metadata
 outbox, inbox = add_event_tables(metadata)
 
 __all__ = [
+    "Alert",
     "Datastream",
     "DeviceKey",
     "Location",

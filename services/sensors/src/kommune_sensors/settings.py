@@ -61,6 +61,12 @@ class SensorsSettings(ServiceSettings):
         default=True,
         description="Run the consumer group that writes observations to PostgreSQL.",
     )
+    waste_full_threshold: float = Field(
+        default=80.0,
+        gt=0,
+        le=100,
+        description="Fill level (percent) at which a container raises sensors.alert.v1.",
+    )
     produce_timeout_seconds: float = Field(
         default=10.0, gt=0, le=120, description="How long a request waits for the broker's ack."
     )

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -24,8 +25,10 @@ import asyncpg  # type: ignore[import-untyped]
 import structlog
 from aiokafka import AIOKafkaConsumer, ConsumerRecord
 
+from kommune.db import create_engine, create_sessionmaker, transaction
 from kommune.events.shutdown import stop_kafka_client
 from kommune.events.topics import TopicNamespace, ensure_topics
+from kommune_sensors.alerts.service import evaluate_fill_levels
 from kommune_sensors.clock import utc_now
 from kommune_sensors.events import OBSERVATION_TOPIC, TOPICS
 from kommune_sensors.ingestion.partitions import create_partitions, existing_partitions, maintain
@@ -68,14 +71,20 @@ WITH inserted AS (
     SELECT datastream_id, count(*) AS n, max(phenomenon_time) AS t,
            (array_agg(result ORDER BY phenomenon_time DESC))[1] AS r
     FROM inserted GROUP BY datastream_id
+), touched AS (
+    UPDATE datastreams AS ds SET
+        observation_count = ds.observation_count + latest.n,
+        latest_result = CASE WHEN ds.latest_phenomenon_time IS NULL
+            OR latest.t >= ds.latest_phenomenon_time THEN latest.r ELSE ds.latest_result END,
+        latest_phenomenon_time = greatest(ds.latest_phenomenon_time, latest.t)
+    FROM latest WHERE ds.id = latest.datastream_id
+    RETURNING ds.id
 )
-UPDATE datastreams AS ds SET
-    observation_count = ds.observation_count + latest.n,
-    latest_result = CASE WHEN ds.latest_phenomenon_time IS NULL
-        OR latest.t >= ds.latest_phenomenon_time THEN latest.r ELSE ds.latest_result END,
-    latest_phenomenon_time = greatest(ds.latest_phenomenon_time, latest.t)
-FROM latest WHERE ds.id = latest.datastream_id
-RETURNING latest.n
+SELECT i.datastream_id, count(*) AS n,
+       CASE WHEN d.kind = 'fill_level'
+            THEN array_agg(i.result ORDER BY i.phenomenon_time) END AS fill_levels
+FROM inserted i JOIN datastreams d ON d.id = i.datastream_id
+GROUP BY i.datastream_id, d.kind
 """  # noqa: S608 - constants only
 
 Row = tuple[int, datetime, float, str | None]
@@ -99,8 +108,17 @@ def rows_of(record: ConsumerRecord[Any, Any]) -> list[Row]:
     return rows
 
 
-async def store(conn: asyncpg.Connection, rows: list[Row], known_days: set[date]) -> int:
-    """Write ``rows``; returns how many were new. ``known_days`` caches existing partitions."""
+@dataclass
+class Stored:
+    """What a batch added: its new rows, and the new fill levels per container datastream in
+    time order (for the alerts; redelivered readings are not new and do not count)."""
+
+    count: int = 0
+    fill_levels: dict[int, list[float]] = field(default_factory=dict)
+
+
+async def store(conn: asyncpg.Connection, rows: list[Row], known_days: set[date]) -> Stored:
+    """Write ``rows`` (exactly once each). ``known_days`` caches the existing partitions."""
     days = {row[1].astimezone(UTC).date() for row in rows}
     if not days <= known_days:
         await create_partitions(conn, days)
@@ -109,7 +127,12 @@ async def store(conn: asyncpg.Connection, rows: list[Row], known_days: set[date]
         await conn.execute(CREATE_STAGING)
         await conn.copy_records_to_table(STAGING, records=rows, columns=COLUMNS)
         inserted = await conn.fetch(MOVE_AND_ROLL_UP)
-    return sum(int(row["n"]) for row in inserted)
+    stored = Stored()
+    for row in inserted:
+        stored.count += int(row["n"])
+        if row["fill_levels"] is not None:
+            stored.fill_levels[int(row["datastream_id"])] = list(row["fill_levels"])
+    return stored
 
 
 class ObservationWriter:
@@ -124,6 +147,10 @@ class ObservationWriter:
         self._tasks: list[asyncio.Task[None]] = []
         self._consumer: AIOKafkaConsumer | None = None
         self._conn: asyncpg.Connection | None = None
+        self._engine = create_engine(
+            settings.database_url, pool_size=2, application_name="sensors-writer"
+        )
+        self._sessions = create_sessionmaker(self._engine)
         self.stored = 0
 
     async def start(self) -> None:
@@ -140,6 +167,7 @@ class ObservationWriter:
                 await task
         if self._consumer is not None:
             await stop_kafka_client("observation writer", self._consumer, within=5.0)
+        await self._engine.dispose()
 
     async def _connect(self) -> asyncpg.Connection:
         return await asyncpg.connect(
@@ -201,6 +229,7 @@ class ObservationWriter:
     async def _consume(self, consumer: AIOKafkaConsumer) -> None:
         known_days: set[date] = set()
         while True:
+            stored = Stored()
             batches = await consumer.getmany(
                 timeout_ms=500, max_records=self.settings.writer_max_records
             )
@@ -218,7 +247,8 @@ class ObservationWriter:
                     if self._conn is None or self._conn.is_closed():
                         self._conn = await self._connect()
                         known_days = set()
-                    self.stored += await store(self._conn, rows, known_days)
+                    stored = await store(self._conn, rows, known_days)
+                    self.stored += stored.count
                     break
                 except (OSError, asyncpg.PostgresError) as error:
                     log.warning("observation_store_failed", error=type(error).__name__)
@@ -228,5 +258,17 @@ class ObservationWriter:
                     self._conn = None
                     await asyncio.sleep(delay)
                     delay = min(delay * 2, 30.0)
+            if stored.fill_levels:
+                await self._evaluate_alerts(stored.fill_levels)
             if batches:
                 await consumer.commit()
+
+    async def _evaluate_alerts(self, fill_levels: dict[int, list[float]]) -> None:
+        """Container alerts from the new fill levels (a second transaction after the rows'). If
+        it fails, or the process dies in between, the next reading of a container that is still
+        full raises the alert: the decision starts from the stored open/closed state."""
+        try:
+            async with transaction(self._sessions) as session:
+                await evaluate_fill_levels(session, fill_levels, self.settings.waste_full_threshold)
+        except Exception as error:
+            log.warning("alert_evaluation_failed", error=type(error).__name__)
