@@ -37,7 +37,15 @@ READING_SCHEMA: dict[str, Any] = {
         "datastream": {"type": "integer", "minimum": 1, "maximum": 2**63 - 1},
         "phenomenonTime": {"type": "string", "format": "date-time", "maxLength": 40},
         "result": {"type": "number"},
-        "parameters": {"type": ["object", "null"], "maxProperties": 20},
+        "parameters": {
+            "type": ["object", "null"],
+            "maxProperties": 20,
+            "propertyNames": {"minLength": 1, "maxLength": 50},
+            "additionalProperties": {
+                "type": ["string", "number", "boolean", "null"],
+                "maxLength": 100,
+            },
+        },
     },
 }
 

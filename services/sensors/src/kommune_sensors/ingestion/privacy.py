@@ -13,6 +13,7 @@ something harmless. Numbers belong in JSON numbers, and names in the registry.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -65,6 +66,11 @@ _LONG_NUMBER = 10**11
 """Integers this long (12+ digits) look like an IMEI or a MAC as a number."""
 
 
+@functools.lru_cache(maxsize=1024)
+def _identifying_key(key: str) -> bool:
+    return _IDENTIFYING_KEY.search(key) is not None
+
+
 @dataclass(frozen=True, slots=True)
 class Finding:
     index: int
@@ -74,11 +80,27 @@ class Finding:
         return {"index": self.index, "kind": str(self.kind)}
 
 
+_ANY = re.compile("|".join(f"(?P<{kind.name}>{pattern.pattern})" for kind, pattern in _PATTERNS))
+"""All patterns in one pass; the named group that matched says the kind."""
+_TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d{1,9})?)?(Z|[+-]\d\d:\d\d)")
+"""A whole string of this shape is a timestamp and cannot hold an identifier."""
+
+
+@functools.lru_cache(maxsize=4096)
+def _classify_short(text: str) -> Identifier | None:
+    match = _ANY.search(text)
+    return None if match is None else Identifier[str(match.lastgroup)]
+
+
 def classify_text(text: str) -> Identifier | None:
-    for kind, pattern in _PATTERNS:
-        if pattern.search(text):
-            return kind
-    return None
+    """The kind of identifier ``text`` contains, if any. Short strings (keys, directions, lane
+    names) repeat in every row of a batch and are remembered; timestamps are recognised whole."""
+    if len(text) <= 40:
+        if _TIMESTAMP.fullmatch(text):
+            return None
+        return _classify_short(text)
+    match = _ANY.search(text)
+    return None if match is None else Identifier[str(match.lastgroup)]
 
 
 def _walk(value: Any) -> Iterator[Identifier]:
@@ -97,7 +119,7 @@ def _walk(value: Any) -> Iterator[Identifier]:
                 yield Identifier.DEVICE_ID
         elif isinstance(item, dict):
             for key, child in item.items():
-                if _IDENTIFYING_KEY.search(key):
+                if _identifying_key(key):
                     yield Identifier.IDENTIFYING_FIELD
                 kind = classify_text(key)
                 if kind is not None:
@@ -110,13 +132,17 @@ def _walk(value: Any) -> Iterator[Identifier]:
 def scan_row(row: Any) -> Identifier | None:
     """The first identifier in one row, or ``None``. The row's own ``datastream`` id and
     ``result`` are numbers the filter leaves alone (a count may be large)."""
-    if isinstance(row, dict):
-        rest = {k: v for k, v in row.items() if k not in ("datastream", "result")}
-        for key in row:
-            if _IDENTIFYING_KEY.search(key) or classify_text(key) is not None:
-                return Identifier.IDENTIFYING_FIELD
-        return next(_walk(rest), None)
-    return next(_walk(row), None)
+    if not isinstance(row, dict):
+        return next(_walk(row), None)
+    for key, value in row.items():
+        if _identifying_key(key) or classify_text(key) is not None:
+            return Identifier.IDENTIFYING_FIELD
+        if key in ("datastream", "result") and not isinstance(value, str | dict | list):
+            continue
+        kind = classify_text(value) if isinstance(value, str) else next(_walk(value), None)
+        if kind is not None:
+            return kind
+    return None
 
 
 def scan_batch(rows: list[Any]) -> list[Finding]:
