@@ -43,8 +43,15 @@ def _ideas() -> list[TopicSpec]:
     return list(events.declared_topics())
 
 
+def _sensors() -> list[TopicSpec]:
+    from kommune_sensors import events
+
+    return list(events.declared_topics())
+
+
 SERVICES: dict[str, Callable[[], Sequence[TopicSpec]]] = {
     "ideas": _ideas,
+    "sensors": _sensors,
 }
 """Service name → the topics it declares (owned and consumed), as its app passes them on."""
 

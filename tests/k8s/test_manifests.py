@@ -160,8 +160,9 @@ EXTRA_ENV = {"FORWARDED_ALLOW_IPS"}
 def _settings_classes() -> dict[str, type[BaseSettings]]:
     from kommune_gateway.settings import GatewaySettings
     from kommune_ideas.settings import IdeasSettings
+    from kommune_sensors.settings import SensorsSettings
 
-    return {"gateway": GatewaySettings, "ideas": IdeasSettings}
+    return {"gateway": GatewaySettings, "ideas": IdeasSettings, "sensors": SensorsSettings}
 
 
 def _consumers() -> dict[str, list[ConsumerSpec]]:
@@ -172,6 +173,10 @@ def _consumers() -> dict[str, list[ConsumerSpec]]:
     return {"ideas": [chronicle_consumer(IdeasSettings())]}
 
 
+MAX_REPLICAS = {"sensors": 12}
+"""Autoscaling caps other than 6: the sensors writers scale to the partitions of
+sensors.observation.v1 (12)."""
+
 REQUIRED_ENV = {
     "gateway": {"KOMMUNE_ENVIRONMENT", "KOMMUNE_OIDC_ISSUER", "GATEWAY_UPSTREAM_IDEAS"},
     "ideas": {
@@ -179,6 +184,12 @@ REQUIRED_ENV = {
         "KOMMUNE_OIDC_ISSUER",
         "IDEAS_DATABASE_URL",
         "IDEAS_KAFKA_BOOTSTRAP_SERVERS",
+    },
+    "sensors": {
+        "KOMMUNE_ENVIRONMENT",
+        "KOMMUNE_OIDC_ISSUER",
+        "SENSORS_DATABASE_URL",
+        "SENSORS_KAFKA_BOOTSTRAP_SERVERS",
     },
 }
 
@@ -350,7 +361,7 @@ def _evaluate_selector(selector: str, labels: Mapping[str, str]) -> bool:
 
 
 def _all_workload_targets() -> list[tuple[str, str]]:
-    return [(t, w) for t in TARGETS for w in ("gateway", "ideas")]
+    return [(t, w) for t in TARGETS for w in ("gateway", "ideas", "sensors")]
 
 
 @pytest.fixture(params=list(TARGETS))
@@ -696,7 +707,9 @@ def test_scaling(target: Rendered) -> None:
         # One autoscaler owns the replica count; a spec.replicas would fight it on every apply.
         assert len(autoscalers) == 1, f"{target.target}: {name} has {len(autoscalers)} autoscalers"
         assert "replicas" not in deployment["spec"], f"{target.target}: {name} sets spec.replicas"
-        assert _replica_bounds(autoscalers[0]) == (2, 6), f"{target.target}: {name}"
+        assert _replica_bounds(autoscalers[0]) == (2, MAX_REPLICAS.get(name, 6)), (
+            f"{target.target}: {name}"
+        )
         assert pdb["spec"].get("minAvailable") == 1, f"{target.target}: {name} PDB"
         # CPU utilisation needs CPU requests.
         for container in deployment["spec"]["template"]["spec"]["containers"]:
