@@ -7,7 +7,7 @@ import uuid
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kommune.auth.principal import Principal
-from kommune.errors import Conflict
+from kommune.errors import Conflict, NotFound
 from kommune.pagination import PageRequest
 from kommune_sensors.access import Permission, require
 from kommune_sensors.clock import utc_now
@@ -134,13 +134,26 @@ class DeviceService:
     # -- datastreams -----------------------------------------------------------------------------
 
     async def create_datastream(
-        self, principal: Principal, thing_id: int, body: DatastreamCreate
+        self,
+        principal: Principal,
+        thing_id: int,
+        body: DatastreamCreate,
+        *,
+        sensor_id: int | None = None,
+        observed_property_id: int | None = None,
     ) -> DatastreamOut:
+        """``sensor_id``/``observed_property_id`` link existing ones instead of the body's
+        (SensorThings clients reference entities by ``@iot.id``)."""
         require(principal, Permission.MANAGE_DEVICES)
         await self.things.get(thing_id)
-        prop = await self.datastreams.observed_property_by_definition(
-            body.observed_property.definition
-        )
+        if observed_property_id is not None:
+            prop = await self.session.get(ObservedProperty, observed_property_id)
+            if prop is None:
+                raise NotFound("No such observed property.")
+        else:
+            prop = await self.datastreams.observed_property_by_definition(
+                body.observed_property.definition
+            )
         if prop is None:
             prop = ObservedProperty(
                 name=body.observed_property.name,
@@ -148,13 +161,17 @@ class DeviceService:
                 description=body.observed_property.description or "",
             )
             self.session.add(prop)
-        sensor = Sensor(
-            name=body.sensor.name,
-            description=body.sensor.description or "",
-            encoding_type=body.sensor.encoding_type,
-            metadata_=body.sensor.metadata or "",
-        )
-        self.session.add(sensor)
+        sensor = None if sensor_id is None else await self.session.get(Sensor, sensor_id)
+        if sensor_id is not None and sensor is None:
+            raise NotFound("No such sensor.")
+        if sensor is None:
+            sensor = Sensor(
+                name=body.sensor.name,
+                description=body.sensor.description or "",
+                encoding_type=body.sensor.encoding_type,
+                metadata_=body.sensor.metadata or "",
+            )
+            self.session.add(sensor)
         await self.session.flush()
         stream = await self.datastreams.add(
             Datastream(

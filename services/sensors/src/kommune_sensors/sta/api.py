@@ -14,7 +14,7 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import Depends, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy import ColumnElement, Select, SQLColumnExpression, func, literal, select, true
 
 from kommune.auth.principal import OptionalPrincipal
@@ -26,6 +26,7 @@ from kommune_sensors.devices.models import Datastream
 from kommune_sensors.sta.entities import ORDER, SETS, EntitySet
 from kommune_sensors.sta.filter import FilterError, compile_filter
 from kommune_sensors.sta.serialize import serialize
+from kommune_sensors.sta.write import MayWrite, create
 
 PREFIX = "/sta/v1.1"
 DEFAULT_TOP = 100
@@ -167,6 +168,23 @@ async def resource(
         params["$top"] = str(limit)
         body["@iot.nextLink"] = f"{base}/{resource_path.strip('/')}?{urlencode(params)}"
     return JSONResponse(body)
+
+
+@router.post(
+    "/{resource_path:path}",
+    status_code=201,
+    summary="Create Things, Datastreams, Observations; CreateObservations (operator, admin)",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": {"type": ["object", "array"]}}},
+        }
+    },
+)
+async def create_entity(
+    resource_path: str, request: Request, session: DbSession, principal: MayWrite
+) -> Response:
+    return await create(resource_path, request, session, principal, _base_url(request))
 
 
 async def _require_visible(
