@@ -38,7 +38,7 @@ CONFORMANCE = [
     "http://www.opengis.net/spec/iot_sensing/1.1/req/request-data",
 ]
 _PATH = re.compile(r"([A-Za-z]+)(?:\((\d{1,18})\))?(?:/([A-Za-z]+))?")
-_ORDER_ITEM = re.compile(r"\s*([A-Za-z@./]+)(?:\s+(asc|desc))?\s*")
+_ORDER_ITEM = re.compile(r"\s*([A-Za-z@./]+)(?:\s+(asc|desc))?\s*", re.IGNORECASE)
 KNOWN_OPTIONS = {"$filter", "$orderby", "$top", "$skip", "$count", "$select", "$expand"}
 
 router = service_router(PREFIX, tags=["SensorThings"])
@@ -75,7 +75,7 @@ def _order_by(entity: EntitySet, text: str | None) -> list[ColumnElement[Any]]:
         if match is None:
             raise FilterError("$orderby is a list of 'property [asc|desc]'.")
         column = entity.resolve(match.group(1).split("/"))
-        clauses.append(column.desc() if match.group(2) == "desc" else column.asc())
+        clauses.append(column.desc() if (match.group(2) or "").lower() == "desc" else column.asc())
     return [*clauses, entity.id_column.asc()]
 
 
