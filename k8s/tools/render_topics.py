@@ -69,10 +69,17 @@ def _documents() -> list[TopicSpec]:
     return [*events.declared_topics(), *consumer.dead_letter_topics()]
 
 
+def _sensors() -> list[TopicSpec]:
+    from kommune_sensors import events
+
+    return list(events.declared_topics())
+
+
 SERVICES: dict[str, Callable[[], Sequence[TopicSpec]]] = {
     "ideas": _ideas,
     "egov": _egov,
     "documents": _documents,
+    "sensors": _sensors,
 }
 """Service name → the topics it declares (owned and consumed), as its app passes them on."""
 

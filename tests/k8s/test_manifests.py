@@ -162,12 +162,14 @@ def _settings_classes() -> dict[str, type[BaseSettings]]:
     from kommune_egov.settings import EgovSettings
     from kommune_gateway.settings import GatewaySettings
     from kommune_ideas.settings import IdeasSettings
+    from kommune_sensors.settings import SensorsSettings
 
     return {
         "gateway": GatewaySettings,
         "ideas": IdeasSettings,
         "egov": EgovSettings,
         "documents": DocumentsSettings,
+        "sensors": SensorsSettings,
     }
 
 
@@ -189,6 +191,10 @@ def _consumers() -> dict[str, list[ConsumerSpec]]:
     }
 
 
+MAX_REPLICAS = {"sensors": 12}
+"""Autoscaling caps other than 6: the sensors writers scale to the partitions of
+sensors.observation.v1 (12)."""
+
 REQUIRED_ENV = {
     "gateway": {"KOMMUNE_ENVIRONMENT", "KOMMUNE_OIDC_ISSUER", "GATEWAY_UPSTREAM_IDEAS"},
     "ideas": {
@@ -202,6 +208,18 @@ REQUIRED_ENV = {
         "KOMMUNE_OIDC_ISSUER",
         "EGOV_DATABASE_URL",
         "EGOV_KAFKA_BOOTSTRAP_SERVERS",
+    },
+    "documents": {
+        "KOMMUNE_ENVIRONMENT",
+        "KOMMUNE_OIDC_ISSUER",
+        "DOCUMENTS_DATABASE_URL",
+        "DOCUMENTS_KAFKA_BOOTSTRAP_SERVERS",
+    },
+    "sensors": {
+        "KOMMUNE_ENVIRONMENT",
+        "KOMMUNE_OIDC_ISSUER",
+        "SENSORS_DATABASE_URL",
+        "SENSORS_KAFKA_BOOTSTRAP_SERVERS",
     },
 }
 
@@ -373,7 +391,9 @@ def _evaluate_selector(selector: str, labels: Mapping[str, str]) -> bool:
 
 
 def _all_workload_targets() -> list[tuple[str, str]]:
-    return [(t, w) for t in TARGETS for w in ("gateway", "ideas", "egov")]
+    return [
+        (t, w) for t in TARGETS for w in ("gateway", "ideas", "egov", "documents", "sensors")
+    ]
 
 
 @pytest.fixture(params=list(TARGETS))
@@ -719,7 +739,9 @@ def test_scaling(target: Rendered) -> None:
         # One autoscaler owns the replica count; a spec.replicas would fight it on every apply.
         assert len(autoscalers) == 1, f"{target.target}: {name} has {len(autoscalers)} autoscalers"
         assert "replicas" not in deployment["spec"], f"{target.target}: {name} sets spec.replicas"
-        assert _replica_bounds(autoscalers[0]) == (2, 6), f"{target.target}: {name}"
+        assert _replica_bounds(autoscalers[0]) == (2, MAX_REPLICAS.get(name, 6)), (
+            f"{target.target}: {name}"
+        )
         assert pdb["spec"].get("minAvailable") == 1, f"{target.target}: {name} PDB"
         # CPU utilisation needs CPU requests.
         for container in deployment["spec"]["template"]["spec"]["containers"]:

@@ -133,7 +133,7 @@ class UpstreamPool:
     and an ``httpx`` client for the gateway's own calls (``/readyz``, ``/openapi.json``).
 
     aiohttp rather than httpx on the hot path: the profile of a proxied GET put 40 % of the
-    gateway's CPU in httpx/httpcore/anyio/h11 (bench/bench_gateway.py --profile; ADR 0013).
+    gateway's CPU in httpx/httpcore/anyio/h11 (bench/bench_gateway.py --profile; ADR 0015).
     A semaphore of ``max_connections`` per upstream is the pool: waiting longer than
     ``pool_timeout`` for it is 503 ``upstream_busy``. Kept-alive connections are dropped after
     ``keepalive_seconds``, below the services' own 5 s, so the gateway never reuses one the

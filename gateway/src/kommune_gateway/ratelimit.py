@@ -12,7 +12,7 @@ Answers carry ``RateLimit-Limit``, ``RateLimit-Remaining``, ``RateLimit-Reset`` 
 ``RateLimit-Policy`` (draft-ietf-httpapi-ratelimit-headers); a refusal is 429 with
 ``Retry-After``, the time until a request would fit again. If PostgreSQL does not answer within
 ``timeout`` the request is let through (counted in ``kommune_gateway_rate_limit_errors``): the
-per-caller concurrency limit still holds, and the API stays up (docs/adr/0013-…).
+per-caller concurrency limit still holds, and the API stays up (docs/adr/0015-…).
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ A small module rather than a library: ``purgatory`` (the maintained asyncio brea
 guarded call through an async unit of work and a message bus, and counts exceptions only; the
 gateway needs a check of a few attributes on its hot path, failures that are *responses*
 (502/503/504 from the upstream), and exactly one probe request while half-open
-(docs/adr/0013-gateway-resilience-idempotency-rate-limits.md).
+(docs/adr/0015-gateway-resilience-idempotency-rate-limits.md).
 
 The breaker, per upstream: **closed** until ``threshold`` consecutive failures, then **open**
 for ``open_seconds`` (every call is refused at once with 503 ``upstream_circuit_open`` and

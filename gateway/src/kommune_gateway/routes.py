@@ -94,7 +94,9 @@ ROUTES: tuple[Route, ...] = (
     Route(prefix="/api/v1/appointments/locations", upstream="egov", public_methods=READ_METHODS),
     # sensors: devices, ingestion, analytics, open data; OGC SensorThings API
     Route(prefix="/api/v1/sensors", upstream="sensors"),
-    Route(prefix="/sta", upstream="sensors"),
+    # batches of thousands of readings (the service's SENSORS_INGEST_MAX_BODY_BYTES is the same)
+    Route(prefix="/api/v1/sensors/observations", upstream="sensors", max_body_bytes=16 * MiB),
+    Route(prefix="/sta", upstream="sensors", public_methods=READ_METHODS),
 )
 
 

@@ -67,7 +67,7 @@ class GatewaySettings(ServiceSettings):
     token_cache_seconds: float = Field(default=30.0, ge=0, le=300)
     """A verified token is trusted this long without checking its signature again (0 = off)."""
 
-    # -- the gateway's own database: idempotency records, rate-limit counters (ADR 0013) --
+    # -- the gateway's own database: idempotency records, rate-limit counters (ADR 0015) --
     database_url: str = "postgresql+asyncpg://kommune:kommune@127.0.0.1:15432/gateway"
     database_timeout: float = Field(default=0.5, gt=0, le=10)
     """A rate-limit check that takes longer lets the request through (logged, counted)."""

@@ -11,6 +11,7 @@ from pydantic import BaseModel
 from kommune_schemas.generated import documents
 from kommune_schemas.generated import egov
 from kommune_schemas.generated import ideas
+from kommune_schemas.generated import sensors
 
 MODELS: dict[str, type[BaseModel]] = {
     "de.kommune.documents.document.version_added.v1": documents.DocumentVersionAddedV1,
@@ -32,6 +33,9 @@ MODELS: dict[str, type[BaseModel]] = {
     "de.kommune.ideas.idea.updated.v1": ideas.IdeaUpdatedV1,
     "de.kommune.ideas.meeting.outcome_recorded.v1": ideas.MeetingOutcomeRecordedV1,
     "de.kommune.ideas.meeting.scheduled.v1": ideas.MeetingScheduledV1,
+    "de.kommune.sensors.alert.raised.v1": sensors.AlertRaisedV1,
+    "de.kommune.sensors.alert.resolved.v1": sensors.AlertResolvedV1,
+    "de.kommune.sensors.observation.recorded.v1": sensors.ObservationsRecordedV1,
 }
 
-__all__ = ["MODELS", "documents", "egov", "ideas"]
+__all__ = ["MODELS", "documents", "egov", "ideas", "sensors"]

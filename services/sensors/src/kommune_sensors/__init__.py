@@ -1,0 +1,1 @@
+"""Kommune sensors: device registry, observation ingestion (Kafka → PostgreSQL), SensorThings."""

@@ -1,0 +1,1 @@
+"""The device registry: things, their locations, sensors, observed properties, datastreams, keys."""

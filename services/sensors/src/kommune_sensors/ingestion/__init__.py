@@ -1,0 +1,1 @@
+"""Observation ingestion: validation, privacy filter, Kafka, COPY into partitions, roll-ups."""

@@ -1,0 +1,37 @@
+"""Every table of the service, imported in one place: ``metadata`` is what Alembic compares."""
+
+from __future__ import annotations
+
+from kommune.events.tables import add_event_tables
+from kommune_sensors.alerts.models import Alert
+from kommune_sensors.base import Base
+from kommune_sensors.devices.models import (
+    Datastream,
+    DeviceKey,
+    Location,
+    ObservedProperty,
+    Sensor,
+    Thing,
+    ThingLocation,
+)
+from kommune_sensors.ingestion.models import Observation, ObservationDaily, ObservationHourly
+
+metadata = Base.metadata
+outbox, inbox = add_event_tables(metadata)
+
+__all__ = [
+    "Alert",
+    "Datastream",
+    "DeviceKey",
+    "Location",
+    "Observation",
+    "ObservationDaily",
+    "ObservationHourly",
+    "ObservedProperty",
+    "Sensor",
+    "Thing",
+    "ThingLocation",
+    "inbox",
+    "metadata",
+    "outbox",
+]

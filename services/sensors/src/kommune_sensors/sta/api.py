@@ -1,0 +1,241 @@
+"""``GET /sta/v1.1/...``: the SensorThings read API.
+
+Open to anonymous callers (declared with ``public_access``; reads only): they see what belongs to
+published things, staff (``read_data``) see everything. Paths: the service root, an entity set,
+an entity ``Set(id)``, and one navigation ``Set(id)/Navigation``. Query options: ``$filter``
+(:mod:`kommune_sensors.sta.filter`), ``$orderby``, ``$top`` (default 100, at most 1000),
+``$skip``, ``$count``, ``$select``, ``$expand`` (one level), and ``@iot.nextLink``.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from fastapi import Depends, Query, Request
+from fastapi.responses import JSONResponse, Response
+from sqlalchemy import ColumnElement, Select, SQLColumnExpression, func, literal, select, true
+
+from kommune.auth.principal import OptionalPrincipal
+from kommune.db import DbSession
+from kommune.errors import NotFound
+from kommune.routing import public_access, service_router
+from kommune_sensors.access import Permission, can
+from kommune_sensors.devices.models import Datastream
+from kommune_sensors.sta.entities import ORDER, SETS, EntitySet
+from kommune_sensors.sta.filter import FilterError, compile_filter
+from kommune_sensors.sta.serialize import serialize
+from kommune_sensors.sta.write import MayWrite, create
+
+PREFIX = "/sta/v1.1"
+DEFAULT_TOP = 100
+MAX_TOP = 1000
+MAX_SKIP = 1_000_000
+CONFORMANCE = [
+    "http://www.opengis.net/spec/iot_sensing/1.1/req/datamodel",
+    "http://www.opengis.net/spec/iot_sensing/1.1/req/resource-path/resource-path-to-entities",
+    "http://www.opengis.net/spec/iot_sensing/1.1/req/request-data",
+]
+_PATH = re.compile(r"([A-Za-z]+)(?:\((\d{1,18})\))?(?:/([A-Za-z]+))?")
+_ORDER_ITEM = re.compile(r"\s*([A-Za-z@./]+)(?:\s+(asc|desc))?\s*", re.IGNORECASE)
+KNOWN_OPTIONS = {"$filter", "$orderby", "$top", "$skip", "$count", "$select", "$expand"}
+
+router = service_router(PREFIX, tags=["SensorThings"])
+Public = [Depends(public_access)]
+
+OptionText = Annotated[str | None, Query(max_length=2000)]
+
+
+def _base_url(request: Request) -> str:
+    return str(request.base_url).rstrip("/") + PREFIX
+
+
+@router.get("", dependencies=Public, summary="SensorThings service root")
+async def service_root(request: Request) -> dict[str, Any]:
+    base = _base_url(request)
+    return {
+        "value": [{"name": name, "url": f"{base}/{name}"} for name in ORDER],
+        "serverSettings": {"conformance": CONFORMANCE},
+    }
+
+
+def _int_option(value: str | None, name: str, default: int, maximum: int) -> int:
+    if value is None:
+        return default
+    if not value.isdigit() or int(value) > maximum:
+        raise FilterError(f"{name} must be a whole number from 0 to {maximum}.")
+    return int(value)
+
+
+def _order_by(entity: EntitySet, text: str | None) -> list[ColumnElement[Any]]:
+    clauses: list[ColumnElement[Any]] = []
+    for part in (text or "").split(",") if text else []:
+        match = _ORDER_ITEM.fullmatch(part)
+        if match is None:
+            raise FilterError("$orderby is a list of 'property [asc|desc]'.")
+        column = entity.resolve(match.group(1).split("/"))
+        clauses.append(column.desc() if (match.group(2) or "").lower() == "desc" else column.asc())
+    return [*clauses, entity.id_column.asc()]
+
+
+def _names(text: str | None, allowed: set[str], option: str) -> list[str]:
+    if not text:
+        return []
+    names = [name.strip() for name in text.split(",")]
+    unknown = [name for name in names if name not in allowed]
+    if unknown:
+        raise FilterError(f"{option}: unknown {', '.join(sorted(unknown))}.")
+    return names
+
+
+@router.get("/{resource_path:path}", dependencies=Public, summary="SensorThings resources")
+async def resource(
+    resource_path: str,
+    request: Request,
+    session: DbSession,
+    principal: OptionalPrincipal,
+    filter_: Annotated[str | None, Query(alias="$filter", max_length=2000)] = None,
+    orderby: Annotated[str | None, Query(alias="$orderby", max_length=500)] = None,
+    top: Annotated[str | None, Query(alias="$top", max_length=10)] = None,
+    skip: Annotated[str | None, Query(alias="$skip", max_length=10)] = None,
+    count: Annotated[str | None, Query(alias="$count", max_length=5)] = None,
+    select_: Annotated[str | None, Query(alias="$select", max_length=500)] = None,
+    expand: Annotated[str | None, Query(alias="$expand", max_length=500)] = None,
+) -> JSONResponse:
+    unknown = [k for k in request.query_params if k.startswith("$") and k not in KNOWN_OPTIONS]
+    if unknown:
+        raise FilterError(f"Unsupported query option {unknown[0]!r}.")
+    match = _PATH.fullmatch(resource_path.strip("/"))
+    if match is None or match.group(1) not in SETS:
+        raise NotFound("No such SensorThings resource.")
+    set_name, raw_id, nav_name = match.groups()
+    staff = principal is not None and can(principal, Permission.READ_DATA)
+    source = SETS[set_name]
+    if nav_name is not None and raw_id is None:
+        raise NotFound("Navigation needs an entity: Set(id)/Navigation.")
+
+    target, single = source, raw_id is not None
+    condition: SQLColumnExpression[Any] = true()
+    if raw_id is not None:
+        condition = source.id_column == int(raw_id)
+    if nav_name is not None:
+        nav = source.navigation.get(nav_name)
+        if nav is None:
+            raise NotFound(f"{set_name} has no navigation {nav_name!r}.")
+        await _require_visible(session, source, int(raw_id or 0), staff)
+        target = SETS[nav.target]
+        condition = nav.link(literal(int(raw_id or 0)))
+        single = not nav.many
+    if target.empty:
+        if single:
+            raise NotFound("No such entity.")
+        return JSONResponse({"value": []})
+
+    statement: Select[Any] = target.base().where(condition)
+    if not staff:
+        statement = statement.where(target.published())
+    if filter_:
+        statement = statement.where(compile_filter(filter_, target.context()))
+    selected = _names(select_, {"id", "@iot.id", *target.properties}, "$select")
+    expanded = _names(expand, set(target.navigation), "$expand")
+    base = _base_url(request)
+
+    if single:
+        row = (await session.execute(statement.limit(1))).scalar_one_or_none()
+        if row is None:
+            raise NotFound("No such entity.")
+        entity = serialize(target, row, base, selected)
+        await _expand(session, target, [(row, entity)], expanded, base, staff)
+        return JSONResponse(entity)
+
+    limit = _int_option(top, "$top", DEFAULT_TOP, MAX_TOP)
+    offset = _int_option(skip, "$skip", 0, MAX_SKIP)
+    ordered = statement.order_by(*_order_by(target, orderby))
+    rows = list((await session.execute(ordered.offset(offset).limit(limit + 1))).scalars())
+    body: dict[str, Any] = {}
+    if count == "true":
+        body["@iot.count"] = await _count(session, statement, target, nav_name, raw_id, filter_)
+    elif count not in (None, "false"):
+        raise FilterError("$count is true or false.")
+    page = rows[:limit]
+    entities = [(row, serialize(target, row, base, selected)) for row in page]
+    await _expand(session, target, entities, expanded, base, staff)
+    body["value"] = [entity for _, entity in entities]
+    if len(rows) > limit:
+        params = dict(request.query_params)
+        params["$skip"] = str(offset + limit)
+        params["$top"] = str(limit)
+        body["@iot.nextLink"] = f"{base}/{resource_path.strip('/')}?{urlencode(params)}"
+    return JSONResponse(body)
+
+
+@router.post(
+    "/{resource_path:path}",
+    status_code=201,
+    summary="Create Things, Datastreams, Observations; CreateObservations (operator, admin)",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": {"type": ["object", "array"]}}},
+        }
+    },
+)
+async def create_entity(
+    resource_path: str, request: Request, session: DbSession, principal: MayWrite
+) -> Response:
+    return await create(resource_path, request, session, principal, _base_url(request))
+
+
+async def _require_visible(
+    session: DbSession, entity: EntitySet, entity_id: int, staff: bool
+) -> None:
+    statement = select(entity.id_column).where(entity.id_column == entity_id)
+    if not staff:
+        statement = statement.where(entity.published())
+    if (await session.execute(statement.limit(1))).first() is None:
+        raise NotFound("No such entity.")
+
+
+async def _count(
+    session: DbSession,
+    statement: Select[Any],
+    target: EntitySet,
+    nav_name: str | None,
+    raw_id: str | None,
+    filter_: str | None,
+) -> int:
+    """``@iot.count``. A datastream's observations without a filter: the count the writer keeps
+    (one row read instead of a scan, FROST's slow count); otherwise ``count(*)``."""
+    if target.name == "Observations" and nav_name == "Observations" and raw_id and not filter_:
+        stored = await session.scalar(
+            select(Datastream.observation_count).where(Datastream.id == int(raw_id))
+        )
+        return int(stored or 0)
+    total = await session.scalar(select(func.count()).select_from(statement.subquery()))
+    return int(total or 0)
+
+
+async def _expand(
+    session: DbSession,
+    source: EntitySet,
+    entities: list[tuple[Any, dict[str, Any]]],
+    names: list[str],
+    base: str,
+    staff: bool,
+) -> None:
+    for name in names:
+        nav = source.navigation[name]
+        target = SETS[nav.target]
+        for row, entity in entities:
+            entity.pop(f"{name}@iot.navigationLink", None)
+            if target.empty:
+                entity[name] = [] if nav.many else None
+                continue
+            statement = target.base().where(nav.link(literal(getattr(row, "id"))))  # noqa: B009
+            if not staff:
+                statement = statement.where(target.published())
+            statement = statement.order_by(target.id_column).limit(MAX_TOP if nav.many else 1)
+            found = list((await session.execute(statement)).scalars())
+            serialized = [serialize(target, item, base, []) for item in found]
+            entity[name] = serialized if nav.many else (serialized[0] if serialized else None)
