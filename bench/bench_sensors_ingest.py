@@ -219,7 +219,7 @@ async def main() -> None:
         await upgrade(ALEMBIC_INI, url)
         stream_ids, key = await register(url)
         rows = readings(args.readings, stream_ids)
-        await ensure_topics(bootstrap, [TopicSpec(raw_topic, partitions=12, with_dlq=False)])
+        await ensure_topics(bootstrap, [TopicSpec(raw_topic, partitions=12)])
         print(
             f"{args.readings:,} readings, {DATASTREAMS} datastreams, batches of {args.batch}, "
             f"{args.concurrency} in flight"

@@ -30,7 +30,7 @@ from kommune_ideas import demo
 REPO = Path(__file__).resolve().parents[1]
 SERVICES = REPO / "deploy" / "local" / "services.sh"
 GATEWAY = "http://127.0.0.1:8000"
-PORTS = {"gateway": 8000, "ideas": 8101}
+PORTS = {"gateway": 8000, "ideas": 8101, "documents": 8102, "egov": 8103, "sensors": 8104}
 
 
 def port_open(port: int) -> bool:
@@ -99,9 +99,15 @@ def test_services_start_ready_serve_and_stop_leaving_nothing(runtime_env: dict[s
         ideas = client.get("/api/v1/ideas", headers=headers)
         assert ideas.status_code == 200, ideas.text
         assert ideas.json()["items"], "make up loads demo ideas"
-        # A service that is not deployed yet answers a clear 503 through the gateway.
-        documents = client.get("/api/v1/documents/files", headers=headers)
-        assert documents.status_code == 503, documents.text
+        # Every service runs behind the gateway, with its demo data where it has some.
+        fileplan = client.get("/api/v1/fileplan", headers=headers)
+        assert fileplan.status_code == 200, fileplan.text
+        assert fileplan.json()["items"], "make up loads the demo file plan"
+        catalogue = client.get("/api/v1/services")
+        assert catalogue.status_code == 200, catalogue.text
+        assert catalogue.json()["items"], "make up loads the service catalogue"
+        sta = client.get("/sta/v1.1")
+        assert sta.status_code == 200, sta.text
 
     again = services("start", env=runtime_env, timeout=60)
     assert again.returncode == 0, again.stdout + again.stderr

@@ -391,9 +391,7 @@ def _evaluate_selector(selector: str, labels: Mapping[str, str]) -> bool:
 
 
 def _all_workload_targets() -> list[tuple[str, str]]:
-    return [
-        (t, w) for t in TARGETS for w in ("gateway", "ideas", "egov", "documents", "sensors")
-    ]
+    return [(t, w) for t in TARGETS for w in ("gateway", "ideas", "egov", "documents", "sensors")]
 
 
 @pytest.fixture(params=list(TARGETS))

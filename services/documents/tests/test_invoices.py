@@ -88,7 +88,9 @@ async def test_terms_filing_and_the_same_bytes_again(
     assert other.status_code == 201, other.text
     assert other.json()["possible_duplicate"] is True
     assert other.json()["possible_duplicate_of"] == invoice["id"]
-    outbox = await db.rows("SELECT type FROM recorded.outbox WHERE aggregateid = :id", id=other.json()["id"])
+    outbox = await db.rows(
+        "SELECT type FROM recorded.outbox WHERE aggregateid = :id", id=other.json()["id"]
+    )
     assert [o["type"] for o in outbox] == ["de.kommune.documents.invoice.received.v1"]
 
 
