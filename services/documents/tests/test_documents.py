@@ -222,7 +222,7 @@ async def test_documents_of_files_you_cannot_read_do_not_exist_for_you(
     )
     assert [d["id"] for d in listed.json()["items"]] == [document["id"]]
     events = await db.rows(
-        "SELECT type, payload FROM outbox WHERE aggregateid = :id", id=document["id"]
+        "SELECT type, payload FROM recorded.outbox WHERE aggregateid = :id", id=document["id"]
     )
     assert [e["type"] for e in events] == ["de.kommune.documents.document.version_added.v1"]
     assert "Geheimer" not in str(events[0]["payload"])

@@ -246,7 +246,7 @@ async def test_processes_and_closing(
     assert_problem(await upload(client, staff.bau, case_file["id"], b"zu spaet"), 409)
     assert await db.snapshot() == before
     kinds = await db.rows(
-        "SELECT type FROM outbox WHERE aggregateid = :id ORDER BY seq", id=case_file["id"]
+        "SELECT type FROM recorded.outbox WHERE aggregateid = :id ORDER BY seq", id=case_file["id"]
     )
     assert [k["type"] for k in kinds] == [
         "de.kommune.documents.file.created.v1",
