@@ -10,14 +10,16 @@ retention and cleanup policy cannot drift apart.
     uv run python k8s/tools/render_topics.py            # rewrite the file
     uv run python k8s/tools/render_topics.py --check    # exit 1 if the file is stale
 
-A new service registers its declarations in :data:`SERVICES`; ``tests/k8s`` fails while a
-service's ``events.py`` exists that is not registered here.
+A new service registers its topics in :data:`TOPICS` and its consumer groups in
+:data:`CONSUMERS` (``tests/k8s`` checks its KEDA triggers against the same list); ``tests/k8s``
+fails while a service's ``events.py`` exists that is not registered here.
 """
 
 from __future__ import annotations
 
 import argparse
 import difflib
+import functools
 import re
 import sys
 from collections.abc import Callable, Sequence
@@ -27,6 +29,7 @@ from typing import Any
 
 import yaml
 
+from kommune.events.consumer import ConsumerSpec
 from kommune.events.topics import TopicSpec
 
 REPO = Path(__file__).resolve().parents[2]
@@ -37,51 +40,85 @@ KAFKA_CLUSTER = "kommune"
 _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 
 
-def _ideas() -> list[TopicSpec]:
-    from kommune_ideas import events
+# Each service as its app is built with its default settings (the names deployed).
+# ``model_construct``: the defaults, without reading an environment or requiring production
+# settings.
+
+
+def _ideas_consumers() -> list[ConsumerSpec]:
     from kommune_ideas.chronicle.consumers import chronicle_consumer
     from kommune_ideas.settings import IdeasSettings
 
-    # What the ideas app ensures at start with its default settings (the names deployed): its
-    # topics and its consumer groups' dead-letter topics. (model_construct: the defaults, without
-    # reading an environment or requiring production settings.)
-    defaults = IdeasSettings.model_construct()
-    return [*events.declared_topics(), *chronicle_consumer(defaults).dead_letter_topics()]
+    return [chronicle_consumer(IdeasSettings.model_construct())]
 
 
-def _egov() -> list[TopicSpec]:
-    from kommune_egov import events
+def _egov_consumers() -> list[ConsumerSpec]:
     from kommune_egov.applications.consumers import filing_consumer
     from kommune_egov.settings import EgovSettings
     from kommune_egov.workorders.consumers import alert_consumer
 
     defaults = EgovSettings.model_construct()
-    consumers = (filing_consumer(defaults), alert_consumer(defaults))
-    return [*events.declared_topics(), *(t for c in consumers for t in c.dead_letter_topics())]
+    return [filing_consumer(defaults), alert_consumer(defaults)]
 
 
-def _documents() -> list[TopicSpec]:
-    from kommune_documents import events
+def _documents_consumers() -> list[ConsumerSpec]:
     from kommune_documents.filing.consumers import filing_consumer
     from kommune_documents.settings import DocumentsSettings
 
-    consumer = filing_consumer(DocumentsSettings.model_construct())
-    return [*events.declared_topics(), *consumer.dead_letter_topics()]
+    return [filing_consumer(DocumentsSettings.model_construct())]
 
 
-def _sensors() -> list[TopicSpec]:
+def _ideas() -> Sequence[TopicSpec]:
+    from kommune_ideas import events
+
+    return events.declared_topics()
+
+
+def _egov() -> Sequence[TopicSpec]:
+    from kommune_egov import events
+
+    return events.declared_topics()
+
+
+def _documents() -> Sequence[TopicSpec]:
+    from kommune_documents import events
+
+    return events.declared_topics()
+
+
+def _sensors() -> Sequence[TopicSpec]:
     from kommune_sensors import events
 
-    return list(events.declared_topics())
+    return events.declared_topics()
 
 
-SERVICES: dict[str, Callable[[], Sequence[TopicSpec]]] = {
+TOPICS: dict[str, Callable[[], Sequence[TopicSpec]]] = {
     "ideas": _ideas,
     "egov": _egov,
     "documents": _documents,
     "sensors": _sensors,
 }
 """Service name → the topics it declares (owned and consumed), as its app passes them on."""
+
+CONSUMERS: dict[str, Callable[[], Sequence[ConsumerSpec]]] = {
+    "ideas": _ideas_consumers,
+    "egov": _egov_consumers,
+    "documents": _documents_consumers,
+}
+"""Service name → its consumer groups (``ConsumerSpec``s), as its app builds them (the sensors
+writer is a batch consumer of its own, not a ``ConsumerSpec``: it dead-letters nothing)."""
+
+
+def service_topics(service: str) -> list[TopicSpec]:
+    """A service's declared topics plus the dead-letter topic of each of its consumer groups."""
+    consumers = CONSUMERS.get(service, lambda: ())()
+    return [*TOPICS[service](), *(t for c in consumers for t in c.dead_letter_topics())]
+
+
+SERVICES: dict[str, Callable[[], Sequence[TopicSpec]]] = {
+    name: functools.partial(service_topics, name) for name in TOPICS
+}
+"""Service name → every topic it needs (what ``render`` writes and ``tests/k8s`` checks)."""
 
 
 @dataclass(frozen=True, slots=True)

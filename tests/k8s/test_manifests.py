@@ -174,21 +174,9 @@ def _settings_classes() -> dict[str, type[BaseSettings]]:
 
 
 def _consumers() -> dict[str, list[ConsumerSpec]]:
-    """What each service subscribes to, as its app builds it (default settings)."""
-    from kommune_documents.filing.consumers import filing_consumer as documents_filing
-    from kommune_documents.settings import DocumentsSettings
-    from kommune_egov.applications.consumers import filing_consumer
-    from kommune_egov.settings import EgovSettings
-    from kommune_egov.workorders.consumers import alert_consumer
-    from kommune_ideas.chronicle.consumers import chronicle_consumer
-    from kommune_ideas.settings import IdeasSettings
-
-    egov = EgovSettings()
-    return {
-        "ideas": [chronicle_consumer(IdeasSettings())],
-        "egov": [filing_consumer(egov), alert_consumer(egov)],
-        "documents": [documents_filing(DocumentsSettings())],
-    }
+    """What each service subscribes to, as its app builds it (default settings): the registry
+    k8s/tools/render_topics.py renders the dead-letter topics from."""
+    return {name: list(specs()) for name, specs in _render_topics_module().CONSUMERS.items()}
 
 
 MAX_REPLICAS = {"sensors": 12}

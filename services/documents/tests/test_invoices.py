@@ -14,7 +14,7 @@ from kommune.testing.service import Personas, assert_problem
 
 from .conftest import DocDb, Staff
 
-SUITE = Path(__file__).resolve().parents[4] / "shared" / "data" / "xrechnung-testsuite"
+SUITE = Path(__file__).resolve().parent / "data" / "xrechnung-testsuite"  # in the repository
 INVOICES = sorted(SUITE.glob("*.xml"))
 XML = {"Content-Type": "application/xml"}
 
