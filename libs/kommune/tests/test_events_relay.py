@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 import uuid
 from collections import defaultdict
@@ -17,7 +16,7 @@ from kommune.db import transaction
 from kommune.events.envelope import decode
 from kommune.events.outbox import Outbox
 from kommune.events.relay import OutboxRelay
-from kommune.testing.conditions import wait_until
+from kommune.testing.conditions import no_tasks_left_behind, wait_until
 from kommune.testing.infra import KafkaProbe, LocalKafka, kafka_events
 
 if TYPE_CHECKING:
@@ -143,26 +142,24 @@ async def test_notify_wakes_the_relay_and_stop_is_prompt(
     events_db: EventsDb, kafka_bootstrap_servers: str, kafka_topic: Any, make_event: MakeEvent
 ) -> None:
     topic = await kafka_topic("relay.notify")
-    tasks_before = asyncio.all_tasks()
     # Polling every 60 s: only LISTEN/NOTIFY can deliver within the test's few seconds.
     relay = _relay(events_db, kafka_bootstrap_servers, poll_interval=60.0)
-    await relay.start()
-    try:
-        await wait_until(lambda: _is_leader(relay))
-        async with KafkaProbe(kafka_bootstrap_servers, topic) as probe:
-            ev = make_event(topic, "n", {"hello": "world"})
+    with no_tasks_left_behind():
+        await relay.start()
+        try:
+            await wait_until(lambda: _is_leader(relay))
+            async with KafkaProbe(kafka_bootstrap_servers, topic) as probe:
+                ev = make_event(topic, "n", {"hello": "world"})
+                started = time.monotonic()
+                await events_db.add_events(ev)
+                [received] = await probe.events(timeout=10)
+                assert received.id == str(ev.id)
+                assert time.monotonic() - started < 30  # the poll would take 60 s
+        finally:
             started = time.monotonic()
-            await events_db.add_events(ev)
-            [received] = await probe.events(timeout=10)
-            assert received.id == str(ev.id)
-            assert time.monotonic() - started < 30  # the poll would take 60 s
-    finally:
-        started = time.monotonic()
-        await relay.stop()
-        stop_took = time.monotonic() - started
+            await relay.stop()
+            stop_took = time.monotonic() - started
     assert stop_took < 3
-    leftovers = [t for t in asyncio.all_tasks() - tasks_before if not t.done()]
-    assert leftovers == [asyncio.current_task()] or leftovers == [], leftovers
 
 
 def _publish_errors(relay: OutboxRelay) -> float:

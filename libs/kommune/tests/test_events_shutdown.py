@@ -12,8 +12,6 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from aiokafka import AIOKafkaProducer
@@ -27,7 +25,7 @@ from kommune.events.relay import OutboxRelay
 from kommune.events.shutdown import stop_kafka_client
 from kommune.events.topics import TopicProvisioner, TopicSpec
 from kommune.health import HealthChecks
-from kommune.testing.conditions import wait_until
+from kommune.testing.conditions import no_tasks_left_behind, wait_until
 from kommune.testing.infra import kafka_events, unique_group, unique_topic
 
 if TYPE_CHECKING:
@@ -36,15 +34,6 @@ if TYPE_CHECKING:
 GRACE = 4.5
 """What a stop may take beyond its budget: the abort's short graces (three of 1 s at most) and
 scheduling slack on a loaded machine. Without the bounded stop these took 30-40 s or for ever."""
-
-
-@contextmanager
-def no_new_tasks_left() -> Iterator[None]:
-    """Fails if a task created inside the block is still running at its end."""
-    before = asyncio.all_tasks()
-    yield
-    left = [t for t in asyncio.all_tasks() - before if not t.done()]
-    assert left == [], [t.get_coro() for t in left]
 
 
 async def test_consumer_stops_while_its_offset_commit_hangs(
@@ -78,7 +67,7 @@ async def test_consumer_stops_while_its_offset_commit_hangs(
         handled.set()
 
     spec = ConsumerSpec(group_id=unique_group("shutdown"), topics=[topic], handler=handler)
-    with no_new_tasks_left(), capture_logs() as logs:
+    with no_tasks_left_behind(), capture_logs() as logs:
         runner = ConsumerRunner(
             spec, sessionmaker=events_db.sessionmaker, bootstrap_servers=kafka_bootstrap_servers
         )
@@ -121,7 +110,7 @@ async def test_relay_stops_while_a_send_waits_for_the_broker(
         poll_interval=0.2,
     )
     warm_up, frozen = make_event(topic, "w", {"n": 0}), make_event(topic, "f", {"n": 1})
-    with no_new_tasks_left(), capture_logs() as logs:
+    with no_tasks_left_behind(), capture_logs() as logs:
         await relay.start()
         try:
             await events_db.add_events(warm_up)  # producer up, topic metadata known
@@ -185,7 +174,7 @@ async def test_producer_stop_with_a_record_in_flight(
     kafka_bootstrap_servers: str, kafka_topic: Any, paused_broker: PausedBroker
 ) -> None:
     topic = await kafka_topic("shutdown.producer", partitions=1)
-    with no_new_tasks_left(), capture_logs() as logs:
+    with no_tasks_left_behind(), capture_logs() as logs:
         producer = AIOKafkaProducer(
             bootstrap_servers=kafka_bootstrap_servers, enable_idempotence=True
         )
@@ -211,7 +200,7 @@ async def test_readiness_client_closes_while_a_probe_waits(
     kafka_bootstrap_servers: str, paused_broker: PausedBroker
 ) -> None:
     health = HealthChecks(engine=None, kafka_bootstrap=kafka_bootstrap_servers, timeout=30.0)
-    with no_new_tasks_left():
+    with no_tasks_left_behind():
         assert (await health.check_kafka())["status"] == "ok"
         health._kafka_cached = None  # the next probe must ask the broker
         paused_broker.pause()
@@ -238,7 +227,7 @@ async def test_topic_provisioner_stops_while_the_admin_request_waits(
     provisioner = TopicProvisioner(
         kafka_bootstrap_servers, [TopicSpec(unique_topic("shutdown.admin"))]
     )
-    with no_new_tasks_left():
+    with no_tasks_left_behind():
         paused_broker.pause()
         try:
             await provisioner.start()

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 import structlog
+import uvicorn
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import StreamingResponse
 from prometheus_client import REGISTRY, generate_latest
@@ -277,6 +278,9 @@ async def test_access_log_is_one_json_line_with_request_context(
 
 
 def test_configure_logging_is_idempotent_and_routes_stdlib() -> None:
+    # Another server in the process (a test's webhook receiver, say) left uvicorn's loggers at
+    # its own level; ours must not inherit it.
+    uvicorn.Config(make_app(service="other"), log_level="warning")
     configure_logging("INFO", json=True, service="svc-a")
     configure_logging("INFO", json=True, service="svc-a")
     configure_logging("INFO", json=True, service="svc-b")

@@ -7,9 +7,8 @@ ends, every outbox row written by the tests is checked against its JSON Schema.
 
 from __future__ import annotations
 
-import asyncio
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,11 +16,8 @@ from typing import Any
 import httpx
 import pytest
 import pytest_asyncio
-from aiokafka import AIOKafkaProducer
 
 from kommune.auth.dev_issuer import DevIssuer
-from kommune.events.envelope import encode
-from kommune.events.outbox import DomainEvent
 from kommune.testing.auth import lifespan_client
 from kommune.testing.infra import CreateDatabase, unique_group
 from kommune.testing.service import (
@@ -44,9 +40,7 @@ __all__ = [
     "Personas",
     "assert_problem",
     "dog_data",
-    "produce",
     "snapshot",
-    "wait_for",
 ]
 
 ALEMBIC_INI = Path(__file__).resolve().parents[1] / "alembic.ini"
@@ -230,35 +224,3 @@ SNAPSHOT_TABLES = (
 async def snapshot(db: Db) -> dict[str, int]:
     """Row counts a refused request must leave as they are."""
     return await db.counts(*SNAPSHOT_TABLES)
-
-
-async def wait_for(
-    condition: Callable[[], Awaitable[Any]],
-    *,
-    timeout: float = 30.0,  # noqa: ASYNC109 (a test helper's deadline)
-    interval: float = 0.1,
-) -> Any:
-    """Poll ``condition`` until it returns something truthy; fail at the deadline."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while True:
-        result = await condition()
-        if result:
-            return result
-        if loop.time() > deadline:
-            raise AssertionError(f"condition not met within {timeout} s")
-        await asyncio.sleep(interval)
-
-
-async def produce(bootstrap: str, *records: tuple[str, DomainEvent, str]) -> None:
-    """Publish CloudEvents (binary mode, as the platform's relays do) onto physical topics."""
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True)
-    await producer.start()
-    try:
-        for topic, event, source in records:
-            encoded = encode(event, source)
-            await producer.send_and_wait(
-                topic, encoded.value, key=encoded.key, headers=encoded.headers
-            )
-    finally:
-        await producer.stop()

@@ -10,10 +10,12 @@ import httpx
 
 from kommune.events.outbox import DomainEvent
 from kommune.events.topics import physical_topic
+from kommune.testing.conditions import wait_until
+from kommune.testing.infra import produce_events
 from kommune_egov import events
 from kommune_egov.settings import EgovSettings
 
-from .conftest import Api, Cast, Db, produce, wait_for
+from .conftest import Api, Cast, Db
 
 
 def alert_event(alert_id: uuid.UUID, kind: str = "waste_container_full") -> DomainEvent:
@@ -59,14 +61,16 @@ async def test_a_sensor_alert_delivered_twice_opens_one_work_order(
     # The same alert again under a new event id (a producer that retried after a crash).
     republished = alert_event(alert_id)
     topic = physical_topic(settings.kafka_topic_prefix, events.SENSOR_ALERT_TOPIC)
-    await produce(
+    await produce_events(
         kafka_bootstrap_servers,
         (topic, event, "/kommune/sensors"),
         (topic, event, "/kommune/sensors"),
         (topic, republished, "/kommune/sensors"),
     )
     # One key, one partition, in order: once the last copy is in the inbox, all were handled.
-    await wait_for(lambda: inbox_has(db, "sensor-alerts", str(event.id), str(republished.id)))
+    await wait_until(
+        lambda: inbox_has(db, "sensor-alerts", str(event.id), str(republished.id)), deadline=30
+    )
     rows = await db.rows(
         "SELECT id, service_code, department, origin, status, latitude, data"
         " FROM applications WHERE source_alert_id = :id",
@@ -106,8 +110,8 @@ async def test_schoolyard_activity_goes_to_the_ordnungsamt(
     alert_id = uuid.uuid4()
     event = alert_event(alert_id, "schoolyard_night_activity")
     topic = physical_topic(settings.kafka_topic_prefix, events.SENSOR_ALERT_TOPIC)
-    await produce(kafka_bootstrap_servers, (topic, event, "/kommune/sensors"))
-    await wait_for(lambda: inbox_has(db, "sensor-alerts", str(event.id)))
+    await produce_events(kafka_bootstrap_servers, (topic, event, "/kommune/sensors"))
+    await wait_until(lambda: inbox_has(db, "sensor-alerts", str(event.id)), deadline=30)
     [row] = await db.rows(
         "SELECT service_code, department FROM applications WHERE source_alert_id = :id",
         id=alert_id,
@@ -148,12 +152,12 @@ async def test_the_file_number_appears_on_the_case(
     event = filed_event(created["id"], "022.31-2026/0042")
     stranger = filed_event(str(uuid.uuid4()), "022.31-2026/9999")  # not an application of ours
     topic = physical_topic(settings.kafka_topic_prefix, events.FILING_TOPIC)
-    await produce(
+    await produce_events(
         kafka_bootstrap_servers,
         (topic, event, "/kommune/documents"),
         (topic, stranger, "/kommune/documents"),
     )
-    await wait_for(lambda: inbox_has(db, "filing", str(event.id), str(stranger.id)))
+    await wait_until(lambda: inbox_has(db, "filing", str(event.id), str(stranger.id)), deadline=30)
     for persona in (cast.citizen, cast.buergeramt):
         response = await client.get(
             f"/api/v1/applications/{created['id']}", headers=persona.headers

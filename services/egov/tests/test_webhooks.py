@@ -4,8 +4,6 @@ HTTP to a receiver on loopback."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
 import uuid
 from collections.abc import AsyncIterator
@@ -14,17 +12,18 @@ from typing import Any
 
 import httpx
 import pytest_asyncio
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from kommune.db import create_engine, create_sessionmaker
+from kommune.testing.conditions import wait_until
+from kommune.testing.servers import RunningServer
 from kommune_egov.webhooks.dispatcher import DispatcherConfig, WebhookDispatcher
 from kommune_egov.webhooks.signing import SIGNATURE_HEADER, verify
 
-from .conftest import Api, Cast, Db, Personas, assert_problem, wait_for
+from .conftest import Api, Cast, Db, Personas, assert_problem
 
 STATUS_CHANGED = "de.kommune.egov.application.status_changed.v1"
 
@@ -58,21 +57,9 @@ async def receiver() -> AsyncIterator[Receiver]:
         return Response(status_code=204)
 
     app = Starlette(routes=[Route("/hook", hook, methods=["POST"])])
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off")
-    )
-    task = asyncio.create_task(server.serve())
-    await wait_for(lambda: _started(server), timeout=10)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    state.url = f"http://127.0.0.1:{port}/hook"
-    yield state
-    server.should_exit = True
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
-
-
-async def _started(server: uvicorn.Server) -> bool:
-    return server.started
+    async with RunningServer(app) as server:
+        state.url = f"{server.url}/hook"
+        yield state
 
 
 @pytest_asyncio.fixture(loop_scope="session")
@@ -119,7 +106,7 @@ async def test_status_changes_are_delivered_signed_and_retried(
         first, second = dispatchers
         # The receiver is down for the first attempt: the delivery waits in the queue.
         receiver.fail_next = 1
-        await wait_for(lambda: _attempted(first))
+        await wait_until(lambda: _attempted(first), deadline=30)
         [row] = await db.rows(
             "SELECT d.status, d.attempts, d.next_attempt_at > now() AS later, d.last_status_code"
             " FROM webhook_deliveries d WHERE d.subscription_id = :id",
@@ -128,7 +115,7 @@ async def test_status_changes_are_delivered_signed_and_retried(
         assert row == {"status": "pending", "attempts": 1, "later": True, "last_status_code": 503}
         # The first dispatcher is gone (a restart); another one delivers from the queue.
         await first.stop()
-        await wait_for(lambda: _delivered(second, db, webhook["id"]), timeout=20)
+        await wait_until(lambda: _delivered(second, db, webhook["id"]), deadline=20)
         [(headers, body)] = [(h, b) for h, b in receiver.received if created["id"] in b.decode()]
         assert verify(secret, headers[SIGNATURE_HEADER.lower()], body)
         assert not verify("another-secret", headers[SIGNATURE_HEADER.lower()], body)
@@ -177,7 +164,7 @@ async def test_a_delivery_that_keeps_failing_gives_up(
             )
             return bool(status == "failed")
 
-        await wait_for(failed, timeout=20)
+        await wait_until(failed, deadline=20)
         row = (
             await db.rows(
                 "SELECT attempts, last_error FROM webhook_deliveries WHERE subscription_id = :id",

@@ -2,31 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from typing import Any
 
 import httpx
 
 from kommune.events.topics import physical_topic
+from kommune.testing.conditions import wait_until
 from kommune.testing.contracts import AssertEventValid
 from kommune.testing.infra import OpenProbe
 from kommune_ideas import events
 
 from .conftest import Db, Personas, assert_problem, idea_body
-
-
-async def wait_for(predicate: Any, *, within: float = 45.0, interval: float = 0.2) -> Any:
-    """Poll ``predicate`` (async, returns a truthy value when done) until it holds."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + within
-    while True:
-        value = await predicate()
-        if value:
-            return value
-        if loop.time() > deadline:
-            raise AssertionError("condition not reached in time")
-        await asyncio.sleep(interval)
 
 
 async def test_acceptance_scenario(
@@ -170,7 +157,7 @@ async def test_acceptance_scenario(
         mine = [e for e in entries if e["idea_id"] == idea_id]
         return mine if len(mine) == 2 else []
 
-    entries = await wait_for(chronicle_entries)
+    entries = await wait_until(chronicle_entries, deadline=45)
     kinds = {e["kind"]: e for e in entries}
     assert set(kinds) == {"decision_taken", "idea_implemented"}
     implemented = kinds["idea_implemented"]

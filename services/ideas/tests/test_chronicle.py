@@ -7,17 +7,16 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
-from aiokafka import AIOKafkaProducer
 
-from kommune.events.envelope import encode
 from kommune.events.outbox import DomainEvent
 from kommune.events.topics import physical_topic
+from kommune.testing.conditions import wait_until
 from kommune.testing.contracts import AssertEventValid
+from kommune.testing.infra import produce_events
 from kommune_ideas import events
 from kommune_ideas.settings import IdeasSettings
 
 from .conftest import Db, Personas, assert_problem
-from .test_acceptance import wait_for
 
 
 async def test_news_with_comments_and_one_level_of_replies(
@@ -96,19 +95,6 @@ async def test_bad_news_is_422(client: httpx.AsyncClient, people: Personas, db: 
     assert await db.snapshot() == before
 
 
-async def produce(bootstrap: str, *records: tuple[str, DomainEvent, str]) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True)
-    await producer.start()
-    try:
-        for topic, event, source in records:
-            encoded = encode(event, source)
-            await producer.send_and_wait(
-                topic, encoded.value, key=encoded.key, headers=encoded.headers
-            )
-    finally:
-        await producer.stop()
-
-
 def announcement(service_id: uuid.UUID, name: str) -> DomainEvent:
     return DomainEvent(
         topic=events.EGOV_SERVICE_TOPIC,
@@ -142,7 +128,7 @@ async def test_an_announcement_delivered_twice_makes_one_entry(
     marker = announcement(service_id, "Marker")
     # egov's side of the contract: its logical topic, in this session's namespace.
     egov_topic = physical_topic(settings.kafka_topic_prefix, settings.egov_service_topic)
-    await produce(
+    await produce_events(
         kafka_bootstrap_servers,
         (egov_topic, event, "/kommune/egov"),
         (egov_topic, event, "/kommune/egov"),
@@ -154,7 +140,7 @@ async def test_an_announcement_delivered_twice_makes_one_entry(
             "SELECT id FROM chronicle_entries WHERE source_event_id = :id", id=str(marker.id)
         )
 
-    await wait_for(marker_entry)
+    await wait_until(marker_entry, deadline=45)
     rows = await db.rows(
         "SELECT id, kind, title, link_url FROM chronicle_entries WHERE source_event_id = :id",
         id=str(event.id),
@@ -197,7 +183,7 @@ async def test_events_about_ideas_of_another_database_are_skipped(
             "changed_at": datetime.now(UTC).isoformat(),
         },
     )
-    await produce(
+    await produce_events(
         kafka_bootstrap_servers,
         (physical_topic(settings.kafka_topic_prefix, events.IDEA_TOPIC), event, events.SOURCE),
     )
@@ -209,7 +195,7 @@ async def test_events_about_ideas_of_another_database_are_skipped(
             group=f"{settings.consumer_group_prefix}.chronicle",
         )
 
-    await wait_for(claimed)
+    await wait_until(claimed, deadline=45)
     assert (
         await db.scalar("SELECT count(*) FROM chronicle_entries WHERE idea_id = :id", id=stranger)
         == 0

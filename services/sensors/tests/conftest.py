@@ -3,10 +3,8 @@ partition maintenance running against Kafka and PostgreSQL) and a token per pers
 
 from __future__ import annotations
 
-import asyncio
-import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +13,7 @@ import pytest
 import pytest_asyncio
 
 from kommune.testing.auth import lifespan_client
+from kommune.testing.conditions import wait_until
 from kommune.testing.infra import CreateDatabase, unique_group
 from kommune.testing.service import (
     Db,
@@ -26,21 +25,10 @@ from kommune.testing.service import (
 from kommune_sensors.main import create_app
 from kommune_sensors.settings import SensorsSettings
 
-__all__ = ["ALEMBIC_INI", "Api", "assert_problem", "wait_for"]
+__all__ = ["ALEMBIC_INI", "DEADLINE_SECONDS", "Api", "assert_problem"]
 
 ALEMBIC_INI = Path(__file__).resolve().parents[1] / "alembic.ini"
 DEADLINE_SECONDS = 30.0
-
-
-async def wait_for(
-    condition: Callable[[], Awaitable[bool]], what: str, deadline: float = DEADLINE_SECONDS
-) -> None:
-    """Wait until ``condition()`` holds (the writer is asynchronous by design), or fail."""
-    end = time.monotonic() + deadline
-    while not await condition():
-        if time.monotonic() > end:
-            pytest.fail(f"timed out after {deadline:.0f} s waiting for {what}")
-        await asyncio.sleep(0.05)
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
@@ -138,7 +126,11 @@ class Api:
         async def arrived() -> bool:
             return await self.stored(datastream_id) >= expected
 
-        await wait_for(arrived, f"{expected} readings of datastream {datastream_id}")
+        await wait_until(
+            arrived,
+            what=f"{expected} readings of datastream {datastream_id}",
+            deadline=DEADLINE_SECONDS,
+        )
 
 
 @pytest.fixture

@@ -8,11 +8,12 @@ from typing import Any
 import httpx
 
 from kommune.db import create_sessionmaker, transaction
+from kommune.testing.conditions import wait_until
 from kommune.testing.contracts import AssertEventValid
 from kommune.testing.service import Db, Personas, assert_problem
 from kommune_sensors.alerts.service import evaluate_fill_levels
 
-from .conftest import Api, wait_for
+from .conftest import DEADLINE_SECONDS, Api
 
 URL = "/api/v1/sensors/observations"
 
@@ -56,7 +57,9 @@ async def test_one_alert_per_episode_with_its_events(
         found = await alerts_of(db, stream["id"])
         return bool(found) and found[-1]["resolved_at"] is not None
 
-    await wait_for(resolved, "the container alert to be raised and resolved")
+    await wait_until(
+        resolved, what="the container alert to be raised and resolved", deadline=DEADLINE_SECONDS
+    )
     [alert] = await alerts_of(db, stream["id"])
     assert alert["value"] == 85
     assert alert["threshold"] == 80
@@ -84,7 +87,7 @@ async def test_one_alert_per_episode_with_its_events(
     async def second() -> bool:
         return len(await alerts_of(db, stream["id"])) == 2
 
-    await wait_for(second, "the second episode's alert")
+    await wait_until(second, what="the second episode's alert", deadline=DEADLINE_SECONDS)
     listed = await client.get(
         "/api/v1/sensors/alerts",
         params={"open": "true", "thing_id": container["id"]},

@@ -140,9 +140,14 @@ def _handler_installed() -> bool:
 
 
 def _quiet_uvicorn() -> None:
-    """Route uvicorn's loggers to the root handler; its access log is replaced by ours."""
+    """Route uvicorn's loggers to the root handler, at the root's level; ours is the access log.
+
+    A ``uvicorn.Config(log_level=...)`` anywhere in the process sets these loggers' levels, and
+    they would otherwise outlive it.
+    """
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         logger = logging.getLogger(name)
         logger.handlers.clear()
         logger.propagate = True
+        logger.setLevel(logging.NOTSET)
     logging.getLogger("uvicorn.access").setLevel(logging.WARNING)

@@ -45,11 +45,12 @@ import asyncpg  # type: ignore[import-untyped]
 import pytest
 import pytest_asyncio
 import structlog
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from sqlalchemy.engine import make_url
 
-from kommune.events.envelope import ReceivedEvent, decode
+from kommune.events.envelope import ReceivedEvent, decode, encode
+from kommune.events.outbox import DomainEvent
 from kommune.events.topics import TopicSpec, ensure_topics, validate_topic_prefix
 from kommune.telemetry.logging import never_cache_loggers
 
@@ -392,6 +393,22 @@ async def topic_partitions(bootstrap_servers: str, topic: str, *, wait: float = 
 
 
 # ---- reading what arrived ----------------------------------------------------------------------
+
+
+async def produce_events(bootstrap_servers: str, *records: tuple[str, DomainEvent, str]) -> None:
+    """Publish ``(physical topic, event, source)`` records as the relays do (CloudEvents in
+    binary mode, keyed by aggregate), each acknowledged: another service's events, for the
+    consumer tests."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap_servers, enable_idempotence=True)
+    await producer.start()
+    try:
+        for topic, event, source in records:
+            encoded = encode(event, source)
+            await producer.send_and_wait(
+                topic, encoded.value, key=encoded.key, headers=encoded.headers
+            )
+    finally:
+        await producer.stop()
 
 
 class KafkaProbe:
