@@ -26,6 +26,7 @@ from kommune_sensors.devices.models import Datastream
 from kommune_sensors.sta.entities import ORDER, SETS, EntitySet
 from kommune_sensors.sta.filter import FilterError, compile_filter
 from kommune_sensors.sta.serialize import serialize
+from kommune_sensors.sta.update import remove, update
 from kommune_sensors.sta.write import MayWrite, create
 
 PREFIX = "/sta/v1.1"
@@ -185,6 +186,48 @@ async def create_entity(
     resource_path: str, request: Request, session: DbSession, principal: MayWrite
 ) -> Response:
     return await create(resource_path, request, session, principal, _base_url(request))
+
+
+_ENTITY_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/json": {"schema": {"type": "object"}}},
+    }
+}
+
+
+@router.patch(
+    "/{resource_path:path}",
+    summary="Update an entity: the members sent (operator, admin)",
+    openapi_extra=_ENTITY_BODY,
+)
+async def patch_entity(
+    resource_path: str, request: Request, session: DbSession, principal: MayWrite
+) -> Response:
+    return await update(
+        resource_path, request, session, principal, _base_url(request), replace=False
+    )
+
+
+@router.put(
+    "/{resource_path:path}",
+    summary="Replace an entity: members not sent get their defaults (operator, admin)",
+    openapi_extra=_ENTITY_BODY,
+)
+async def put_entity(
+    resource_path: str, request: Request, session: DbSession, principal: MayWrite
+) -> Response:
+    return await update(
+        resource_path, request, session, principal, _base_url(request), replace=True
+    )
+
+
+@router.delete(
+    "/{resource_path:path}",
+    summary="Delete an entity and what depends on it (operator, admin)",
+)
+async def delete_entity(resource_path: str, session: DbSession, principal: MayWrite) -> Response:
+    return await remove(resource_path, session)
 
 
 async def _require_visible(
