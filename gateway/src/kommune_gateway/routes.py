@@ -97,6 +97,9 @@ ROUTES: tuple[Route, ...] = (
     # batches of thousands of readings (the service's SENSORS_INGEST_MAX_BODY_BYTES is the same)
     Route(prefix="/api/v1/sensors/observations", upstream="sensors", max_body_bytes=16 * MiB),
     Route(prefix="/sta", upstream="sensors", public_methods=READ_METHODS),
+    Route(prefix="/api/v1/social", upstream="sensors"),
+    # the DCAT-AP.de catalogue and its CSV/JSON datasets: for everyone
+    Route(prefix="/api/v1/opendata", upstream="sensors", public_methods=READ_METHODS),
 )
 
 

@@ -10,8 +10,10 @@ from kommune_sensors import events
 from kommune_sensors.alerts.api import router as alerts_router
 from kommune_sensors.devices.api import router as devices_router
 from kommune_sensors.ingestion.api import router as ingestion_router
+from kommune_sensors.opendata.api import router as opendata_router
 from kommune_sensors.runtime import sensors_lifespan
 from kommune_sensors.settings import SensorsSettings
+from kommune_sensors.social.api import router as social_router
 from kommune_sensors.sta.api import router as sta_router
 
 DESCRIPTION = """\
@@ -21,7 +23,14 @@ Devices authenticate with their `X-API-Key`; people with a bearer token. The OGC
 API 1.1 (read) is at `/sta/v1.1`: anonymous callers see published things' data, staff all.
 """
 
-ROUTERS = (devices_router, ingestion_router, alerts_router, sta_router)
+ROUTERS = (
+    devices_router,
+    ingestion_router,
+    alerts_router,
+    sta_router,
+    social_router,
+    opendata_router,
+)
 INGEST_PATH = "/api/v1/sensors/observations"
 
 
