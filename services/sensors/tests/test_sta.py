@@ -66,6 +66,7 @@ async def test_service_root_lists_sets_and_conformance(client: httpx.AsyncClient
     ]
     assert body["value"][0]["url"].endswith("/sta/v1.1/Things")
     assert any("datamodel" in c for c in body["serverSettings"]["conformance"])
+    assert any(c.endswith("/create-update-delete") for c in body["serverSettings"]["conformance"])
 
 
 async def test_anonymous_callers_see_published_things_only(

@@ -105,6 +105,12 @@ async def test_patch_changes_only_what_is_sent_and_put_replaces(
     )
     assert response.json()["metadata"] == "https://x.test/s.pdf"
     prop = f"{STA}/ObservedProperties({refs['observed_property']})"
+    taken = (await client.get(f"{prop}", headers=operator)).json()["definition"]
+    other_prop = (await make_thing(client, operator))["observed_property"]
+    response = await client.patch(
+        f"{STA}/ObservedProperties({other_prop})", json={"definition": taken}, headers=operator
+    )
+    assert_problem(response, 409)  # definitions are unique: the observed property is reused
     response = await client.patch(prop, json={"description": "Prozent"}, headers=operator)
     assert response.json()["description"] == "Prozent"
 

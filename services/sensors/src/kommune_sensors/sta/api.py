@@ -48,6 +48,7 @@ CONFORMANCE = [
     "http://www.opengis.net/spec/iot_sensing/1.1/req/datamodel",
     "http://www.opengis.net/spec/iot_sensing/1.1/req/resource-path/resource-path-to-entities",
     "http://www.opengis.net/spec/iot_sensing/1.1/req/request-data",
+    "http://www.opengis.net/spec/iot_sensing/1.1/req/create-update-delete",
 ]
 _PATH = re.compile(r"([A-Za-z]+)(?:\((\d{1,18})\))?(?:/([A-Za-z]+))?")
 _ORDER_ITEM = re.compile(r"\s*([A-Za-z@./]+)(?:\s+(asc|desc))?\s*", re.IGNORECASE)
