@@ -20,7 +20,9 @@ DESCRIPTION = """\
 Smart-city sensors of the Digitale Kommune Heidenheim: the device registry (things, datastreams,
 device keys), high-volume ingestion of anonymous readings (Kafka, then PostgreSQL in batches).
 Devices authenticate with their `X-API-Key`; people with a bearer token. The OGC SensorThings
-API 1.1 (read) is at `/sta/v1.1`: anonymous callers see published things' data, staff all.
+API 1.1 is at `/sta/v1.1`: anonymous callers read published things' data, staff all, operators
+write. The "Ich für uns" social map is at `/api/v1/social`, open data (DCAT-AP.de) at
+`/api/v1/opendata`.
 """
 
 ROUTERS = (
