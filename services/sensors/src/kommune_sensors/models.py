@@ -15,6 +15,7 @@ from kommune_sensors.devices.models import (
     ThingLocation,
 )
 from kommune_sensors.ingestion.models import Observation, ObservationDaily, ObservationHourly
+from kommune_sensors.social.models import SocialRecord
 
 metadata = Base.metadata
 outbox, inbox = add_event_tables(metadata)
@@ -29,6 +30,7 @@ __all__ = [
     "ObservationHourly",
     "ObservedProperty",
     "Sensor",
+    "SocialRecord",
     "Thing",
     "ThingLocation",
     "inbox",
