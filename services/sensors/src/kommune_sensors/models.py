@@ -15,6 +15,7 @@ from kommune_sensors.devices.models import (
     ThingLocation,
 )
 from kommune_sensors.ingestion.models import Observation, ObservationDaily, ObservationHourly
+from kommune_sensors.schoolyards.models import SchoolyardWatch
 
 metadata = Base.metadata
 outbox, inbox = add_event_tables(metadata)
@@ -28,6 +29,7 @@ __all__ = [
     "ObservationDaily",
     "ObservationHourly",
     "ObservedProperty",
+    "SchoolyardWatch",
     "Sensor",
     "Thing",
     "ThingLocation",

@@ -18,6 +18,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 FULL = 100.0
 SECONDS_PER_DAY = 86_400
+MIN_RATE_SPAN = timedelta(hours=6)
+"""Readings since the emptying must span this much for a rate: right after an emptying two or
+three readings with a sensor's jitter would give any slope at all."""
 
 CYCLES = text(
     """
@@ -31,7 +34,8 @@ WITH readings AS (
     FROM readings GROUP BY datastream_id
 )
 SELECT r.datastream_id, e.emptied_at, count(*) AS n,
-       regr_slope(r.v, extract(epoch FROM r.t)) AS slope
+       regr_slope(r.v, extract(epoch FROM r.t)) AS slope,
+       extract(epoch FROM max(r.t) - min(r.t)) AS span
 FROM readings r JOIN emptied e USING (datastream_id)
 WHERE e.emptied_at IS NULL OR r.t >= e.emptied_at
 GROUP BY r.datastream_id, e.emptied_at
@@ -65,8 +69,9 @@ async def fill_cycles(
         },
     )
     cycles: dict[int, FillCycle] = {}
-    for stream_id, emptied_at, count, slope in rows.all():
-        rate = None if slope is None or count < 2 else round(slope * SECONDS_PER_DAY, 3)
+    for stream_id, emptied_at, count, slope, span in rows.all():
+        known = slope is not None and count >= 2 and span >= MIN_RATE_SPAN.total_seconds()
+        rate = round(slope * SECONDS_PER_DAY, 3) if known else None
         cycles[int(stream_id)] = FillCycle(emptied_at, rate)
     return cycles
 
