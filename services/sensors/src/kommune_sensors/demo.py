@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
 import asyncpg  # type: ignore[import-untyped]
-import structlog
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -41,8 +40,6 @@ from kommune_sensors.ingestion.writer import Row, store
 from kommune_sensors.schoolyards.service import evaluate_schoolyards
 from kommune_sensors.settings import SensorsSettings
 from kommune_sensors.simulator import SimThing, Simulation, simulate
-
-log = structlog.get_logger(__name__)
 
 DEMO_SEED = 2026
 DEMO_DAYS = 21
@@ -164,7 +161,9 @@ async def load(loader: DemoLoader) -> None:
     settings = SensorsSettings()
     simulation = simulate(DEMO_SEED, datetime.now(UTC), days=DEMO_DAYS)
     loaded = await load_simulation(loader.sessionmaker, settings, simulation)
-    log.info("sensors_demo", things_created=loaded.created, readings=loaded.readings)
+    loader.created["things"] += loaded.created
+    loader.kept["things"] += len(loaded.things) - loaded.created
+    loader.created["observations"] += loaded.readings
 
 
 if __name__ == "__main__":
