@@ -210,3 +210,23 @@ async def test_loading_again_stores_and_raises_nothing_new(
     assert (again.created, again.readings) == (0, 0)
     after = await db.scalar("SELECT count(*) FROM alerts WHERE thing_id = ANY(:ids)", ids=ids)
     assert after == before
+
+
+async def test_containers_full_now_have_one_open_alert(
+    week: tuple[Simulation, Loaded], db: Db, settings: SensorsSettings
+) -> None:
+    simulation, loaded = week
+    full = 0
+    for key in simulation.containers:
+        level = simulation.readings[f"{key}/fill"][-1][1]
+        alerts = await db.rows(
+            "SELECT value, resolved_at FROM alerts WHERE thing_id = :id "
+            "AND kind = 'waste_container_full'",
+            id=loaded.things[key],
+        )
+        if level >= settings.waste_full_threshold:
+            full += 1
+            assert alerts == [{"value": level, "resolved_at": None}]
+        else:
+            assert alerts == []
+    assert full >= 1  # the jammed container

@@ -146,11 +146,13 @@ async def load_simulation(
         for start in range(0, len(rows), 20_000):
             stored = await store(conn, rows[start : start + 20_000], known)
             loaded.readings += stored.count
-            if stored.fill_levels:
+            # Only each container's newest level: a container full now gets its open alert;
+            # replaying weeks of episodes would stamp them all "now" (the waste rule's clock)
+            # and send subscribers a burst of alerts raised and resolved at once.
+            newest = {stream: levels[-1:] for stream, levels in stored.fill_levels.items()}
+            if newest:
                 async with transaction(sessions) as session:
-                    await evaluate_fill_levels(
-                        session, stored.fill_levels, settings.waste_full_threshold
-                    )
+                    await evaluate_fill_levels(session, newest, settings.waste_full_threshold)
     finally:
         await conn.close()
     await evaluate_schoolyards(sessions, settings)
