@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from kommune.testing.service import Db, Personas, assert_problem
-from kommune_sensors.social.districts import DISTRICTS, canonical
+from kommune_sensors.districts import DISTRICTS, canonical
 
 RECORDS = "/api/v1/social/records"
 MAP = "/api/v1/social/districts"

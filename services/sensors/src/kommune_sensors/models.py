@@ -15,6 +15,7 @@ from kommune_sensors.devices.models import (
     ThingLocation,
 )
 from kommune_sensors.ingestion.models import Observation, ObservationDaily, ObservationHourly
+from kommune_sensors.schoolyards.models import SchoolyardWatch
 from kommune_sensors.social.models import SocialRecord
 
 metadata = Base.metadata
@@ -29,6 +30,7 @@ __all__ = [
     "ObservationDaily",
     "ObservationHourly",
     "ObservedProperty",
+    "SchoolyardWatch",
     "Sensor",
     "SocialRecord",
     "Thing",

@@ -22,7 +22,7 @@ from kommune.routing import service_router
 from kommune.schemas import InputModel, OutputModel
 from kommune_sensors.access import Permission, requires
 from kommune_sensors.clock import utc_now
-from kommune_sensors.social.districts import DISTRICTS, canonical
+from kommune_sensors.districts import DISTRICTS, canonical
 from kommune_sensors.social.models import SocialRecord
 from kommune_sensors.social.service import MINIMUM, monthly
 

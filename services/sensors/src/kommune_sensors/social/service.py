@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kommune_sensors.social.districts import DISTRICTS
+from kommune_sensors.districts import DISTRICTS
 from kommune_sensors.social.models import SocialRecord
 from kommune_sensors.suppression import MINIMUM, publishable
 

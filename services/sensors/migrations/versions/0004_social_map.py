@@ -1,7 +1,7 @@
 """social map: anonymous counts of help offers and requests per district and day
 
-Revision ID: 0006_social_map
-Revises: 0002
+Revision ID: 0004
+Revises: 0003
 Create Date: 2026-11-29 13:00:00.000000+00:00
 """
 
@@ -10,8 +10,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0006_social_map"
-down_revision: str | None = "0002"
+revision: str = "0004"
+down_revision: str | None = "0003"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
