@@ -76,11 +76,16 @@ class Disposed:
     """Hashes no version refers to any more: removed from the store after the commit."""
 
 
-def _write_package(target: Path, metadata: bytes, contents: list[tuple[Path, str]]) -> None:
+def _write_package(
+    target: Path, metadata: bytes, store: ContentStore, contents: list[tuple[DocumentVersion, str]]
+) -> None:
+    """The ZIP, content copied piece by piece from the store (whichever backend)."""
     with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_STORED) as package:
         package.writestr("xdomea_0503.xml", metadata)
-        for path, name in contents:
-            package.write(path, name)
+        for version, name in contents:
+            with package.open(name, "w", force_zip64=version.size >= zipfile.ZIP64_LIMIT) as out:
+                for piece in store.chunks(version.sha256):
+                    out.write(piece)
 
 
 def _safe(name: str) -> str:
@@ -288,15 +293,13 @@ class RetentionService:
             )
         archived = [item for item in items if item.appraisal == "A"]
         records = await self._records(archived, with_documents=True)
-        contents: list[tuple[Path, str]] = []
+        contents: list[tuple[DocumentVersion, str]] = []
         for item in archived:
             case_file = await self.session.get_one(CaseFile, item.file_id)
             for _, version in await self._versions(case_file.id):
-                contents.append(
-                    (self.store.path_of(version.sha256), self._package_path(case_file, version))
-                )
+                contents.append((version, self._package_path(case_file, version)))
         metadata = xdomea.handover_0503(str(run.id), utc_now(), records)
-        await anyio.to_thread.run_sync(_write_package, target, metadata, contents)
+        await anyio.to_thread.run_sync(_write_package, target, metadata, self.store, contents)
         for item in archived:
             self.audit.record(
                 principal,
