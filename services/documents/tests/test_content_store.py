@@ -15,7 +15,10 @@ from pydantic import ValidationError
 
 from kommune.testing.auth import lifespan_client
 from kommune.testing.service import Personas, assert_problem
+from kommune_documents.documents.backends import build_store
+from kommune_documents.documents.responses import Unsatisfiable, requested_range
 from kommune_documents.documents.s3store import S3Store, StoreUnavailableError
+from kommune_documents.documents.storage import ContentMissing
 from kommune_documents.main import create_app
 from kommune_documents.settings import DocumentsSettings
 
@@ -203,3 +206,52 @@ async def test_an_unreachable_endpoint_is_named_at_start_up(s3_settings: Documen
         store = S3Store(DocumentsSettings.model_validate(values))
         with pytest.raises(StoreUnavailableError, match="cannot be reached"):
             await store.check()
+
+
+async def test_a_local_copy_for_tools_that_need_a_path(backend: Backend) -> None:
+    """Text extraction and OCR read files: each backend hands out one, S3 a temporary copy."""
+    store = build_store(backend.settings)
+    content = text_of(3 * MiB + 5)
+    staged = store.stage(len(content))
+    try:
+        staged.feed(content)
+        await staged.finish()
+        await store.publish(staged)
+    finally:
+        staged.discard()
+    with store.local_copy(sha256_of(content)) as path:
+        assert path.read_bytes() == content
+    if backend.name == "s3":
+        assert not path.exists()  # the temporary copy is gone
+        assert list(store.tmp.glob("*.copy")) == []
+    with pytest.raises(ContentMissing), store.local_copy("0" * 64):
+        pass
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        (None, None),
+        ("bytes=0-9", (0, 9)),
+        ("bytes=90-", (90, 99)),
+        ("bytes=95-500", (95, 99)),  # clamped to the end
+        ("bytes=-10", (90, 99)),
+        ("bytes=-500", (0, 99)),
+        ("bytes=100-", "unsatisfiable"),
+        ("bytes=-0", "unsatisfiable"),
+        ("bytes=9-2", None),  # invalid: ignored
+        ("bytes=0-1,5-6", None),  # several: the whole content
+        ("bytes=abc", None),
+        ("items=0-9", None),
+        ("bytes=-", None),
+        ("bytes=" + "9" * 30 + "-", None),  # absurd numbers are not parsed
+    ],
+)
+def test_which_range_an_object_store_download_serves(
+    header: str | None, expected: tuple[int, int] | str | None
+) -> None:
+    if expected == "unsatisfiable":
+        with pytest.raises(Unsatisfiable):
+            requested_range(header, 100)
+    else:
+        assert requested_range(header, 100) == expected

@@ -23,6 +23,7 @@ import re
 import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
@@ -175,6 +176,20 @@ class ContentStore(ABC):
     def delete(self, sha256: str) -> None:
         """Remove content (disposal only; the caller checked that no version uses it)."""
 
+    @contextmanager
+    def local_copy(self, sha256: str) -> Iterator[Path]:
+        """A local file with the content, for tools that need a path (text extraction, OCR):
+        the stored file itself on the filesystem, else a temporary copy removed afterwards."""
+        self.prepare()
+        copy = self.tmp / f"{uuid.uuid4().hex}.copy"
+        try:
+            with copy.open("xb") as out:
+                for piece in self.chunks(sha256):
+                    out.write(piece)
+            yield copy
+        finally:
+            copy.unlink(missing_ok=True)
+
     def chunks(self, sha256: str, start: int = 0, end: int | None = None) -> Iterator[bytes]:
         """The content in pieces of at most :data:`READ_BYTES` (blocking)."""
         source = self.open(sha256, start, end)
@@ -223,6 +238,13 @@ class FilesystemStore(ContentStore):
 
     def delete(self, sha256: str) -> None:
         self.path_of(sha256).unlink(missing_ok=True)
+
+    @contextmanager
+    def local_copy(self, sha256: str) -> Iterator[Path]:
+        path = self.path_of(sha256)
+        if not path.is_file():
+            raise ContentMissing()
+        yield path
 
 
 class _Bounded:
