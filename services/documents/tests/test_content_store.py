@@ -255,3 +255,22 @@ def test_which_range_an_object_store_download_serves(
             requested_range(header, 100)
     else:
         assert requested_range(header, 100) == expected
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"storage_backend": "ftp"},
+        {"s3_endpoint_url": "file:///etc/passwd"},
+        {"s3_endpoint_url": "http://host name"},
+        {"s3_bucket": "Bucket_With_Upper"},
+        {"s3_prefix": "../escape/"},
+        {"s3_prefix": "no-slash"},
+        {"s3_part_bytes": 1024},  # below S3's smallest part
+        {"s3_addressing_style": "dns"},
+    ],
+)
+def test_bad_s3_settings_are_refused(s3_server: S3Server, change: dict[str, object]) -> None:
+    with pytest.raises(ValidationError):
+        DocumentsSettings.model_validate({**s3_values(s3_server), **change})
+    assert DocumentsSettings.model_validate(s3_values(s3_server)).storage_backend == "s3"

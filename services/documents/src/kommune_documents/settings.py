@@ -57,7 +57,7 @@ class DocumentsSettings(ServiceSettings):
     s3_region: str = Field(default="eu-central-1", pattern=r"^[a-z0-9-]{1,40}$")
     s3_prefix: str = Field(
         default="content/",
-        pattern=r"^([A-Za-z0-9._-]+/)*$",
+        pattern=r"^([A-Za-z0-9_-][A-Za-z0-9._-]*/)*$",
         max_length=200,
         description="Key prefix: objects are <prefix><aa>/<bb>/<sha256>.",
     )
