@@ -294,16 +294,35 @@ def profile(gateway_pid: int, seconds: int, out: Path) -> subprocess.Popen[bytes
 
 
 def summarize_profile(raw: Path, out: Path, top: int = 40) -> None:
-    """Own time per function from py-spy's collapsed stacks (the leaf frame of each sample)."""
+    """Own and inclusive time per function from py-spy's collapsed stacks.
+
+    Own: the leaf frame of each sample. Inclusive: every sample whose stack passes through the
+    function (counted once per sample), which is what a per-layer breakdown needs.
+    """
     own: dict[str, int] = {}
+    inclusive: dict[str, int] = {}
     total = 0
     for line in raw.read_text().splitlines():
         stack, _, count = line.rpartition(" ")
-        leaf = stack.split(";")[-1]
-        own[leaf] = own.get(leaf, 0) + int(count)
-        total += int(count)
-    lines = [f"{n / total:6.1%}  {name}" for name, n in sorted(own.items(), key=lambda kv: -kv[1])]
-    out.write_text(f"{total} samples\n" + "\n".join(lines[:top]) + "\n")
+        frames = stack.split(";")
+        n = int(count)
+        own[frames[-1]] = own.get(frames[-1], 0) + n
+        for frame in set(frames):
+            inclusive[frame] = inclusive.get(frame, 0) + n
+        total += n
+
+    def table(counts: dict[str, int]) -> list[str]:
+        ranked = sorted(counts.items(), key=lambda kv: -kv[1])[:top]
+        return [f"{n / total:6.1%}  {name}" for name, n in ranked]
+
+    out.write_text(
+        f"{total} samples\n\n## own time\n"
+        + "\n".join(table(own))
+        + "\n\n## inclusive time\n"
+        + "\n".join(table(inclusive))
+        + "\n"
+    )
+    shutil.copyfile(raw, out.with_suffix(".raw"))
 
 
 async def main() -> None:
