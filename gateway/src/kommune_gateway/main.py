@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import gc
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any, TypedDict
@@ -40,7 +41,12 @@ from fastapi.responses import JSONResponse
 from starlette.responses import Response
 from starlette.routing import BaseRoute
 
-from kommune.app import install_runtime, oidc_http_client, server_limits
+from kommune.app import (
+    freeze_startup_objects,
+    install_runtime,
+    oidc_http_client,
+    server_limits,
+)
 from kommune.auth.dev_issuer import (
     DEV_ISSUER_PREFIX,
     DevIssuer,
@@ -221,6 +227,9 @@ def create_gateway_app(
                 "idempotency": idempotency,
                 "rate_limiter": limiter,
             }
+            # As every service: startup objects out of the full collections (p99; ADR 0015).
+            freeze_startup_objects()
+            stack.callback(gc.unfreeze)
             yield dict(state)
 
     app = FastAPI(
