@@ -321,7 +321,7 @@ async def _gateway_problem(request: Request, exc: Exception) -> Response:
 
 def _proxy_endpoint(table: RoutingTable) -> Any:
     async def proxy(request: Request) -> Response:
-        path = request.url.path
+        path: str = request.scope["path"]  # request.url would parse the whole URL
         if _has_dot_segments(path):
             raise BadPath("The path must not contain '.' or '..' segments.")
         route = table.match(path)
