@@ -206,6 +206,8 @@ async def test_the_window_slides_and_retry_after_is_exact(gateway_database: str)
         fits = await limiter.hit(bucket, rule)
         assert fits is not None
         assert fits.allowed
+        # A limit within the reserve is never decided locally: no state kept per caller.
+        assert len(limiter) == 0
     finally:
         await pool.close()
 
@@ -251,6 +253,11 @@ async def test_far_below_the_limit_hits_are_counted_here_and_written_in_one_batc
         now[0] += 2
         assert (await limiter.hit(bucket, rule)) is not None
         assert await _stored_hits(pool, bucket) == 82
+        # Idle buckets are forgotten by the housekeeping (bounded memory).
+        assert len(limiter) == 1
+        now[0] += 2
+        await limiter.expire()
+        assert len(limiter) == 0
     finally:
         await limiter.aclose()
         await pool.close()

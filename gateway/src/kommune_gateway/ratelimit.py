@@ -205,10 +205,10 @@ class RateLimiter:
         # ``current`` was read in the statement's snapshot, i.e. before this hit.
         current: int = counted if counted is not None else (row["current"] or 0)
         local = self._local.get(bucket)
-        if local is None or local.index != index:
-            self._local[bucket] = _Local(index, float(expires), previous, current, now)
-        else:  # hits let through meanwhile stay pending
+        if local is not None and local.index == index:  # hits let through meanwhile stay pending
             local.previous, local.current, local.synced_at = previous, current, now
+        elif rule.requests > reserve(rule):  # otherwise never decided here: nothing to keep
+            self._local[bucket] = _Local(index, float(expires), previous, current, now)
         estimate = previous * weight + current
         allowed = counted is not None and estimate <= rule.requests + _EPSILON
         if allowed:
@@ -256,12 +256,19 @@ class RateLimiter:
                 if local.index == row["window_index"]:
                     local.current = row["hits"]
                     local.synced_at = now
-            for bucket in [
-                b
-                for b, local in self._local.items()
-                if not local.pending and now - local.synced_at > self._max_age
-            ]:
-                del self._local[bucket]
+            self._forget_idle(now)
+
+    def _forget_idle(self, now: float) -> None:
+        for bucket in [
+            b
+            for b, local in self._local.items()
+            if not local.pending and now - local.synced_at > self._max_age
+        ]:
+            del self._local[bucket]
+
+    def __len__(self) -> int:
+        """Buckets this replica keeps counts for."""
+        return len(self._local)
 
     async def aclose(self) -> None:
         """Write what is still pending (shutdown)."""
@@ -280,7 +287,9 @@ class RateLimiter:
             log.warning("rate_limit_unavailable", error=type(exc).__name__)
 
     async def expire(self, batch: int = 5000) -> int:
-        """Delete up to ``batch`` windows nobody needs any more; returns how many."""
+        """Delete up to ``batch`` windows nobody needs any more; returns how many. Also forgets
+        the local counts of buckets nobody used for ``max_age``."""
+        self._forget_idle(self._clock())
         result = await self._pool.execute(_EXPIRE, batch)
         return int(result.split()[-1])
 
