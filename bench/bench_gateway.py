@@ -12,7 +12,9 @@ each target in turn, alternating over ``--rounds`` so that machine drift hits al
 
 Printed: a table per target, the gateway's throughput as a ratio of direct, its p50 overhead in
 ms; merged into ``bench/results.json``. With ``--profile`` py-spy samples the gateway during one
-extra throughput run and writes ``bench/gateway-profile.txt`` (top functions by own time).
+extra throughput run and writes ``bench/gateway-profile.txt`` (top functions by own and by
+inclusive time). With ``--baseline-ref REF`` the gateway of an earlier commit runs as one more
+target (``gateway@REF``, its sources on PYTHONPATH): before and after in the same run.
 
     uv run python bench/bench_gateway.py [--duration 8] [--rounds 2] [--connections 10]
 
@@ -267,6 +269,20 @@ async def drop_dbs(admin_url: str, urls: list[str]) -> None:
         await connection.close()
 
 
+def checkout_sources(ref: str, into: Path) -> str:
+    """The gateway and shared-runtime sources of ``ref`` as a PYTHONPATH (ahead of the
+    workspace's editable installs, so that process runs the old code against today's deps)."""
+    into.mkdir(parents=True)
+    archive = subprocess.run(
+        ["git", "archive", ref, "gateway/src", "libs/kommune/src"],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
+    return f"{into / 'gateway' / 'src'}:{into / 'libs' / 'kommune' / 'src'}"
+
+
 def profile(gateway_pid: int, seconds: int, out: Path) -> subprocess.Popen[bytes] | None:
     py_spy = shutil.which("py-spy")
     if not py_spy:
@@ -294,16 +310,35 @@ def profile(gateway_pid: int, seconds: int, out: Path) -> subprocess.Popen[bytes
 
 
 def summarize_profile(raw: Path, out: Path, top: int = 40) -> None:
-    """Own time per function from py-spy's collapsed stacks (the leaf frame of each sample)."""
+    """Own and inclusive time per function from py-spy's collapsed stacks.
+
+    Own: the leaf frame of each sample. Inclusive: every sample whose stack passes through the
+    function (counted once per sample), which is what a per-layer breakdown needs.
+    """
     own: dict[str, int] = {}
+    inclusive: dict[str, int] = {}
     total = 0
     for line in raw.read_text().splitlines():
         stack, _, count = line.rpartition(" ")
-        leaf = stack.split(";")[-1]
-        own[leaf] = own.get(leaf, 0) + int(count)
-        total += int(count)
-    lines = [f"{n / total:6.1%}  {name}" for name, n in sorted(own.items(), key=lambda kv: -kv[1])]
-    out.write_text(f"{total} samples\n" + "\n".join(lines[:top]) + "\n")
+        frames = stack.split(";")
+        n = int(count)
+        own[frames[-1]] = own.get(frames[-1], 0) + n
+        for frame in set(frames):
+            inclusive[frame] = inclusive.get(frame, 0) + n
+        total += n
+
+    def table(counts: dict[str, int]) -> list[str]:
+        ranked = sorted(counts.items(), key=lambda kv: -kv[1])[:top]
+        return [f"{n / total:6.1%}  {name}" for name, n in ranked]
+
+    out.write_text(
+        f"{total} samples\n\n## own time\n"
+        + "\n".join(table(own))
+        + "\n\n## inclusive time\n"
+        + "\n".join(table(inclusive))
+        + "\n"
+    )
+    shutil.copyfile(raw, out.with_suffix(".raw"))
 
 
 async def main() -> None:
@@ -312,6 +347,11 @@ async def main() -> None:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--connections", type=int, default=10)
     parser.add_argument("--profile", action="store_true")
+    parser.add_argument(
+        "--baseline-ref",
+        help="also run the gateway of this git commit (its gateway/src and libs/kommune/src), "
+        "rate limits on, as target gateway@REF: before/after in one run",
+    )
     args = parser.parse_args()
 
     wrk_bin = ensure_tool("wrk", "wrk")
@@ -324,7 +364,10 @@ async def main() -> None:
 
     work = Path(tempfile.mkdtemp(prefix="bench-gateway-"))
     processes = Processes(work)
-    ports = {name: free_port() for name in ("gateway", "gateway_nolimit", "ideas", "nginx")}
+    names = ["gateway", "gateway_nolimit", "ideas", "nginx"]
+    if args.baseline_ref:
+        names.append("gateway_baseline")
+    ports = {name: free_port() for name in names}
     issuer = f"http://127.0.0.1:{ports['gateway']}/auth/dev"
     common = {
         "KOMMUNE_ENVIRONMENT": "dev",
@@ -352,6 +395,14 @@ async def main() -> None:
             serve("kommune_gateway.main:app", ports["gateway_nolimit"]),
             {**gateway_env, "GATEWAY_RATE_LIMIT_ENABLED": "false"},
         )
+        baseline = None
+        if args.baseline_ref:
+            source = checkout_sources(args.baseline_ref, work / "baseline")
+            baseline = processes.start(
+                "gateway_baseline",
+                serve("kommune_gateway.main:app", ports["gateway_baseline"]),
+                {**gateway_env, "PYTHONPATH": source},
+            )
         await wait_ready(f"http://127.0.0.1:{ports['gateway']}/healthz")
         ideas = processes.start(
             "ideas",
@@ -385,6 +436,8 @@ async def main() -> None:
         )
         await wait_ready(f"http://127.0.0.1:{ports['ideas']}/readyz")
         await wait_ready(f"http://127.0.0.1:{ports['gateway_nolimit']}/healthz")
+        if baseline is not None:
+            await wait_ready(f"http://127.0.0.1:{ports['gateway_baseline']}/healthz")
         async with httpx.AsyncClient() as client:
             response = await client.post(
                 f"{issuer}/token", json={"sub": "bench", "roles": ["staff"], "expires_in": 3600}
@@ -403,11 +456,15 @@ async def main() -> None:
             "gateway": ports["gateway"],
             "gateway_no_rate_limit": ports["gateway_nolimit"],
         }
+        if baseline is not None:
+            targets[f"gateway@{args.baseline_ref}"] = ports["gateway_baseline"]
         proxies = {
             "nginx": nginx.pid,
             "gateway": gateway.pid,
             "gateway_no_rate_limit": gateway_nolimit.pid,
         }
+        if baseline is not None:
+            proxies[f"gateway@{args.baseline_ref}"] = baseline.pid
         throughput: dict[str, list[Run]] = {name: [] for name in targets}
         latency: dict[str, list[Run]] = {name: [] for name in targets}
         for port in targets.values():  # warm-up (no JIT, but pools and caches)
@@ -467,7 +524,7 @@ async def main() -> None:
     direct_p50 = med(latency["direct"], "p50_ms")
     direct_cpu = cpu(throughput["direct"], "upstream")
     records: list[dict[str, Any]] = []
-    for target in ("gateway", "gateway_no_rate_limit", "nginx"):
+    for target in [t for t in targets if t != "direct"]:
         rps = med(throughput[target], "rps")
         p50 = med(latency[target], "p50_ms")
         proxy_cpu = cpu(throughput[target], "proxy")

@@ -206,6 +206,8 @@ async def test_the_window_slides_and_retry_after_is_exact(gateway_database: str)
         fits = await limiter.hit(bucket, rule)
         assert fits is not None
         assert fits.allowed
+        # A limit within the reserve is never decided locally: no state kept per caller.
+        assert len(limiter) == 0
     finally:
         await pool.close()
 
@@ -215,3 +217,71 @@ def test_rules_are_checked() -> None:
         RateRule(0)
     with pytest.raises(ValueError, match="window"):
         RateRule(5, 0)
+
+
+async def _stored_hits(pool: asyncpg.Pool, bucket: str) -> int:
+    return int(
+        await pool.fetchval(
+            "SELECT coalesce(sum(hits), 0) FROM rate_limit_counters WHERE bucket = $1", bucket
+        )
+    )
+
+
+async def test_far_below_the_limit_hits_are_counted_here_and_written_in_one_batch(
+    gateway_database: str,
+) -> None:
+    now = [7_200_000.0]
+    pool = await asyncpg.create_pool(asyncpg_dsn(gateway_database), min_size=1, max_size=2)
+    # No background flush during the test: it writes when told to (or when it must).
+    limiter = RateLimiter(pool, clock=lambda: now[0], flush_seconds=3600)
+    rule = RateRule(1000, 60)  # reserve 100: at most 50 pending
+    bucket = f"test|sub:local-{id(now)}"
+    try:
+        decisions = [await limiter.hit(bucket, rule) for _ in range(30)]
+        assert all(d is not None and d.allowed for d in decisions)
+        remaining = [d.remaining for d in decisions if d is not None]
+        assert remaining == list(range(999, 969, -1))
+        assert await _stored_hits(pool, bucket) == 1  # only the first asked PostgreSQL
+        await limiter.flush()
+        assert await _stored_hits(pool, bucket) == 30
+        # Half the reserve pending at most: the 51st local hit takes the exact statement,
+        # which writes the 50 pending ones first.
+        for _ in range(51):
+            assert (await limiter.hit(bucket, rule)) is not None
+        assert await _stored_hits(pool, bucket) == 81
+        # Counts read more than max_age (1 s) ago are not trusted: exact again.
+        now[0] += 2
+        assert (await limiter.hit(bucket, rule)) is not None
+        assert await _stored_hits(pool, bucket) == 82
+        # Idle buckets are forgotten by the housekeeping (bounded memory).
+        assert len(limiter) == 1
+        now[0] += 2
+        await limiter.expire()
+        assert len(limiter) == 0
+    finally:
+        await limiter.aclose()
+        await pool.close()
+
+
+async def test_two_replicas_counting_locally_share_one_budget(gateway_database: str) -> None:
+    """Requests of one caller alternating between two replicas: exactly the limit gets through,
+    and every hit let through is in the shared table."""
+    now = [7_200_000.0]
+    pool = await asyncpg.create_pool(asyncpg_dsn(gateway_database), min_size=1, max_size=4)
+    replicas = [RateLimiter(pool, clock=lambda: now[0], flush_seconds=3600) for _ in range(2)]
+    rule = RateRule(150, 60)  # reserve 50: local below 100, at most 25 pending per replica
+    bucket = f"test|sub:replicas-{id(now)}"
+    try:
+        allowed = 0
+        for i in range(300):
+            decision = await replicas[i % 2].hit(bucket, rule)
+            assert decision is not None
+            allowed += decision.allowed
+        assert allowed == 150
+        for replica in replicas:
+            await replica.flush()
+        assert await _stored_hits(pool, bucket) == 150
+    finally:
+        for replica in replicas:
+            await replica.aclose()
+        await pool.close()

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import gc
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any, TypedDict
@@ -38,8 +39,14 @@ from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from starlette.responses import Response
+from starlette.routing import BaseRoute
 
-from kommune.app import install_runtime, oidc_http_client, server_limits
+from kommune.app import (
+    freeze_startup_objects,
+    install_runtime,
+    oidc_http_client,
+    server_limits,
+)
 from kommune.auth.dev_issuer import (
     DEV_ISSUER_PREFIX,
     DevIssuer,
@@ -53,6 +60,7 @@ from kommune.docs import install_docs
 from kommune.errors import DomainError, NotFound, Unauthorized, problem_response
 from kommune.health import CheckResult, HealthChecks
 from kommune.telemetry.logging import configure_logging
+from kommune_gateway.fast_path import ProxyFastPath
 from kommune_gateway.idempotency import IDEMPOTENCY_HEADER, IdempotencyStore
 from kommune_gateway.idempotent_proxy import idempotent_proxy
 from kommune_gateway.openapi import OpenAPIAggregator
@@ -181,6 +189,8 @@ def create_gateway_app(
                 if settings.rate_limit_enabled
                 else None
             )
+            if limiter is not None:
+                stack.push_async_callback(limiter.aclose)  # hits counted locally, not yet written
             housekeeping = asyncio.create_task(_housekeeping(idempotency, limiter))
             stack.callback(housekeeping.cancel)
             health = HealthChecks(engine=None, kafka_bootstrap=None, timeout=1.0)
@@ -217,6 +227,9 @@ def create_gateway_app(
                 "idempotency": idempotency,
                 "rate_limiter": limiter,
             }
+            # As every service: startup objects out of the full collections (p99; ADR 0015).
+            freeze_startup_objects()
+            stack.callback(gc.unfreeze)
             yield dict(state)
 
     app = FastAPI(
@@ -248,6 +261,7 @@ def create_gateway_app(
     # still asks the table, which alone decides (the Starlette route only names the metric label).
     table = RoutingTable(routes)
     endpoint = _proxy_endpoint(table)
+    proxy_routes: dict[str, tuple[BaseRoute, BaseRoute]] = {}
     for route in table.longest_first():
         for path in (route.prefix, route.prefix + "/{path:path}"):
             app.add_api_route(
@@ -257,6 +271,17 @@ def create_gateway_app(
                 include_in_schema=False,
                 name=f"proxy:{route.upstream}:{route.prefix}",
             )
+        proxy_routes[route.prefix] = (app.router.routes[-2], app.router.routes[-1])
+    # Innermost middleware: proxied requests skip the router and FastAPI's endpoint wrapping.
+    app.add_middleware(
+        ProxyFastPath,
+        table=table,
+        endpoint=endpoint,
+        routes=proxy_routes,
+        methods=PROXY_METHODS,
+        exception_handlers=app.exception_handlers,
+        router_routes=app.router.routes,
+    )
 
     install_runtime(
         app,
@@ -296,7 +321,7 @@ async def _gateway_problem(request: Request, exc: Exception) -> Response:
 
 def _proxy_endpoint(table: RoutingTable) -> Any:
     async def proxy(request: Request) -> Response:
-        path = request.url.path
+        path: str = request.scope["path"]  # request.url would parse the whole URL
         if _has_dot_segments(path):
             raise BadPath("The path must not contain '.' or '..' segments.")
         route = table.match(path)

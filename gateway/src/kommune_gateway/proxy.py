@@ -349,7 +349,7 @@ def forward_headers(request: Request) -> list[tuple[str, str]]:
     client = request.client.host if request.client else None
     if client:
         headers.append(("x-forwarded-for", f"{previous}, {client}" if previous else client))
-    headers.append(("x-forwarded-proto", request.url.scheme))
+    headers.append(("x-forwarded-proto", request.scope.get("scheme", "http")))
     if "host" in request.headers:
         headers.append(("x-forwarded-host", request.headers["host"]))
     return headers

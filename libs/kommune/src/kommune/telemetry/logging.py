@@ -119,6 +119,7 @@ def configure_logging(level: str, *, json: bool, service: str) -> None:
     handler.set_name(_HANDLER_NAME)
     handler.setFormatter(formatter)
 
+    _skip_unused_record_fields()
     root = logging.getLogger()
     for existing in list(root.handlers):
         if existing.get_name() == _HANDLER_NAME:
@@ -133,6 +134,20 @@ def configure_logging(level: str, *, json: bool, service: str) -> None:
     logging.captureWarnings(True)
     _quiet_uvicorn()
     _state["key"] = key
+
+
+def _skip_unused_record_fields() -> None:
+    """Stop the standard library from collecting what no line of ours shows.
+
+    The logging HOWTO's "Optimization" settings: the caller's file/line/function (a walk up the
+    stack for every record: structlog's ``findCaller`` skips its own frames), thread, process
+    and multiprocessing names. The rendered lines never had these fields; each request's access
+    log line costs about a quarter less without them.
+    """
+    logging._srcfile = None
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False
 
 
 def _handler_installed() -> bool:

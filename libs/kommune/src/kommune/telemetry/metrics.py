@@ -32,9 +32,23 @@ HTTP_REQUESTS_IN_PROGRESS = Gauge(
 )
 
 
+_RequestSeries = tuple[Counter, Histogram]
+_request_series: dict[tuple[str, str, str, int], _RequestSeries] = {}
+
+
 def observe_request(service: str, method: str, route: str, status: int, seconds: float) -> None:
-    HTTP_REQUESTS.labels(service, method, route, str(status)).inc()
-    HTTP_REQUEST_DURATION.labels(service, method, route).observe(seconds)
+    # ``labels()`` validates, stringifies and locks on every call; the children per label set are
+    # remembered here instead (as many as Prometheus itself holds: route templates, not paths).
+    key = (service, method, route, status)
+    series = _request_series.get(key)
+    if series is None:
+        series = (
+            HTTP_REQUESTS.labels(service, method, route, str(status)),
+            HTTP_REQUEST_DURATION.labels(service, method, route),
+        )
+        _request_series[key] = series
+    series[0].inc()
+    series[1].observe(seconds)
 
 
 HTTP_CONNECTIONS_REJECTED = Counter(

@@ -88,6 +88,7 @@ class RequestContextMiddleware:
     def __init__(self, app: ASGIApp, service: str) -> None:
         self.app = app
         self.service = service
+        self.in_progress = HTTP_REQUESTS_IN_PROGRESS.labels(service)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
@@ -125,7 +126,7 @@ class RequestContextMiddleware:
                 headers["traceparent"] = traceparent
             await send(message)
 
-        in_progress = HTTP_REQUESTS_IN_PROGRESS.labels(self.service)
+        in_progress = self.in_progress
         in_progress.inc()
         try:
             await self.app(scope, receive, send_with_context)

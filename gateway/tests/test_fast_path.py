@@ -1,0 +1,83 @@
+"""Proxied requests skip FastAPI's router (kommune_gateway.fast_path); nothing else changes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import structlog
+from prometheus_client import REGISTRY
+
+from kommune.auth.dev_issuer import DevIssuer
+from kommune.testing.auth import TokenFactory, lifespan_client
+from kommune.testing.servers import RunningServer
+from kommune_gateway.main import create_gateway_app
+from kommune_gateway.routes import Route
+
+from .test_gateway import assert_problem
+
+
+def _app(settings_factory: Any, upstream: RunningServer, transport: Any, issuer: DevIssuer) -> Any:
+    # "/auth" is proxied, but the dev issuer at /auth/dev was registered before the proxy
+    # routes: the router's first-match order gives it those paths, and so must the fast path.
+    routes = (Route("/api/v1/ideas", "ideas"), Route("/auth", "ideas"))
+    settings = settings_factory(upstream_ideas=upstream.url)
+    return create_gateway_app(settings, routes=routes, http_transport=transport, dev_issuer=issuer)
+
+
+async def test_own_routes_registered_first_keep_their_paths_under_a_proxy_prefix(
+    ideas_upstream: RunningServer,
+    issuer_transport: httpx.ASGITransport,
+    dev_issuer: DevIssuer,
+    gateway_settings_factory: Any,
+    token: TokenFactory,
+) -> None:
+    app = _app(gateway_settings_factory, ideas_upstream, issuer_transport, dev_issuer)
+    async with lifespan_client(app) as client:
+        jwks = await client.get("/auth/dev/jwks.json")  # the gateway's own, no token needed
+        proxied = await client.get("/auth/other")  # proxied: the token check comes first
+        echoed = await client.get(
+            "/api/v1/ideas/echo?x=1", headers={"Authorization": token(sub="fast")}
+        )
+    assert jwks.status_code == 200
+    assert jwks.json()["keys"]
+    assert_problem(proxied, 401, "unauthorized")
+    assert proxied.headers["x-request-id"]
+    assert echoed.status_code == 200, echoed.text
+    assert echoed.json()["path"] == "/api/v1/ideas/echo"
+
+
+async def test_a_method_the_proxy_does_not_serve_is_left_to_the_router(
+    ideas_upstream: RunningServer,
+    issuer_transport: httpx.ASGITransport,
+    dev_issuer: DevIssuer,
+    gateway_settings_factory: Any,
+    token: TokenFactory,
+) -> None:
+    app = _app(gateway_settings_factory, ideas_upstream, issuer_transport, dev_issuer)
+    async with lifespan_client(app) as client:
+        response = await client.request(
+            "TRACE", "/api/v1/ideas/echo", headers={"Authorization": token()}
+        )
+    assert_problem(response, 405, "method_not_allowed")
+
+
+async def test_fast_path_requests_are_logged_and_counted_by_route_template(
+    ideas_upstream: RunningServer,
+    issuer_transport: httpx.ASGITransport,
+    dev_issuer: DevIssuer,
+    gateway_settings_factory: Any,
+    token: TokenFactory,
+) -> None:
+    app = _app(gateway_settings_factory, ideas_upstream, issuer_transport, dev_issuer)
+    labels = {"service": "gateway", "method": "GET", "route": "/auth/{path}", "status": "401"}
+    before = REGISTRY.get_sample_value("kommune_http_requests_total", labels) or 0.0
+    async with lifespan_client(app) as client:
+        with structlog.testing.capture_logs() as logs:
+            response = await client.get("/auth/x/y", headers={"X-Request-ID": "fast-path-1"})
+    assert response.status_code == 401
+    assert REGISTRY.get_sample_value("kommune_http_requests_total", labels) == before + 1
+    access = [e for e in logs if e.get("event") == "request" and e.get("path") == "/auth/x/y"]
+    assert len(access) == 1
+    assert access[0]["route"] == "/auth/{path}"
+    assert access[0]["status"] == 401
