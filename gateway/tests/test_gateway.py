@@ -241,6 +241,10 @@ async def test_unknown_path_is_404_problem(client: httpx.AsyncClient) -> None:
 # -- OpenAPI -------------------------------------------------------------------------------------
 
 
+GATEWAY_OWN = ("/auth/", "/api/v1/dashboard", "/api/v1/me", "/api/v1/activity")
+"""Paths the gateway answers itself (dev issuer, aggregation, activity feed)."""
+
+
 def route_of(path: str) -> str:
     route = match_route(path)
     assert route is not None, path
@@ -278,9 +282,18 @@ async def test_merged_openapi_contains_every_reachable_upstream(client: httpx.As
     assert [tag["name"] for tag in doc["tags"]] == ["gateway", "ideas", "egov"]
     for path, item in paths.items():
         for method, operation in item.items():
-            owner = "gateway" if path.startswith("/auth/") else route_of(path)
+            owner = "gateway" if path.startswith(GATEWAY_OWN) else route_of(path)
             assert operation["tags"] == [owner], (method, path)
     assert paths["/open311/services"]["get"]["x-service-tags"] == ["open311"]
+    # The gateway's own endpoints document their problems like every service.
+    for own in ("/api/v1/dashboard", "/api/v1/me", "/api/v1/activity", "/api/v1/activity/stream"):
+        responses = paths[own]["get"]["responses"]
+        assert {"200", "401", "403"} <= set(responses), own
+        assert "application/problem+json" in responses["403"]["content"], own
+    assert (
+        "text/event-stream"
+        in paths["/api/v1/activity/stream"]["get"]["responses"]["200"]["content"]
+    )
     assert doc["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
     assert {} in paths["/open311/services"]["get"]["security"]
     # Protected operations keep the services' own declaration of the same scheme.
