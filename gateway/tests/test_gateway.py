@@ -300,6 +300,12 @@ async def test_merged_openapi_contains_every_reachable_upstream(client: httpx.As
     assert paths["/api/v1/ideas/whoami"]["get"].get("security", [{BEARER: []}]) == [{BEARER: []}]
 
 
+def test_production_needs_the_cursor_key(gateway_settings_factory: Any) -> None:
+    """The activity feed signs its cursors: without the key, production does not start."""
+    with pytest.raises(ValueError, match="KOMMUNE_CURSOR_SECRET"):
+        create_gateway_app(gateway_settings_factory(KOMMUNE_ENVIRONMENT="production"))
+
+
 async def test_swagger_ui_is_served_with_the_gateways_own_assets(
     client: httpx.AsyncClient,
 ) -> None:
@@ -380,7 +386,9 @@ async def test_bad_token_request_is_422_problem(
 
 
 async def test_dev_issuer_is_absent_in_production(gateway_settings_factory: Any) -> None:
-    settings = gateway_settings_factory(KOMMUNE_ENVIRONMENT="production")
+    settings = gateway_settings_factory(
+        KOMMUNE_ENVIRONMENT="production", KOMMUNE_CURSOR_SECRET="s" * 32
+    )
     app = create_gateway_app(settings)
     async with lifespan_client(app) as c:
         token = await c.post("/auth/dev/token", json={"sub": "u1", "roles": ["admin"]})

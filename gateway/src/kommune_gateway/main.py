@@ -146,6 +146,7 @@ def create_gateway_app(
     """
     settings = settings or GatewaySettings()
     configure_logging(settings.log_level, json=settings.log_json, service=settings.service_name)
+    settings.cursor_key  # noqa: B018 - fails closed: the activity feed signs its cursors
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
