@@ -111,6 +111,7 @@ async def stack(
                     "activity_poll_seconds": 0.2,
                     "activity_heartbeat_seconds": 1,
                     "activity_consumer_group": f"gateway.activity.{suffix}",
+                    "max_requests_per_caller": 4,  # streams count: see the stream test
                 }
             )
         )
@@ -204,8 +205,9 @@ async def post_idea(stack: Stack, title: str) -> str:
     return idea_id
 
 
-async def raise_alert(stack: Stack) -> str:
-    """A sensors alert as the sensors service publishes it (its contract, on its topic)."""
+async def raise_alert(stack: Stack, *, times: int = 1) -> str:
+    """A sensors alert as the sensors service publishes it (its contract, on its topic);
+    ``times`` > 1 delivers the very same event again (as a relay may after a crash)."""
     alert_id = str(uuid.uuid4())
     event = DomainEvent(
         topic="sensors.alert.v1",
@@ -226,8 +228,23 @@ async def raise_alert(stack: Stack) -> str:
         },
     )
     topic = physical_topic(stack.kafka_topic_prefix, "sensors.alert.v1")
-    await produce_events(stack.kafka_bootstrap_servers, (topic, event, "/kommune/sensors"))
+    records = [(topic, event, "/kommune/sensors")] * times
+    await produce_events(stack.kafka_bootstrap_servers, *records)
     return alert_id
+
+
+async def resolve_alert(stack: Stack, alert_id: str) -> None:
+    """Its resolution: same key, so the same partition, handled after the raise (and its copy)."""
+    event = DomainEvent(
+        topic="sensors.alert.v1",
+        type="de.kommune.sensors.alert.resolved.v1",
+        aggregate_type="alert",
+        aggregate_id=alert_id,
+        subject=alert_id,
+        data={"alert_id": alert_id, "resolved_at": datetime.now(UTC).isoformat()},
+    )
+    topic = physical_topic(stack.kafka_topic_prefix, "sensors.alert.v1")
+    await produce_events(stack.kafka_bootstrap_servers, (topic, event, "/kommune/sensors"))
 
 
 async def activity(stack: Stack, who: Headers, **params: Any) -> list[dict[str, Any]]:
@@ -311,7 +328,8 @@ async def test_activity_each_caller_sees_only_what_they_may(stack: Stack) -> Non
     his = await apply(stack, paul)
     await withdraw(stack, lena, hers)
     idea_id = await post_idea(stack, f"Digitale Urlaubsanträge {uuid.uuid4().hex[:6]}")
-    alert_id = await raise_alert(stack)
+    alert_id = await raise_alert(stack, times=2)
+    await resolve_alert(stack, alert_id)
 
     # Lena: her case, submitted then withdrawn, newest first; nothing of Paul's, no staff news.
     lenas = await seen_by(stack, lena, hers, count=2)
@@ -337,10 +355,12 @@ async def test_activity_each_caller_sees_only_what_they_may(stack: Stack) -> Non
     bauhofs = await seen_by(stack, bauhof, alert_id)
     assert {hers, his}.isdisjoint(i["subject"] for i in bauhofs)
     assert idea_id in {i["subject"] for i in bauhofs}
-    agents = await seen_by(stack, agent, alert_id)
+    agents = await seen_by(stack, agent, alert_id, count=2)
     assert {i["kind"] for i in agents} <= {"idea", "alert"}
+    # Raised (delivered twice, recorded once: inbox and event id), then resolved.
     assert [i["title"] for i in agents if i["subject"] == alert_id] == [
-        "Alarm: Container Marktplatz"
+        "Alarm erledigt: Container Marktplatz",
+        "Alarm: Container Marktplatz",
     ]
 
     # Filter and pages: one at a time, newest first, no entry twice.
@@ -446,6 +466,22 @@ async def test_stream_resumes_with_last_event_id_and_shows_nothing_foreign(stack
         assert got[0].data["data"]["to_status"] == "withdrawn"
         await reader.comment()  # and nothing else follows: only heartbeats
         assert foreign not in json.dumps([e.data for e in got])
+
+    # One caller holds at most max_requests_per_caller (4 here) streams; a closed one frees its
+    # slot (the server sees the disconnect).
+    async with AsyncExitStack() as streams:
+        for _ in range(4):
+            opened = await streams.enter_async_context(
+                stack.client.stream("GET", "/api/v1/activity/stream", headers=auth)
+            )
+            assert opened.status_code == 200
+        assert_problem(await stack.client.get("/api/v1/activity/stream", headers=auth), 429)
+
+    async def slot_free() -> bool:
+        async with stack.client.stream("GET", "/api/v1/activity/stream", headers=auth) as again:
+            return again.status_code == 200
+
+    await wait_until(slot_free, deadline=10, what="stream slots released")
 
     for bad in ("abc", "-1", "1" * 19, "1 2"):
         response = await stack.client.get(
