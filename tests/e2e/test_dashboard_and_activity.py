@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -22,7 +23,9 @@ from typing import Any
 
 import httpx
 import pytest_asyncio
+from sqlalchemy import text
 
+from kommune.db import create_engine
 from kommune.events.outbox import DomainEvent
 from kommune.events.topics import physical_topic
 from kommune.migrations import upgrade
@@ -54,6 +57,7 @@ SERVICES: dict[str, tuple[Any, Any]] = {
 class Stack:
     client: httpx.AsyncClient
     servers: dict[str, RunningServer]
+    gateway_database_url: str
     kafka_bootstrap_servers: str
     kafka_topic_prefix: str
 
@@ -112,6 +116,7 @@ async def stack(
                     "activity_heartbeat_seconds": 1,
                     "activity_consumer_group": f"gateway.activity.{suffix}",
                     "max_requests_per_caller": 4,  # streams count: see the stream test
+                    "activity_send_timeout_seconds": 2,
                 }
             )
         )
@@ -131,7 +136,9 @@ async def stack(
         client = await stack.enter_async_context(
             httpx.AsyncClient(base_url=gateway_url, timeout=30)
         )
-        yield Stack(client, servers, kafka_bootstrap_servers, kafka_topic_prefix)
+        yield Stack(
+            client, servers, databases["gateway"], kafka_bootstrap_servers, kafka_topic_prefix
+        )
     for name in SERVICES:
         await check_outbox(
             databases[name]
@@ -491,6 +498,68 @@ async def test_stream_resumes_with_last_event_id_and_shows_nothing_foreign(stack
     assert_problem(await stack.client.get("/api/v1/activity/stream"), 401)
     nobody = await stack.token([])
     assert_problem(await stack.client.get("/api/v1/activity/stream", headers=nobody), 403)
+
+
+async def test_a_client_that_never_reads_is_cut_off_not_buffered(stack: Stack) -> None:
+    """Back-pressure: the stream reads the log only as fast as the socket takes it, and a client
+    that takes nothing for the send timeout (2 s here) is disconnected, freeing its slot."""
+    staff = await stack.token(["change_agent"])
+    host, port = "127.0.0.1", stack.servers["gateway"].port
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.setblocking(False)
+    await asyncio.get_running_loop().sock_connect(sock, (host, port))
+    reader, writer = await asyncio.open_connection(sock=sock)
+    writer.write(
+        f"GET /api/v1/activity/stream HTTP/1.1\r\nHost: {host}\r\n"
+        f"Authorization: {staff['Authorization']}\r\n\r\n".encode()
+    )
+    await writer.drain()
+    quiet = {"Authorization": staff["Authorization"], "Last-Event-ID": str(10**17)}
+    async with AsyncExitStack() as held:
+        # The caller's other three slots: streams with nothing to send (resumed far ahead).
+        for _ in range(3):
+            opened = await held.enter_async_context(
+                stack.client.stream("GET", "/api/v1/activity/stream", headers=quiet)
+            )
+            assert opened.status_code == 200
+        # ~8 MB of entries the stream wants to send: far beyond the socket buffers (4 MB max).
+        rows, title = 5000, "x" * 1500
+        tag = uuid.uuid4().hex
+        engine = create_engine(stack.gateway_database_url, pool_size=1)
+        try:
+            async with engine.begin() as connection:
+                await connection.execute(
+                    text(
+                        "INSERT INTO activity (event_id, type, kind, subject, title, data, "
+                        "occurred_at) SELECT :tag || '-' || g, :type, 'alert', :tag, :title, "
+                        "'{}'::jsonb, now() FROM generate_series(1, :rows) AS g"
+                    ),
+                    {
+                        "tag": tag,
+                        "type": "de.kommune.sensors.alert.raised.v1",
+                        "title": title,
+                        "rows": rows,
+                    },
+                )
+        finally:
+            await engine.dispose()
+        assert_problem(await stack.client.get("/api/v1/activity/stream", headers=quiet), 429)
+
+        async def slot_freed() -> bool:
+            async with stack.client.stream(
+                "GET", "/api/v1/activity/stream", headers=quiet
+            ) as response:
+                return response.status_code == 200
+
+        # Only the stalled stream can free a slot: the server gave up on it.
+        await wait_until(slot_freed, deadline=20, what="the stalled stream closed")
+    received = 0
+    async with asyncio.timeout(20):
+        while line := await reader.readline():  # what was in the buffers, then EOF
+            received += line.startswith(b"data:")
+    writer.close()
+    assert 0 < received < rows, received
 
 
 # -- the dashboard (last: it kills the sensors service) ------------------------------------------
