@@ -37,6 +37,7 @@ from kommune.pagination import (
 from kommune.routing import service_router
 from kommune_gateway.access import Permission, requires
 from kommune_gateway.activity import ActivityLog, item
+from kommune_gateway.budget import charge, own_route_budget
 from kommune_gateway.models import activity
 from kommune_gateway.proxy import CallerLimiter
 from kommune_gateway.settings import GatewaySettings
@@ -71,7 +72,11 @@ def _signer(request: Request) -> CursorSigner:
     return CursorSigner(settings.cursor_key, settings.service_name)
 
 
-@router.get("", summary="Activity you may see, newest first (cursor-paginated)")
+@router.get(
+    "",
+    summary="Activity you may see, newest first (cursor-paginated)",
+    dependencies=[Depends(own_route_budget)],
+)
 async def list_activity(
     request: Request,
     principal: MayRead,
@@ -125,7 +130,9 @@ async def stream_activity(
     log: ActivityLog = request.state.activity
     settings: GatewaySettings = request.state.settings
     callers: CallerLimiter = request.state.callers
-    release = callers.acquire(f"sub:{principal.sub}")  # 429 beyond the caller's share
+    caller = f"sub:{principal.sub}"
+    rate_headers = await charge(request, caller)  # each (re)connection is one call
+    release = callers.acquire(caller)  # held for the stream's life: 429 beyond the share
     start = int(last_event_id) if last_event_id is not None else log.changes.latest
 
     async def events() -> AsyncIterator[ServerSentEvent]:
@@ -154,5 +161,5 @@ async def stream_activity(
         ping=settings.activity_heartbeat_seconds,
         send_timeout=settings.activity_send_timeout_seconds,
         background=BackgroundTask(release),  # also when the generator never started
-        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no", **rate_headers},
     )

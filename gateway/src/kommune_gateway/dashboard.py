@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from kommune.auth.principal import Principal
 from kommune.routing import service_router
 from kommune_gateway.access import Permission, can, requires
+from kommune_gateway.budget import own_route_budget
 from kommune_gateway.fanout import Gathered, Part, gather_parts
 from kommune_gateway.proxy import UpstreamPool
 from kommune_gateway.settings import GatewaySettings
@@ -251,6 +252,7 @@ def _missing(gathered: Gathered) -> list[MissingPart]:
 
 @router.get(
     "/dashboard",
+    dependencies=[Depends(own_route_budget)],
     summary="Staff dashboard: open cases, ideas, waste, alerts, today's traffic (partial if a "
     "service is down)",
 )
@@ -271,6 +273,7 @@ async def dashboard(request: Request, principal: MayViewDashboard) -> Dashboard:
 
 @router.get(
     "/me",
+    dependencies=[Depends(own_route_budget)],
     summary="Your overview: applications, unread messages, appointments (citizens); ideas and "
     "tasks (staff)",
 )

@@ -54,6 +54,7 @@ from kommune.health import CheckResult, HealthChecks
 from kommune.telemetry.logging import configure_logging
 from kommune_gateway import activity_api, dashboard
 from kommune_gateway.activity import ActivityLog, activity_log
+from kommune_gateway.budget import RateLimited
 from kommune_gateway.caller import authenticate as _authenticate
 from kommune_gateway.idempotency import IDEMPOTENCY_HEADER, IdempotencyStore
 from kommune_gateway.idempotent_proxy import idempotent_proxy
@@ -115,12 +116,6 @@ class GatewayState(TypedDict):
     idempotency: IdempotencyStore
     rate_limiter: RateLimiter | None
     activity: ActivityLog
-
-
-class RateLimited(GatewayProblem):
-    status_code = 429
-    code = "rate_limited"
-    title = "Too many requests"
 
 
 class BadPath(DomainError):  # noqa: N818 - named like kommune.errors
