@@ -474,6 +474,13 @@ async def test_stream_resumes_with_last_event_id_and_shows_nothing_foreign(stack
         await reader.comment()  # and nothing else follows: only heartbeats
         assert foreign not in json.dumps([e.data for e in got])
 
+    # Without Last-Event-ID a stream starts now: staff see ideas and alerts of earlier tests in
+    # the list, but the stream's first line is a heartbeat, not a replay.
+    agent = await stack.token(["change_agent"])
+    assert await activity(stack, agent)
+    async with stack.client.stream("GET", "/api/v1/activity/stream", headers=agent) as response:
+        await SseReader(response).comment()
+
     # One caller holds at most max_requests_per_caller (4 here) streams; a closed one frees its
     # slot (the server sees the disconnect).
     async with AsyncExitStack() as streams:

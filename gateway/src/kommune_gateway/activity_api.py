@@ -132,8 +132,10 @@ async def stream_activity(
     callers: CallerLimiter = request.state.callers
     caller = f"sub:{principal.sub}"
     rate_headers = await charge(request, caller)  # each (re)connection is one call
+    # Without Last-Event-ID: from now on (asked of the database, not of this replica's watcher,
+    # which may not have looked yet).
+    start = int(last_event_id) if last_event_id is not None else await log.newest_position()
     release = callers.acquire(caller)  # held for the stream's life: 429 beyond the share
-    start = int(last_event_id) if last_event_id is not None else log.changes.latest
 
     async def events() -> AsyncIterator[ServerSentEvent]:
         scanned = start
