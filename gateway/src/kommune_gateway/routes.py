@@ -97,6 +97,8 @@ ROUTES: tuple[Route, ...] = (
     # batches of thousands of readings (the service's SENSORS_INGEST_MAX_BODY_BYTES is the same)
     Route(prefix="/api/v1/sensors/observations", upstream="sensors", max_body_bytes=16 * MiB),
     Route(prefix="/sta", upstream="sensors", public_methods=READ_METHODS),
+    Route(prefix="/api/v1/waste", upstream="sensors"),
+    Route(prefix="/api/v1/traffic", upstream="sensors"),
 )
 
 

@@ -13,6 +13,8 @@ from kommune_sensors.ingestion.api import router as ingestion_router
 from kommune_sensors.runtime import sensors_lifespan
 from kommune_sensors.settings import SensorsSettings
 from kommune_sensors.sta.api import router as sta_router
+from kommune_sensors.traffic.api import router as traffic_router
+from kommune_sensors.waste.api import router as waste_router
 
 DESCRIPTION = """\
 Smart-city sensors of the Digitale Kommune Heidenheim: the device registry (things, datastreams,
@@ -21,7 +23,14 @@ Devices authenticate with their `X-API-Key`; people with a bearer token. The OGC
 API 1.1 (read) is at `/sta/v1.1`: anonymous callers see published things' data, staff all.
 """
 
-ROUTERS = (devices_router, ingestion_router, alerts_router, sta_router)
+ROUTERS = (
+    devices_router,
+    ingestion_router,
+    alerts_router,
+    sta_router,
+    waste_router,
+    traffic_router,
+)
 INGEST_PATH = "/api/v1/sensors/observations"
 
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from datetime import time
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from kommune.settings import ServiceSettings
@@ -67,6 +70,61 @@ class SensorsSettings(ServiceSettings):
         le=100,
         description="Fill level (percent) at which a container raises sensors.alert.v1.",
     )
+    # waste, traffic and schoolyards (kommune_sensors.waste, .traffic, .schoolyards)
+    waste_emptying_drop: float = Field(
+        default=30.0,
+        gt=0,
+        le=100,
+        description="A fall of the fill level by at least this many points is an emptying.",
+    )
+    waste_history_days: int = Field(
+        default=30, ge=1, le=365, description="Readings looked at for a container's fill rate."
+    )
+    waste_collection_weekdays: list[int] = Field(
+        default=[0, 3],
+        min_length=1,
+        max_length=7,
+        description="Collection days (0 = Monday ... 6 = Sunday), e.g. [0, 3].",
+    )
+    waste_depot_lat: float = Field(
+        default=48.6851, ge=-90, le=90, description="Latitude of the depot the route starts at."
+    )
+    waste_depot_lon: float = Field(
+        default=10.1705, ge=-180, le=180, description="Longitude of the depot."
+    )
+    schoolyard_night_start: time = Field(default=time(22, 0), description="Night starts (local).")
+    schoolyard_night_end: time = Field(default=time(6, 0), description="Night ends (local).")
+    schoolyard_timezone: str = Field(
+        default="Europe/Berlin", description="Time zone of the night window (IANA name)."
+    )
+    schoolyard_level: float = Field(
+        default=10, ge=0, description="Device count above which an interval counts as activity."
+    )
+    schoolyard_intervals: int = Field(
+        default=3, ge=1, le=1000, description="Consecutive active intervals that make an episode."
+    )
+    schoolyard_max_gap_minutes: int = Field(
+        default=30, ge=1, le=1440, description="A longer gap between readings ends a run."
+    )
+    schoolyard_interval_seconds: float = Field(
+        default=60, gt=0, description="How often the schoolyard readings are evaluated."
+    )
     produce_timeout_seconds: float = Field(
         default=10.0, gt=0, le=120, description="How long a request waits for the broker's ack."
     )
+
+    @field_validator("waste_collection_weekdays")
+    @classmethod
+    def _weekdays(cls, value: list[int]) -> list[int]:
+        if any(day not in range(7) for day in value):
+            raise ValueError("weekdays are 0 (Monday) to 6 (Sunday)")
+        return sorted(set(value))
+
+    @field_validator("schoolyard_timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as error:
+            raise ValueError(f"unknown time zone {value!r}") from error
+        return value

@@ -1,0 +1,1 @@
+"""Traffic counts: by mode and direction per location, 15-minute and hourly, week against week."""

@@ -1,0 +1,1 @@
+"""Waste containers: fill level, fill rate since the last emptying, prediction, collection plan."""
