@@ -288,7 +288,7 @@ async def test_merged_openapi_contains_every_reachable_upstream(client: httpx.As
     # The gateway's own endpoints document their problems like every service.
     for own in ("/api/v1/dashboard", "/api/v1/me", "/api/v1/activity", "/api/v1/activity/stream"):
         responses = paths[own]["get"]["responses"]
-        assert {"200", "401", "403"} <= set(responses), own
+        assert {"200", "401", "403", "429"} <= set(responses), own
         assert "application/problem+json" in responses["403"]["content"], own
     assert (
         "text/event-stream"

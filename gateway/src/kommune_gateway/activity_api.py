@@ -37,7 +37,7 @@ from kommune.pagination import (
 from kommune.routing import service_router
 from kommune_gateway.access import Permission, requires
 from kommune_gateway.activity import ActivityLog, item
-from kommune_gateway.budget import charge, own_route_budget
+from kommune_gateway.budget import BUDGET_RESPONSES, charge, own_route_budget
 from kommune_gateway.models import activity
 from kommune_gateway.proxy import CallerLimiter
 from kommune_gateway.settings import GatewaySettings
@@ -76,6 +76,7 @@ def _signer(request: Request) -> CursorSigner:
     "",
     summary="Activity you may see, newest first (cursor-paginated)",
     dependencies=[Depends(own_route_budget)],
+    responses=BUDGET_RESPONSES,
 )
 async def list_activity(
     request: Request,
@@ -117,11 +118,12 @@ LastEventId = Annotated[
     summary="Activity you may see, live (Server-Sent Events; resumable with Last-Event-ID)",
     response_class=EventSourceResponse,
     responses={
+        **BUDGET_RESPONSES,
         200: {
             "description": "`text/event-stream`: events `activity` (`id:` = position, `data:` = "
             "an ActivityItem as JSON) and `: ping` comments as heartbeats.",
             "content": {"text/event-stream": {"schema": {"type": "string"}}},
-        }
+        },
     },
 )
 async def stream_activity(

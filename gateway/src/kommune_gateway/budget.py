@@ -13,6 +13,11 @@ from kommune_gateway.proxy import CallerLimiter, GatewayProblem
 from kommune_gateway.ratelimit import RATE_LIMITED, RateLimiter
 from kommune_gateway.settings import GatewaySettings
 
+BUDGET_RESPONSES: dict[int | str, dict[str, str]] = {
+    429: {"description": "Rate limit or the caller's in-flight limit reached (`Retry-After`)."}
+}
+"""For the OpenAPI of the routes that charge the budget."""
+
 
 class RateLimited(GatewayProblem):
     status_code = 429

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from kommune.auth.principal import Principal
 from kommune.routing import service_router
 from kommune_gateway.access import Permission, can, requires
-from kommune_gateway.budget import own_route_budget
+from kommune_gateway.budget import BUDGET_RESPONSES, own_route_budget
 from kommune_gateway.fanout import Gathered, Part, gather_parts
 from kommune_gateway.proxy import UpstreamPool
 from kommune_gateway.settings import GatewaySettings
@@ -253,6 +253,7 @@ def _missing(gathered: Gathered) -> list[MissingPart]:
 @router.get(
     "/dashboard",
     dependencies=[Depends(own_route_budget)],
+    responses=BUDGET_RESPONSES,
     summary="Staff dashboard: open cases, ideas, waste, alerts, today's traffic (partial if a "
     "service is down)",
 )
@@ -274,6 +275,7 @@ async def dashboard(request: Request, principal: MayViewDashboard) -> Dashboard:
 @router.get(
     "/me",
     dependencies=[Depends(own_route_budget)],
+    responses=BUDGET_RESPONSES,
     summary="Your overview: applications, unread messages, appointments (citizens); ideas and "
     "tasks (staff)",
 )
