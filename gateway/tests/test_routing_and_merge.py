@@ -19,6 +19,10 @@ from kommune_gateway.routes import ROUTES, Route, RoutingTable, match_route
         ("/api/v1/documents/abc", "documents"),
         ("/open311/v2/requests.json", "egov"),
         ("/sta/v1.1/Things", "sensors"),
+        ("/api/v1/waste/collection-plan", "sensors"),
+        ("/api/v1/traffic/summary", "sensors"),
+        ("/api/v1/social/districts", "sensors"),
+        ("/api/v1/opendata/catalog", "sensors"),
         ("/api/v1/ideasx", None),
         ("/api/v1/ideasX/1", None),
         ("/api/v1/ideas/", "ideas"),
@@ -50,13 +54,14 @@ def test_only_open311_and_catalogue_reads_are_public() -> None:
         assert posting.upstream == "egov"
         assert posting.is_public("POST")
         assert not posting.is_public("DELETE")
-    # Public /api/ reads: the egov catalogue and the appointment slots and locations (issue 8);
-    # every other /api/ route needs a token.
+    # Public /api/ reads: the egov catalogue and the appointment slots and locations (issue 8),
+    # the sensors' open data (issue 10); every other /api/ route needs a token.
     public_api = {r.prefix for r in ROUTES if r.prefix.startswith("/api/") and r.public_methods}
     assert public_api == {
         "/api/v1/services",
         "/api/v1/appointments/slots",
         "/api/v1/appointments/locations",
+        "/api/v1/opendata",
     }
     assert all(r.public_methods == {"GET", "HEAD"} for r in ROUTES if r.prefix in public_api)
     booking = match_route("/api/v1/appointments")

@@ -99,6 +99,9 @@ ROUTES: tuple[Route, ...] = (
     Route(prefix="/sta", upstream="sensors", public_methods=READ_METHODS),
     Route(prefix="/api/v1/waste", upstream="sensors"),
     Route(prefix="/api/v1/traffic", upstream="sensors"),
+    Route(prefix="/api/v1/social", upstream="sensors"),
+    # the DCAT-AP.de catalogue and its CSV/JSON datasets: for everyone
+    Route(prefix="/api/v1/opendata", upstream="sensors", public_methods=READ_METHODS),
 )
 
 

@@ -7,8 +7,10 @@ When the session ends, every outbox row the tests wrote is checked against its J
 
 from __future__ import annotations
 
+import hashlib
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +24,8 @@ from kommune.testing.service import Db, Persona, Personas, migrated_db, service_
 from kommune_documents.demo import load
 from kommune_documents.main import create_app
 from kommune_documents.settings import DocumentsSettings
+
+from .s3server import REGION, S3Server, moto_server
 
 ALEMBIC_INI = Path(__file__).resolve().parents[1] / "alembic.ini"
 
@@ -52,11 +56,10 @@ def storage_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("content")
 
 
-@pytest_asyncio.fixture(scope="session", loop_scope="session")
-async def settings(
+def settings_values(
     db: DocDb, kafka_bootstrap_servers: str, kafka_topic_prefix: str, storage_path: Path
-) -> DocumentsSettings:
-    values = service_settings_values(
+) -> dict[str, Any]:
+    return service_settings_values(
         db.url,
         kafka_bootstrap_servers,
         kafka_topic_prefix,
@@ -65,7 +68,117 @@ async def settings(
         max_upload_bytes=8 * 1024 * 1024,
         egov_application_topic=unique_topic("egov-application"),
     )
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def settings(
+    db: DocDb, kafka_bootstrap_servers: str, kafka_topic_prefix: str, storage_path: Path
+) -> DocumentsSettings:
+    values = settings_values(db, kafka_bootstrap_servers, kafka_topic_prefix, storage_path)
     return DocumentsSettings.model_validate(values)
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[S3Server]:
+    """A moto S3 server process on a free loopback port, stopped after the session."""
+    with moto_server() as server:
+        yield server
+
+
+def s3_values(server: S3Server, **extra: Any) -> dict[str, Any]:
+    return {
+        "storage_backend": "s3",
+        "s3_endpoint_url": server.endpoint,
+        "s3_bucket": server.bucket,
+        "s3_region": REGION,
+        "s3_access_key_id": server.access_key_id,
+        "s3_secret_access_key": server.secret_access_key,
+        "s3_addressing_style": "path",
+        "s3_part_bytes": 5 * 1024 * 1024,  # S3's smallest part: uploads over 5 MiB go multipart
+        **extra,
+    }
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def s3_settings(
+    db: DocDb,
+    kafka_bootstrap_servers: str,
+    kafka_topic_prefix: str,
+    tmp_path_factory: pytest.TempPathFactory,
+    s3_server: S3Server,
+) -> DocumentsSettings:
+    """The same service with the S3 backend (its own staging folder and egov topic)."""
+    staging = tmp_path_factory.mktemp("s3-staging")
+    values = settings_values(db, kafka_bootstrap_servers, kafka_topic_prefix, staging)
+    return DocumentsSettings.model_validate({**values, **s3_values(s3_server)})
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def s3_client(
+    client: httpx.AsyncClient,  # loads the demo data
+    s3_settings: DocumentsSettings,
+    issuer_transport: httpx.ASGITransport,
+) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(s3_settings, http_transport=issuer_transport)
+    async with lifespan_client(app) as s3_app_client:
+        yield s3_app_client
+
+
+@dataclass(frozen=True)
+class Backend:
+    """The service with one content store backend, and a look into that store."""
+
+    name: str
+    client: httpx.AsyncClient
+    settings: DocumentsSettings
+    s3: S3Server | None = None
+
+    def stored(self) -> set[str]:
+        """The hashes the store holds."""
+        if self.s3 is not None:
+            return self.s3.keys()
+        root = self.settings.storage_path
+        return {p.name for p in root.rglob("*") if p.is_file() and p.parent.name != "tmp"}
+
+    def read(self, sha256: str) -> bytes | None:
+        if self.s3 is not None:
+            key = f"{self.settings.s3_prefix}{sha256[:2]}/{sha256[2:4]}/{sha256}"
+            try:
+                return self.s3.admin.get_object(Bucket=self.s3.bucket, Key=key)["Body"].read()
+            except self.s3.admin.exceptions.NoSuchKey:
+                return None
+        path = self.settings.storage_path / sha256[:2] / sha256[2:4] / sha256
+        return path.read_bytes() if path.exists() else None
+
+    def remove(self, sha256: str) -> None:
+        """Lose content behind the service's back."""
+        if self.s3 is not None:
+            key = f"{self.settings.s3_prefix}{sha256[:2]}/{sha256[2:4]}/{sha256}"
+            self.s3.admin.delete_object(Bucket=self.s3.bucket, Key=key)
+        else:
+            (self.settings.storage_path / sha256[:2] / sha256[2:4] / sha256).unlink()
+
+    def temp_files(self) -> list[Path]:
+        return list((self.settings.storage_path / "tmp").glob("*"))
+
+
+@pytest.fixture(params=["filesystem", "s3"])
+def backend(request: pytest.FixtureRequest) -> Backend:
+    """Runs a test against each content store backend."""
+    if request.param == "filesystem":
+        return Backend(
+            "filesystem", request.getfixturevalue("client"), request.getfixturevalue("settings")
+        )
+    return Backend(
+        "s3",
+        request.getfixturevalue("s3_client"),
+        request.getfixturevalue("s3_settings"),
+        request.getfixturevalue("s3_server"),
+    )
+
+
+def sha256_of(content: bytes) -> str:
+    return hashlib.sha256(content).hexdigest()
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")

@@ -10,9 +10,8 @@ from pathlib import Path
 import httpx
 
 from kommune.testing.service import Personas, assert_problem
-from kommune_documents.settings import DocumentsSettings
 
-from .conftest import DocDb, Staff, open_file, upload
+from .conftest import Backend, DocDb, Staff, open_file, upload
 from .samples import ELF, pdf_bytes
 
 
@@ -25,8 +24,9 @@ def temp_files(root: Path) -> list[Path]:
 
 
 async def test_upload_download_range_and_etag(
-    client: httpx.AsyncClient, people: Personas, staff: Staff, settings: DocumentsSettings
+    backend: Backend, people: Personas, staff: Staff
 ) -> None:
+    client = backend.client
     case_file = await open_file(client, people, staff.bau)
     content = ("Bauantrag für ein Einfamilienhaus. " * 200).encode()
     response = await upload(
@@ -41,10 +41,11 @@ async def test_upload_download_range_and_etag(
     assert version["sha256"] == sha
     assert version["size"] == len(content)
     assert version["media_type"] == "text/plain"
-    path = settings.storage_path / sha[:2] / sha[2:4] / sha
-    assert path.read_bytes() == content
-    assert not path.stat().st_mode & 0o222  # write-once: read-only on disk
-    assert temp_files(settings.storage_path) == []
+    assert backend.read(sha) == content
+    if backend.name == "filesystem":
+        path = backend.settings.storage_path / sha[:2] / sha[2:4] / sha
+        assert not path.stat().st_mode & 0o222  # write-once: read-only on disk
+    assert backend.temp_files() == []
 
     url = f"/api/v1/documents/{document['id']}/content"
     full = await client.get(url, headers=staff.bau2.headers)
@@ -66,12 +67,12 @@ async def test_upload_download_range_and_etag(
 
 
 async def test_new_versions_keep_the_old_ones_and_equal_content_is_stored_once(
-    client: httpx.AsyncClient,
+    backend: Backend,
     people: Personas,
     staff: Staff,
-    settings: DocumentsSettings,
     db: DocDb,
 ) -> None:
+    client = backend.client
     case_file = await open_file(client, people, staff.bau)
     first = (await upload(client, staff.bau, case_file["id"], b"Fassung 1")).json()
     second = await client.post(
@@ -100,24 +101,24 @@ async def test_new_versions_keep_the_old_ones_and_equal_content_is_stored_once(
     # The same bytes again, in another file: a new document, no new content.
     payload = b"Gleicher Inhalt " + uuid.uuid4().hex.encode()
     other_file = await open_file(client, people, staff.kasse, code="9.2.1", title="Rechnungen")
-    files_before = stored_files(settings.storage_path)
+    files_before = backend.stored()
     a = (await upload(client, staff.bau, case_file["id"], payload)).json()
     b = (await upload(client, staff.kasse, other_file["id"], payload)).json()
     assert a["deduplicated"] is False
     assert b["deduplicated"] is True
     assert a["versions"][0]["sha256"] == b["versions"][0]["sha256"]
-    assert len(stored_files(settings.storage_path) - files_before) == 1
+    assert len(backend.stored() - files_before) == 1
     sha = a["versions"][0]["sha256"]
     assert await db.scalar("SELECT count(*) FROM blobs WHERE sha256 = :s", s=sha) == 1
 
 
 async def test_the_type_comes_from_the_content_not_the_name(
-    client: httpx.AsyncClient,
+    backend: Backend,
     people: Personas,
     staff: Staff,
     db: DocDb,
-    settings: DocumentsSettings,
 ) -> None:
+    client = backend.client
     case_file = await open_file(client, people, staff.bau)
     pdf = await upload(
         client, staff.bau, case_file["id"], pdf_bytes("Baugenehmigung"), filename="harmlos.txt"
@@ -125,24 +126,24 @@ async def test_the_type_comes_from_the_content_not_the_name(
     assert pdf.status_code == 201, pdf.text
     assert pdf.json()["versions"][0]["media_type"] == "application/pdf"
     before = await db.snapshot()
-    files_before = stored_files(settings.storage_path)
+    files_before = backend.stored()
     refused = await upload(client, staff.bau, case_file["id"], ELF, filename="bericht.pdf")
     assert_problem(refused, 415)
     assert await db.snapshot() == before
-    assert stored_files(settings.storage_path) == files_before
-    assert temp_files(settings.storage_path) == []
+    assert backend.stored() == files_before
+    assert backend.temp_files() == []
 
 
 async def test_uploads_over_the_limit_and_broken_bodies_leave_nothing(
-    client: httpx.AsyncClient,
+    backend: Backend,
     people: Personas,
     staff: Staff,
     db: DocDb,
-    settings: DocumentsSettings,
 ) -> None:
+    client, settings = backend.client, backend.settings
     case_file = await open_file(client, people, staff.bau)
     before = await db.snapshot()
-    files_before = stored_files(settings.storage_path)
+    files_before = backend.stored()
     too_big = await upload(
         client, staff.bau, case_file["id"], b"a" * (settings.max_upload_bytes + 1)
     )
@@ -179,8 +180,8 @@ async def test_uploads_over_the_limit_and_broken_bodies_leave_nothing(
     missing_file = await upload(client, staff.bau, str(uuid.uuid4()), b"text")
     assert_problem(missing_file, 404)
     assert await db.snapshot() == before
-    assert stored_files(settings.storage_path) == files_before
-    assert temp_files(settings.storage_path) == []
+    assert backend.stored() == files_before
+    assert backend.temp_files() == []
 
 
 async def test_documents_of_files_you_cannot_read_do_not_exist_for_you(

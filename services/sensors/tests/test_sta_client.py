@@ -123,3 +123,65 @@ async def test_frost_client_creates_and_reads_back(server: str, people: Personas
     assert got["count"] == 3
     assert got["next"] is not None
     assert len(got["locations"]) == 1
+
+
+def client_updates_and_deletes(base: str, auth: str) -> dict[str, Any]:
+    """The library's update (a PUT of the whole entity) and delete, on entities it found."""
+    service = fsc.SensorThingsService(f"{base}/sta/v1.1", auth_handler=BearerHandler(auth))
+    thing = fsc.Thing(name="Zählstelle Hauptstraße", description="WLAN")
+    service.create(thing)
+    datastream = fsc.Datastream(
+        name="Fußgänger",
+        description="beide Richtungen",
+        observation_type="http://www.opengis.net/def/observationType/OGC-OM/2.0/OM_Measurement",
+        unit_of_measurement=fsc.UnitOfMeasurement(name="count", symbol="1", definition="urn:count"),
+        properties={"kind": "count"},
+        thing=thing,
+        sensor=fsc.Sensor(name="WLAN-Zähler", description="-", encoding_type="text/plain"),
+        observed_property=fsc.ObservedProperty(
+            name="Pedestrians", definition="urn:kommune:pedestrians-client", description="-"
+        ),
+    )
+    service.create(datastream)
+    when = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
+    observation = fsc.Observation(
+        result=17, phenomenon_time=when.isoformat(), datastream=datastream
+    )
+    service.create(observation)
+
+    found = service.things().find(thing.id)
+    found.name = "Zählstelle Hauptstraße Nord"
+    service.update(found)
+    stream = service.datastreams().find(datastream.id)
+    stream.description = "stadteinwärts"
+    service.update(stream)
+    reading = service.observations().find(observation.id)
+    reading.result = 19
+    service.update(reading)
+    after = {
+        "thing": service.things().find(thing.id).name,
+        "datastream": service.datastreams().find(datastream.id).description,
+        "result": service.observations().find(observation.id).result,
+    }
+    service.delete(reading)
+    after["observations_left"] = (
+        service.datastreams().find(datastream.id).get_observations().query().count().list().count
+    )
+    service.delete(found)
+    try:
+        service.datastreams().find(datastream.id)
+    except requests.exceptions.HTTPError as error:  # the library re-raises the HTTP error
+        after["datastream_gone"] = getattr(error.response, "status_code", None) == 404
+    return after
+
+
+async def test_frost_client_updates_and_deletes(server: str, people: Personas) -> None:
+    auth = people.operator.headers["Authorization"]
+    got = await asyncio.to_thread(client_updates_and_deletes, server, auth)
+    assert got == {
+        "thing": "Zählstelle Hauptstraße Nord",
+        "datastream": "stadteinwärts",
+        "result": 19,
+        "observations_left": 0,
+        "datastream_gone": True,
+    }

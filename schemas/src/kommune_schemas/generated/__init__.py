@@ -14,9 +14,12 @@ from kommune_schemas.generated import ideas
 from kommune_schemas.generated import sensors
 
 MODELS: dict[str, type[BaseModel]] = {
+    "de.kommune.documents.document.deleted.v1": documents.DocumentDeletedV1,
     "de.kommune.documents.document.version_added.v1": documents.DocumentVersionAddedV1,
     "de.kommune.documents.file.closed.v1": documents.FileClosedV1,
     "de.kommune.documents.file.created.v1": documents.FileCreatedV1,
+    "de.kommune.documents.file.disposed.v1": documents.FileDisposedV1,
+    "de.kommune.documents.file.handed_over.v1": documents.FileHandedOverV1,
     "de.kommune.documents.filing.filed.v1": documents.FilingFiledV1,
     "de.kommune.documents.invoice.received.v1": documents.InvoiceReceivedV1,
     "de.kommune.documents.invoice.status_changed.v1": documents.InvoiceStatusChangedV1,

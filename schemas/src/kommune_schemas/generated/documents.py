@@ -15,9 +15,12 @@ class DocumentsEventType(StrEnum):
     The event types the documents service publishes.
     """
 
+    DE_KOMMUNE_DOCUMENTS_DOCUMENT_DELETED_V1 = "de.kommune.documents.document.deleted.v1"
     DE_KOMMUNE_DOCUMENTS_DOCUMENT_VERSION_ADDED_V1 = "de.kommune.documents.document.version_added.v1"
     DE_KOMMUNE_DOCUMENTS_FILE_CLOSED_V1 = "de.kommune.documents.file.closed.v1"
     DE_KOMMUNE_DOCUMENTS_FILE_CREATED_V1 = "de.kommune.documents.file.created.v1"
+    DE_KOMMUNE_DOCUMENTS_FILE_DISPOSED_V1 = "de.kommune.documents.file.disposed.v1"
+    DE_KOMMUNE_DOCUMENTS_FILE_HANDED_OVER_V1 = "de.kommune.documents.file.handed_over.v1"
     DE_KOMMUNE_DOCUMENTS_FILING_FILED_V1 = "de.kommune.documents.filing.filed.v1"
     DE_KOMMUNE_DOCUMENTS_INVOICE_RECEIVED_V1 = "de.kommune.documents.invoice.received.v1"
     DE_KOMMUNE_DOCUMENTS_INVOICE_STATUS_CHANGED_V1 = "de.kommune.documents.invoice.status_changed.v1"
@@ -58,6 +61,32 @@ class DocumentVersionAddedV1(BaseModel):
     ]
     added_at: Annotated[
         AwareDatetime, Field(description="When the version was stored.")
+    ]
+
+
+class FileHandedOverV1(BaseModel):
+    """
+    The archive confirmed that it imported a file handed over in a disposal run (xdomea 0503 package, confirmed by 0506); the file now lives in the archive. Followed by file.disposed.v1 with outcome archived.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    file_id: Annotated[UUID, Field(description="Id of the case file.")]
+    file_number: Annotated[
+        str,
+        Field(
+            description="The human file number (Aktenzeichen), e.g. 0.21.1/2026/0007.",
+            max_length=80,
+            min_length=1,
+        ),
+    ]
+    run_id: Annotated[
+        UUID, Field(description="The disposal run (Aussonderung) this happened in.")
+    ]
+    handed_over_at: Annotated[
+        AwareDatetime,
+        Field(description="When the archive's confirmation was recorded."),
     ]
 
 
@@ -139,6 +168,14 @@ class InvoiceReceivedV1(BaseModel):
     received_at: Annotated[AwareDatetime, Field(description="When it was received.")]
 
 
+class DeletionReason(StrEnum):
+    """
+    disposal: the retention period had passed and the archive confirmed the run.
+    """
+
+    DISPOSAL = "disposal"
+
+
 class Confidentiality(StrEnum):
     """
     Who may read the file: normal (owning department, named readers, records management) or confidential (named people and records management only).
@@ -146,6 +183,15 @@ class Confidentiality(StrEnum):
 
     NORMAL = "normal"
     CONFIDENTIAL = "confidential"
+
+
+class DisposalOutcome(StrEnum):
+    """
+    What became of a disposed file.
+    """
+
+    ARCHIVED = "archived"
+    DESTROYED = "destroyed"
 
 
 class InvoiceStatus(StrEnum):
@@ -158,6 +204,26 @@ class InvoiceStatus(StrEnum):
     ARITHMETICALLY_CHECKED = "arithmetically_checked"
     RELEASED = "released"
     EXPORTED = "exported"
+
+
+class DocumentDeletedV1(BaseModel):
+    """
+    A document and all its versions were deleted (disposal of its case file); content no other version uses was removed from the store. The case file remains as a tombstone.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    document_id: Annotated[UUID, Field(description="Id of the deleted document.")]
+    file_id: Annotated[UUID, Field(description="Id of the case file.")]
+    run_id: Annotated[
+        UUID, Field(description="The disposal run (Aussonderung) this happened in.")
+    ]
+    reason: Annotated[DeletionReason, Field(description="Why it was deleted.")]
+    versions: Annotated[
+        int, Field(description="How many versions were deleted with it.", ge=0)
+    ]
+    deleted_at: Annotated[AwareDatetime, Field(description="When it was deleted.")]
 
 
 class FileClosedV1(BaseModel):
@@ -241,6 +307,44 @@ class FileCreatedV1(BaseModel):
         Confidentiality, Field(description="Confidentiality level of the file.")
     ]
     opened_at: Annotated[AwareDatetime, Field(description="When the file was opened.")]
+
+
+class FileDisposedV1(BaseModel):
+    """
+    The archive confirmed a disposal run (xdomea 0506): the file's documents and their content were deleted; the case file stays as a tombstone with its processes and audit trail.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    file_id: Annotated[UUID, Field(description="Id of the case file.")]
+    file_number: Annotated[
+        str,
+        Field(
+            description="The human file number (Aktenzeichen), e.g. 0.21.1/2026/0007.",
+            max_length=80,
+            min_length=1,
+        ),
+    ]
+    run_id: Annotated[
+        UUID, Field(description="The disposal run (Aussonderung) this happened in.")
+    ]
+    outcome: Annotated[
+        DisposalOutcome,
+        Field(
+            description="archived: handed over to the archive, then deleted here; destroyed: deleted without hand-over."
+        ),
+    ]
+    documents: Annotated[
+        int,
+        Field(
+            description="How many documents (with all their versions) were deleted.",
+            ge=0,
+        ),
+    ]
+    disposed_at: Annotated[
+        AwareDatetime, Field(description="When the content was deleted.")
+    ]
 
 
 class InvoiceStatusChangedV1(BaseModel):

@@ -12,9 +12,14 @@ from kommune.events.outbox import declare_outbox_topics
 from kommune.events.topics import DAY_MS, TopicSpec
 from kommune_schemas.generated.documents import (
     Confidentiality,
+    DeletionReason,
+    DisposalOutcome,
+    DocumentDeletedV1,
     DocumentVersionAddedV1,
     FileClosedV1,
     FileCreatedV1,
+    FileDisposedV1,
+    FileHandedOverV1,
     FilingFiledV1,
     InvoiceReceivedV1,
     InvoiceStatus,
@@ -24,12 +29,15 @@ from kommune_schemas.generated.documents import (
 )
 
 __all__ = [
+    "DOCUMENT_DELETED",
     "DOCUMENT_TOPIC",
     "DOCUMENT_VERSION_ADDED",
     "EGOV_APPLICATION_SUBMITTED",
     "EGOV_APPLICATION_TOPIC",
     "FILE_CLOSED",
     "FILE_CREATED",
+    "FILE_DISPOSED",
+    "FILE_HANDED_OVER",
     "FILE_TOPIC",
     "FILING_FILED",
     "FILING_TOPIC",
@@ -39,9 +47,14 @@ __all__ = [
     "SOURCE",
     "TOPICS",
     "Confidentiality",
+    "DeletionReason",
+    "DisposalOutcome",
+    "DocumentDeletedV1",
     "DocumentVersionAddedV1",
     "FileClosedV1",
     "FileCreatedV1",
+    "FileDisposedV1",
+    "FileHandedOverV1",
     "FilingFiledV1",
     "InvoiceReceivedV1",
     "InvoiceStatus",
@@ -67,7 +80,10 @@ EGOV_APPLICATION_TOPIC = "egov.application.v1"
 
 FILE_CREATED = "de.kommune.documents.file.created.v1"
 FILE_CLOSED = "de.kommune.documents.file.closed.v1"
+FILE_HANDED_OVER = "de.kommune.documents.file.handed_over.v1"
+FILE_DISPOSED = "de.kommune.documents.file.disposed.v1"
 DOCUMENT_VERSION_ADDED = "de.kommune.documents.document.version_added.v1"
+DOCUMENT_DELETED = "de.kommune.documents.document.deleted.v1"
 FILING_FILED = "de.kommune.documents.filing.filed.v1"
 INVOICE_RECEIVED = "de.kommune.documents.invoice.received.v1"
 INVOICE_STATUS_CHANGED = "de.kommune.documents.invoice.status_changed.v1"

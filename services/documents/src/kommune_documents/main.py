@@ -14,7 +14,7 @@ from kommune.app import create_service_app, lazy_app
 from kommune_documents import events
 from kommune_documents.audit.api import router as audit_router
 from kommune_documents.documents.api import router as documents_router
-from kommune_documents.documents.storage import ContentStore
+from kommune_documents.documents.backends import build_store
 from kommune_documents.fileplan.api import router as fileplan_router
 from kommune_documents.files.api import router as files_router
 from kommune_documents.filing.consumers import filing_consumer
@@ -56,12 +56,13 @@ def create_app(
 
     @asynccontextmanager
     async def prepare_store(app: FastAPI) -> AsyncIterator[Mapping[str, Any] | None]:
-        ContentStore(settings.storage_path).prepare()
+        store = build_store(settings)
+        await store.check()  # fails closed: a store that refuses access stops the start-up
         # The XRechnung rules compile in ~6 s: in a worker thread, not on the first invoice
         # (awaited at shutdown: a compiling thread cannot be interrupted).
         compiling = asyncio.get_running_loop().run_in_executor(None, warm_up)
         try:
-            yield None
+            yield {"content_store": store}
         finally:
             await compiling
 

@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal, Self
 
-from pydantic import Field
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from kommune.settings import ServiceSettings
 
 MB = 1024 * 1024
+
+
+def _given(value: str | SecretStr | None) -> bool:
+    if isinstance(value, SecretStr):
+        value = value.get_secret_value()
+    return bool(value and value.strip())
 
 
 class DocumentsSettings(ServiceSettings):
@@ -28,7 +35,42 @@ class DocumentsSettings(ServiceSettings):
     storage_path: Path = Field(
         default=Path(".run/documents/content"),
         description="Root of the content-addressed store (one write-once file per SHA-256); the "
-        "default, relative to the working directory, is in the local runtime's .run/ folder.",
+        "default, relative to the working directory, is in the local runtime's .run/ folder. With "
+        "the S3 backend only its tmp/ folder is used (uploads are staged there while hashed).",
+    )
+    storage_backend: Literal["filesystem", "s3"] = Field(
+        default="filesystem",
+        description="Where content is stored: the filesystem under storage_path, or an "
+        "S3-compatible object store (then the s3_* settings are required).",
+    )
+    s3_endpoint_url: str | None = Field(
+        default=None,
+        pattern=r"^https?://[^\s/?#]+(/[^\s?#]*)?$",
+        max_length=300,
+        description="The S3 endpoint (e.g. MinIO or Ceph); unset = AWS for s3_region.",
+    )
+    s3_bucket: str | None = Field(
+        default=None,
+        pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$",
+        description="The bucket (created beforehand; the service never creates it).",
+    )
+    s3_region: str = Field(default="eu-central-1", pattern=r"^[a-z0-9-]{1,40}$")
+    s3_prefix: str = Field(
+        default="content/",
+        pattern=r"^([A-Za-z0-9_-][A-Za-z0-9._-]*/)*$",
+        max_length=200,
+        description="Key prefix: objects are <prefix><aa>/<bb>/<sha256>.",
+    )
+    s3_access_key_id: SecretStr | None = None
+    s3_secret_access_key: SecretStr | None = None
+    s3_addressing_style: Literal["auto", "path", "virtual"] = Field(
+        default="auto", description="`path` for most self-hosted stores (MinIO)."
+    )
+    s3_part_bytes: int = Field(
+        default=16 * MB,
+        ge=5 * MB,
+        le=512 * MB,
+        description="Content larger than this is uploaded in parts of this size (multipart).",
     )
     max_upload_bytes: int = Field(
         default=512 * MB,
@@ -69,6 +111,22 @@ class DocumentsSettings(ServiceSettings):
     max_invoice_bytes: int = Field(
         default=10 * MB, ge=1024, le=100 * MB, description="Largest e-invoice XML accepted."
     )
+
+    @model_validator(mode="after")
+    def _s3_is_complete(self) -> Self:
+        """Fails closed: the S3 backend without its bucket or credentials does not start (and
+        never falls back to the filesystem)."""
+        if self.storage_backend == "s3":
+            missing = [
+                f"DOCUMENTS_{name.upper()}"
+                for name in ("s3_bucket", "s3_access_key_id", "s3_secret_access_key")
+                if not _given(getattr(self, name))
+            ]
+            if missing:
+                raise ValueError(
+                    "DOCUMENTS_STORAGE_BACKEND=s3 needs " + ", ".join(missing) + " to be set."
+                )
+        return self
 
     @property
     def upload_body_limit(self) -> int:

@@ -21,17 +21,20 @@ class Permission(StrEnum):
     """Register things and datastreams, issue, rotate and revoke device keys."""
     INGEST = "ingest"
     """Post observations with a token (imports, backfills) for any datastream."""
+    RECORD_SOCIAL = "record_social"
+    """Record anonymous counts of "Ich für uns" help offers and requests per district."""
 
 
 _READER = frozenset({Permission.READ_DATA})
+_SOCIAL_DESK = _READER | {Permission.RECORD_SOCIAL}
 _OPERATOR = frozenset(Permission)
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.CITIZEN: frozenset(),
-    Role.STAFF: _READER,
+    Role.STAFF: _SOCIAL_DESK,
     Role.CHANGE_AGENT: _READER,
     Role.PROJECT_LEAD: _READER,
-    Role.CASEWORKER: _READER,
+    Role.CASEWORKER: _SOCIAL_DESK,
     Role.RECORDS_MANAGER: _READER,
     Role.OPERATOR: _OPERATOR,
     Role.ADMIN: frozenset(Permission),
@@ -41,6 +44,7 @@ _MESSAGES: dict[Permission, str] = {
     Permission.READ_DATA: "Sensor data is open to city staff (published datastreams: to all).",
     Permission.MANAGE_DEVICES: "Only operators and administrators manage devices.",
     Permission.INGEST: "Only devices (with their key), operators and administrators post readings.",
+    Permission.RECORD_SOCIAL: "Staff, caseworkers, operators and admins record help counts.",
 }
 
 POLICY = AccessPolicy(Permission, ROLE_PERMISSIONS, messages=_MESSAGES)

@@ -15,6 +15,8 @@ from kommune_sensors.devices.models import (
     ThingLocation,
 )
 from kommune_sensors.ingestion.models import Observation, ObservationDaily, ObservationHourly
+from kommune_sensors.schoolyards.models import SchoolyardWatch
+from kommune_sensors.social.models import SocialRecord
 
 metadata = Base.metadata
 outbox, inbox = add_event_tables(metadata)
@@ -28,7 +30,9 @@ __all__ = [
     "ObservationDaily",
     "ObservationHourly",
     "ObservedProperty",
+    "SchoolyardWatch",
     "Sensor",
+    "SocialRecord",
     "Thing",
     "ThingLocation",
     "inbox",

@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from kommune.db import asyncpg_dsn
 from kommune_sensors.ingestion.producer import ObservationProducer
 from kommune_sensors.ingestion.writer import ObservationWriter
+from kommune_sensors.schoolyards.watcher import SchoolyardWatcher
 from kommune_sensors.settings import SensorsSettings
 
 
@@ -31,9 +32,15 @@ def sensors_lifespan(
         if settings.consumers_enabled and settings.writer_enabled:
             writer = ObservationWriter(settings, asyncpg_dsn(settings.database_url))
             await writer.start()
+        watcher: SchoolyardWatcher | None = None
+        if settings.consumers_enabled:
+            watcher = SchoolyardWatcher(settings)
+            await watcher.start()
         try:
             yield {"observation_producer": producer, "observation_writer": writer}
         finally:
+            if watcher is not None:
+                await watcher.stop()
             if writer is not None:
                 await writer.stop()
             await producer.stop()

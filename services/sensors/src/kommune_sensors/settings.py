@@ -78,7 +78,10 @@ class SensorsSettings(ServiceSettings):
         description="A fall of the fill level by at least this many points is an emptying.",
     )
     waste_history_days: int = Field(
-        default=30, ge=1, le=365, description="Readings looked at for a container's fill rate."
+        default=14,
+        ge=1,
+        le=365,
+        description="Days of readings looked at for a container's last emptying and fill rate.",
     )
     waste_collection_weekdays: list[int] = Field(
         default=[0, 3],

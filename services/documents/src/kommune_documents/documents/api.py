@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import uuid
 from typing import Annotated
-from urllib.parse import quote
 
 from fastapi import Depends, Path, Request, Response, status
-from fastapi.responses import FileResponse
 
 from kommune.auth.principal import Principal
 from kommune.db import DbSession
-from kommune.errors import ServiceUnavailable
 from kommune.pagination import Page, PageParams
 from kommune.routing import service_router
 from kommune_documents.access import Permission, requires
+from kommune_documents.documents.backends import content_store
+from kommune_documents.documents.responses import content_response
 from kommune_documents.documents.schemas import (
     UPLOAD_OPENAPI,
     VERSION_OPENAPI,
@@ -22,8 +21,7 @@ from kommune_documents.documents.schemas import (
     DocumentOut,
     VersionOut,
 )
-from kommune_documents.documents.service import DocumentService, Download, Stored
-from kommune_documents.documents.storage import ContentStore
+from kommune_documents.documents.service import DocumentService, Stored
 from kommune_documents.documents.upload import receive_upload
 from kommune_documents.settings import DocumentsSettings
 
@@ -40,7 +38,7 @@ def _settings(request: Request) -> DocumentsSettings:
 
 def _service(request: Request, session: DbSession) -> DocumentService:
     settings = _settings(request)
-    return DocumentService(session, ContentStore(settings.storage_path), settings.max_extract_bytes)
+    return DocumentService(session, content_store(request), settings.max_extract_bytes)
 
 
 Documents = Annotated[DocumentService, Depends(_service)]
@@ -112,22 +110,6 @@ async def get_document(
     return _detail(await documents.get(principal, document_id))
 
 
-def _file_response(download: Download, request: Request) -> Response:
-    version = download.version
-    etag = f'"{version.sha256}"'
-    headers = {
-        "ETag": etag,
-        "Cache-Control": "private, no-cache",
-        "X-Content-Type-Options": "nosniff",
-        "Content-Disposition": f"attachment; filename*=UTF-8''{quote(version.filename)}",
-    }
-    if etag in {tag.strip() for tag in request.headers.get("if-none-match", "").split(",")}:
-        return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers=headers)
-    if not download.path.is_file():
-        raise ServiceUnavailable("The content store does not have this content right now.")
-    return FileResponse(download.path, media_type=version.media_type, headers=headers)
-
-
 CONTENT_RESPONSES: dict[int | str, dict[str, object]] = {
     200: {"content": {"application/octet-stream": {}}, "description": "The content."},
     206: {"description": "The requested byte range."},
@@ -145,7 +127,9 @@ CONTENT_RESPONSES: dict[int | str, dict[str, object]] = {
 async def download_current(
     document_id: uuid.UUID, request: Request, documents: Documents, principal: MayRead
 ) -> Response:
-    return _file_response(await documents.download(principal, document_id, None), request)
+    return await content_response(
+        documents.store, await documents.download(principal, document_id, None), request
+    )
 
 
 @router.get(
@@ -161,4 +145,6 @@ async def download_version(
     documents: Documents,
     principal: MayRead,
 ) -> Response:
-    return _file_response(await documents.download(principal, document_id, version), request)
+    return await content_response(
+        documents.store, await documents.download(principal, document_id, version), request
+    )

@@ -49,7 +49,6 @@ class Stored:
 
 @dataclass(frozen=True)
 class Download:
-    path: Path
     version: DocumentVersion
 
 
@@ -112,7 +111,8 @@ class DocumentService:
         )
         version = stored.versions[-1]
         if version.media_type == EMAIL and version.size <= self.max_extract_bytes:
-            await self._file_attachments(principal, document, version)
+            assert upload.content is not None
+            await self._file_attachments(principal, document, upload.content.path)
             children = tuple(await self.documents.children(document.id))
             return Stored(stored.document, stored.versions, stored.deduplicated, children)
         return stored
@@ -154,9 +154,7 @@ class DocumentService:
         await self.documents.add_blob(sha256, size, media_type)
         text = ""
         if size <= self.max_extract_bytes:
-            text = await anyio.to_thread.run_sync(
-                extract_text, self.store.path_of(sha256), media_type
-            )
+            text = await anyio.to_thread.run_sync(extract_text, staged.path, media_type)
         now = utc_now()
         document.current_version += 1
         document.content_text = text
@@ -199,11 +197,11 @@ class DocumentService:
         return Stored(document, await self.documents.versions(document.id), not created)
 
     async def _file_attachments(
-        self, principal: Principal, email_document: Document, version: DocumentVersion
+        self, principal: Principal, email_document: Document, email: Path
     ) -> None:
         """Each attachment of an accepted type becomes a document of its own, a child of the
         e-mail, in the same file and process; others stay only inside the stored e-mail."""
-        found = await anyio.to_thread.run_sync(attachments_of, self.store.path_of(version.sha256))
+        found = await anyio.to_thread.run_sync(attachments_of, email)
         for attachment in found:
             staged = self.store.stage(len(attachment.content))
             try:
@@ -288,4 +286,4 @@ class DocumentService:
             document_id=document.id,
             detail={"version": version.version},
         )
-        return Download(self.store.path_of(version.sha256), version)
+        return Download(version)

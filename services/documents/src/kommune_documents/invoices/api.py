@@ -12,7 +12,7 @@ from kommune.db import DbSession
 from kommune.pagination import Page, PageParams
 from kommune.routing import service_router
 from kommune_documents.access import Permission, requires
-from kommune_documents.documents.storage import ContentStore
+from kommune_documents.documents.backends import content_store
 from kommune_documents.documents.upload import UnsupportedMediaType
 from kommune_documents.invoices.models import Invoice
 from kommune_documents.invoices.schemas import FindingOut, InvoiceOut, StepTaken
@@ -29,7 +29,7 @@ XML_TYPES = frozenset({"application/xml", "text/xml"})
 
 def _service(request: Request, session: DbSession) -> InvoiceService:
     settings: DocumentsSettings = request.state.settings
-    return InvoiceService(session, ContentStore(settings.storage_path), settings)
+    return InvoiceService(session, content_store(request), settings)
 
 
 Invoices = Annotated[InvoiceService, Depends(_service)]

@@ -19,6 +19,7 @@ from kommune.db import DbSession
 from kommune.pagination import Page, PageParams
 from kommune.routing import service_router
 from kommune_documents.access import Permission, requires
+from kommune_documents.documents.backends import content_store
 from kommune_documents.documents.storage import ContentStore
 from kommune_documents.files.schemas import FileOut
 from kommune_documents.retention.models import DisposalItem, DisposalRun
@@ -30,7 +31,6 @@ from kommune_documents.retention.schemas import (
     RunOut,
 )
 from kommune_documents.retention.service import RetentionService
-from kommune_documents.settings import DocumentsSettings
 
 MayManage = Annotated[Principal, Depends(requires(Permission.MANAGE_RETENTION))]
 
@@ -39,8 +39,7 @@ router = service_router("/api/v1/retention", tags=["retention"])
 
 
 def _store(request: Request) -> ContentStore:
-    settings: DocumentsSettings = request.state.settings
-    return ContentStore(settings.storage_path)
+    return content_store(request)
 
 
 def _service(request: Request, session: DbSession) -> RetentionService:
@@ -156,5 +155,5 @@ async def confirm(
     store = _store(request)
     # After the commit (the unit of work ends before the response is sent).
     for sha256 in disposed.unused_content:
-        background.add_task(store.path_of(sha256).unlink, missing_ok=True)
+        background.add_task(store.delete, sha256)
     return _run_out(disposed.run, disposed.items)

@@ -27,7 +27,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kommune.auth.principal import Principal
 from kommune.clock import utc_now
 from kommune.errors import Conflict, InvalidInput, NotFound
+from kommune.events.outbox import Outbox
 from kommune.pagination import Ordering, PageRequest, SortKey, paginate
+from kommune_documents import events
 from kommune_documents.access import Permission, require
 from kommune_documents.audit.service import Action, AuditTrail
 from kommune_documents.documents.models import Blob, Document, DocumentVersion
@@ -76,11 +78,16 @@ class Disposed:
     """Hashes no version refers to any more: removed from the store after the commit."""
 
 
-def _write_package(target: Path, metadata: bytes, contents: list[tuple[Path, str]]) -> None:
+def _write_package(
+    target: Path, metadata: bytes, store: ContentStore, contents: list[tuple[DocumentVersion, str]]
+) -> None:
+    """The ZIP, content copied piece by piece from the store (whichever backend)."""
     with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_STORED) as package:
         package.writestr("xdomea_0503.xml", metadata)
-        for path, name in contents:
-            package.write(path, name)
+        for version, name in contents:
+            with package.open(name, "w", force_zip64=version.size >= zipfile.ZIP64_LIMIT) as out:
+                for piece in store.chunks(version.sha256):
+                    out.write(piece)
 
 
 def _safe(name: str) -> str:
@@ -92,6 +99,7 @@ class RetentionService:
         self.session = session
         self.store = store
         self.audit = AuditTrail(session)
+        self.outbox = Outbox(session, events.SOURCE)
 
     # -- legal holds -------------------------------------------------------------------------
 
@@ -288,15 +296,13 @@ class RetentionService:
             )
         archived = [item for item in items if item.appraisal == "A"]
         records = await self._records(archived, with_documents=True)
-        contents: list[tuple[Path, str]] = []
+        contents: list[tuple[DocumentVersion, str]] = []
         for item in archived:
             case_file = await self.session.get_one(CaseFile, item.file_id)
             for _, version in await self._versions(case_file.id):
-                contents.append(
-                    (self.store.path_of(version.sha256), self._package_path(case_file, version))
-                )
+                contents.append((version, self._package_path(case_file, version)))
         metadata = xdomea.handover_0503(str(run.id), utc_now(), records)
-        await anyio.to_thread.run_sync(_write_package, target, metadata, contents)
+        await anyio.to_thread.run_sync(_write_package, target, metadata, self.store, contents)
         for item in archived:
             self.audit.record(
                 principal,
@@ -304,6 +310,72 @@ class RetentionService:
                 file_id=item.file_id,
                 detail={"run_id": str(run_id)},
             )
+
+    async def _version_counts(self, file_id: uuid.UUID) -> dict[uuid.UUID, int]:
+        """Each document of the file with its number of versions (before they are deleted)."""
+        rows = await self.session.execute(
+            select(Document.id, func.count(DocumentVersion.id))
+            .outerjoin(DocumentVersion, DocumentVersion.document_id == Document.id)
+            .where(Document.file_id == file_id)
+            .group_by(Document.id)
+            .order_by(Document.id)
+        )
+        return dict(rows.all())
+
+    async def _announce_disposal(
+        self,
+        run_id: uuid.UUID,
+        case_file: CaseFile,
+        outcome: str,
+        versions: dict[uuid.UUID, int],
+        now: datetime,
+    ) -> None:
+        """One ``document.deleted`` per document, ``file.handed_over`` for an archived file,
+        then ``file.disposed``: in the same transaction as the deletion (outbox)."""
+        for document_id, count in versions.items():
+            await self.outbox.add(
+                events.document_event(
+                    events.DOCUMENT_DELETED,
+                    document_id,
+                    events.DocumentDeletedV1(
+                        document_id=document_id,
+                        file_id=case_file.id,
+                        run_id=run_id,
+                        reason=events.DeletionReason.DISPOSAL,
+                        versions=count,
+                        deleted_at=now,
+                    ),
+                )
+            )
+        if outcome == Outcome.ARCHIVED:
+            await self.outbox.add(
+                events.file_event(
+                    events.FILE_HANDED_OVER,
+                    case_file.id,
+                    events.FileHandedOverV1(
+                        file_id=case_file.id,
+                        file_number=case_file.file_number,
+                        run_id=run_id,
+                        handed_over_at=now,
+                    ),
+                    subject=case_file.file_number,
+                )
+            )
+        await self.outbox.add(
+            events.file_event(
+                events.FILE_DISPOSED,
+                case_file.id,
+                events.FileDisposedV1(
+                    file_id=case_file.id,
+                    file_number=case_file.file_number,
+                    run_id=run_id,
+                    outcome=events.DisposalOutcome(outcome),
+                    documents=len(versions),
+                    disposed_at=now,
+                ),
+                subject=case_file.file_number,
+            )
+        )
 
     async def confirm(self, principal: Principal, run_id: uuid.UUID) -> Disposed:
         """The archive confirmed the import (0506): dispose of every item not on hold."""
@@ -326,9 +398,8 @@ class RetentionService:
                     )
                 ).scalars()
             )
-            removed = await self.session.execute(
-                delete(Document).where(Document.file_id == case_file.id).returning(Document.id)
-            )
+            versions = await self._version_counts(case_file.id)
+            await self.session.execute(delete(Document).where(Document.file_id == case_file.id))
             item.outcome = Outcome.ARCHIVED if item.appraisal == "A" else Outcome.DESTROYED
             case_file.disposed_at = now
             case_file.updated_at = now
@@ -339,9 +410,10 @@ class RetentionService:
                 detail={
                     "run_id": str(run_id),
                     "outcome": item.outcome,
-                    "documents": len(removed.all()),
+                    "documents": len(versions),
                 },
             )
+            await self._announce_disposal(run_id, case_file, item.outcome, versions, now)
         unused: list[str] = []
         if hashes:
             unused = list(

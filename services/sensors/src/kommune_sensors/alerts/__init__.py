@@ -1,1 +1,2 @@
-"""Alerts: a waste container above its threshold, once per episode, on sensors.alert.v1."""
+"""Alerts on sensors.alert.v1: a waste container above its threshold, a schoolyard busy at
+night; once per episode, resolved when it ends."""

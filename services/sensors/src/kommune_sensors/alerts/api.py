@@ -36,7 +36,7 @@ class AlertOut(OutputModel):
     resolved_at: datetime | None
 
 
-@router.get("/alerts", summary="Alerts (waste containers full), newest first")
+@router.get("/alerts", summary="Alerts (containers full, schoolyards busy at night), newest first")
 async def list_alerts(
     session: DbSession,
     principal: MayRead,

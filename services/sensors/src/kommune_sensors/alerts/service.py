@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
+from datetime import datetime
 
 import structlog
 from sqlalchemy import select
@@ -93,28 +94,52 @@ async def _raise(
     level: float,
     threshold: float,
 ) -> Alert | None:
-    location = await _location_of(session, thing.id)
-    if location is None:
-        log.warning("container_without_location", thing_id=thing.id)
-        return None
-    alert = Alert(
-        id=uuid.uuid4(),
-        kind=WASTE_FULL.value,
-        thing_id=thing.id,
+    return await raise_alert(
+        session,
+        outbox,
+        kind=WASTE_FULL,
+        thing=thing,
         datastream_id=stream.id,
         value=level,
         threshold=threshold,
         raised_at=utc_now(),
     )
+
+
+async def raise_alert(
+    session: AsyncSession,
+    outbox: Outbox,
+    *,
+    kind: AlertKind,
+    thing: Thing,
+    datastream_id: int,
+    value: float,
+    threshold: float,
+    raised_at: datetime,
+) -> Alert | None:
+    """A new open alert and its ``raised`` event (outbox); ``None`` if the thing has no place."""
+    location = await _location_of(session, thing.id)
+    if location is None:
+        log.warning("alert_thing_without_location", thing_id=thing.id, kind=kind.value)
+        return None
+    alert = Alert(
+        id=uuid.uuid4(),
+        kind=kind.value,
+        thing_id=thing.id,
+        datastream_id=datastream_id,
+        value=value,
+        threshold=threshold,
+        raised_at=raised_at,
+    )
     session.add(alert)
     payload = AlertRaisedV1(
         alert_id=alert.id,
-        kind=WASTE_FULL,
+        kind=kind,
         thing_id=thing.id,
         thing_name=thing.name,
         location=EventLocation(lat=location.latitude, lon=location.longitude),
         district=thing.district,
-        value=level,
+        value=value,
         threshold=threshold,
         raised_at=alert.raised_at,
     )
@@ -124,13 +149,20 @@ async def _raise(
 
 
 async def _resolve(session: AsyncSession, outbox: Outbox, alert: Alert) -> None:
-    alert.resolved_at = utc_now()
+    await resolve_alert(session, outbox, alert, utc_now())
+
+
+async def resolve_alert(
+    session: AsyncSession, outbox: Outbox, alert: Alert, resolved_at: datetime
+) -> None:
+    """Close ``alert`` and send its ``resolved`` event (outbox)."""
+    alert.resolved_at = resolved_at
     await session.flush()  # closed before a new episode's alert takes the open slot
     await outbox.add(
         alert_event(
             ALERT_RESOLVED,
             alert.id,
-            AlertResolvedV1(alert_id=alert.id, resolved_at=alert.resolved_at),
+            AlertResolvedV1(alert_id=alert.id, resolved_at=resolved_at),
             subject=str(alert.id),
         )
     )

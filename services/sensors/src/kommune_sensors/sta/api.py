@@ -15,7 +15,18 @@ from urllib.parse import urlencode
 
 from fastapi import Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
-from sqlalchemy import ColumnElement, Select, SQLColumnExpression, func, literal, select, true
+from sqlalchemy import (
+    ARRAY,
+    BigInteger,
+    ColumnElement,
+    Select,
+    SQLColumnExpression,
+    func,
+    literal,
+    select,
+    true,
+)
+from sqlalchemy.orm import aliased
 
 from kommune.auth.principal import OptionalPrincipal
 from kommune.db import DbSession
@@ -26,6 +37,7 @@ from kommune_sensors.devices.models import Datastream
 from kommune_sensors.sta.entities import ORDER, SETS, EntitySet
 from kommune_sensors.sta.filter import FilterError, compile_filter
 from kommune_sensors.sta.serialize import serialize
+from kommune_sensors.sta.update import remove, update
 from kommune_sensors.sta.write import MayWrite, create
 
 PREFIX = "/sta/v1.1"
@@ -36,10 +48,21 @@ CONFORMANCE = [
     "http://www.opengis.net/spec/iot_sensing/1.1/req/datamodel",
     "http://www.opengis.net/spec/iot_sensing/1.1/req/resource-path/resource-path-to-entities",
     "http://www.opengis.net/spec/iot_sensing/1.1/req/request-data",
+    "http://www.opengis.net/spec/iot_sensing/1.1/req/create-update-delete",
 ]
 _PATH = re.compile(r"([A-Za-z]+)(?:\((\d{1,18})\))?(?:/([A-Za-z]+))?")
 _ORDER_ITEM = re.compile(r"\s*([A-Za-z@./]+)(?:\s+(asc|desc))?\s*", re.IGNORECASE)
-KNOWN_OPTIONS = {"$filter", "$orderby", "$top", "$skip", "$count", "$select", "$expand"}
+KNOWN_OPTIONS = {
+    "$filter",
+    "$orderby",
+    "$top",
+    "$skip",
+    "$count",
+    "$select",
+    "$expand",
+    "$skiptoken",
+}
+EXPAND_OPTIONS = {"$top", "$orderby", "$select", "$filter"}
 
 router = service_router(PREFIX, tags=["SensorThings"])
 Public = [Depends(public_access)]
@@ -102,6 +125,7 @@ async def resource(
     count: Annotated[str | None, Query(alias="$count", max_length=5)] = None,
     select_: Annotated[str | None, Query(alias="$select", max_length=500)] = None,
     expand: Annotated[str | None, Query(alias="$expand", max_length=500)] = None,
+    skiptoken: Annotated[str | None, Query(alias="$skiptoken", max_length=20)] = None,
 ) -> JSONResponse:
     unknown = [k for k in request.query_params if k.startswith("$") and k not in KNOWN_OPTIONS]
     if unknown:
@@ -138,7 +162,7 @@ async def resource(
     if filter_:
         statement = statement.where(compile_filter(filter_, target.context()))
     selected = _names(select_, {"id", "@iot.id", *target.properties}, "$select")
-    expanded = _names(expand, set(target.navigation), "$expand")
+    expanded = parse_expand(expand, set(target.navigation))
     base = _base_url(request)
 
     if single:
@@ -151,21 +175,34 @@ async def resource(
 
     limit = _int_option(top, "$top", DEFAULT_TOP, MAX_TOP)
     offset = _int_option(skip, "$skip", 0, MAX_SKIP)
-    ordered = statement.order_by(*_order_by(target, orderby))
-    rows = list((await session.execute(ordered.offset(offset).limit(limit + 1))).scalars())
+    after = _int_option(skiptoken, "$skiptoken", 0, 2**63 - 1) if skiptoken else None
     body: dict[str, Any] = {}
     if count == "true":
-        body["@iot.count"] = await _count(session, statement, target, nav_name, raw_id, filter_)
+        body["@iot.count"] = await _count(
+            session, statement, target, nav_name, raw_id, filter_, staff
+        )
     elif count not in (None, "false"):
         raise FilterError("$count is true or false.")
+    page_statement = statement
+    if after is not None:
+        if orderby:
+            raise FilterError("$skiptoken pages by id: it does not go with $orderby.")
+        page_statement = statement.where(target.id_column > after)
+    ordered = page_statement.order_by(*_order_by(target, orderby))
+    rows = list((await session.execute(ordered.offset(offset).limit(limit + 1))).scalars())
     page = rows[:limit]
     entities = [(row, serialize(target, row, base, selected)) for row in page]
     await _expand(session, target, entities, expanded, base, staff)
     body["value"] = [entity for _, entity in entities]
     if len(rows) > limit:
         params = dict(request.query_params)
-        params["$skip"] = str(offset + limit)
         params["$top"] = str(limit)
+        params.pop("$count", None)  # the first page told it; each page would count again
+        if orderby:
+            params["$skip"] = str(offset + limit)
+        else:  # keyset: the next page starts after the last id, however deep (no offset scan)
+            params.pop("$skip", None)
+            params["$skiptoken"] = str(getattr(page[-1], "id"))  # noqa: B009
         body["@iot.nextLink"] = f"{base}/{resource_path.strip('/')}?{urlencode(params)}"
     return JSONResponse(body)
 
@@ -187,6 +224,48 @@ async def create_entity(
     return await create(resource_path, request, session, principal, _base_url(request))
 
 
+_ENTITY_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/json": {"schema": {"type": "object"}}},
+    }
+}
+
+
+@router.patch(
+    "/{resource_path:path}",
+    summary="Update an entity: the members sent (operator, admin)",
+    openapi_extra=_ENTITY_BODY,
+)
+async def patch_entity(
+    resource_path: str, request: Request, session: DbSession, principal: MayWrite
+) -> Response:
+    return await update(
+        resource_path, request, session, principal, _base_url(request), replace=False
+    )
+
+
+@router.put(
+    "/{resource_path:path}",
+    summary="Replace an entity: members not sent get their defaults (operator, admin)",
+    openapi_extra=_ENTITY_BODY,
+)
+async def put_entity(
+    resource_path: str, request: Request, session: DbSession, principal: MayWrite
+) -> Response:
+    return await update(
+        resource_path, request, session, principal, _base_url(request), replace=True
+    )
+
+
+@router.delete(
+    "/{resource_path:path}",
+    summary="Delete an entity and what depends on it (operator, admin)",
+)
+async def delete_entity(resource_path: str, session: DbSession, principal: MayWrite) -> Response:
+    return await remove(resource_path, session)
+
+
 async def _require_visible(
     session: DbSession, entity: EntitySet, entity_id: int, staff: bool
 ) -> None:
@@ -204,38 +283,105 @@ async def _count(
     nav_name: str | None,
     raw_id: str | None,
     filter_: str | None,
+    staff: bool,
 ) -> int:
-    """``@iot.count``. A datastream's observations without a filter: the count the writer keeps
-    (one row read instead of a scan, FROST's slow count); otherwise ``count(*)``."""
-    if target.name == "Observations" and nav_name == "Observations" and raw_id and not filter_:
-        stored = await session.scalar(
-            select(Datastream.observation_count).where(Datastream.id == int(raw_id))
-        )
-        return int(stored or 0)
+    """``@iot.count``. Observations without a filter: the counts the writer keeps per datastream
+    (one row read for a datastream's, a sum over the datastreams for all: never a scan of the
+    observations, FROST's slow count); otherwise ``count(*)`` of the filtered rows."""
+    if target.name == "Observations" and not filter_:
+        if nav_name == "Observations" and raw_id:
+            stored = await session.scalar(
+                select(Datastream.observation_count).where(Datastream.id == int(raw_id))
+            )
+            return int(stored or 0)
+        if nav_name is None:
+            total = select(func.coalesce(func.sum(Datastream.observation_count), 0))
+            if not staff:
+                total = total.where(SETS["Datastreams"].published())
+            return int(await session.scalar(total) or 0)
     total = await session.scalar(select(func.count()).select_from(statement.subquery()))
     return int(total or 0)
+
+
+def parse_expand(text: str | None, allowed: set[str]) -> list[tuple[str, dict[str, str]]]:
+    """``Nav,Nav($top=1;$orderby=phenomenonTime desc)``: names with their options (one level)."""
+    if not text:
+        return []
+    items: list[tuple[str, dict[str, str]]] = []
+    for part in _split_top_level(text):
+        match = _EXPAND_ITEM.fullmatch(part)
+        if match is None or match.group(1) not in allowed:
+            raise FilterError(f"$expand: unknown or malformed {part.strip()[:60]!r}.")
+        options: dict[str, str] = {}
+        for option in filter(None, (match.group(2) or "").split(";")):
+            key, sep, value = option.partition("=")
+            if not sep or key.strip() not in EXPAND_OPTIONS:
+                raise FilterError(f"$expand options are {', '.join(sorted(EXPAND_OPTIONS))}.")
+            options[key.strip()] = value.strip()
+        items.append((match.group(1), options))
+    return items
+
+
+_EXPAND_ITEM = re.compile(r"\s*([A-Za-z]+)\s*(?:\((.*)\))?\s*", re.DOTALL)
+
+
+def _split_top_level(text: str) -> list[str]:
+    parts: list[str] = []
+    current: list[str] = []
+    depth = 0
+    for char in text:
+        if char == "," and depth == 0:
+            parts.append("".join(current))
+            current = []
+            continue
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        if depth < 0:
+            raise FilterError("$expand: unbalanced parentheses.")
+        current.append(char)
+    if depth:
+        raise FilterError("$expand: unbalanced parentheses.")
+    parts.append("".join(current))
+    return parts
 
 
 async def _expand(
     session: DbSession,
     source: EntitySet,
     entities: list[tuple[Any, dict[str, Any]]],
-    names: list[str],
+    names: list[tuple[str, dict[str, str]]],
     base: str,
     staff: bool,
 ) -> None:
-    for name in names:
+    """Each expanded navigation in one statement for the whole page: the parents' ids unnested,
+    and per parent a LATERAL subquery with the options (``$top`` per parent, ``$orderby``...),
+    so "the latest observation of each datastream" is one backward index probe per datastream."""
+    if not entities:
+        return
+    parent_ids = [getattr(row, "id") for row, _ in entities]  # noqa: B009
+    for name, options in names:
         nav = source.navigation[name]
         target = SETS[nav.target]
-        for row, entity in entities:
-            entity.pop(f"{name}@iot.navigationLink", None)
-            if target.empty:
-                entity[name] = [] if nav.many else None
-                continue
-            statement = target.base().where(nav.link(literal(getattr(row, "id"))))  # noqa: B009
+        by_parent: dict[int, list[dict[str, Any]]] = {pid: [] for pid in parent_ids}
+        if not target.empty:
+            limit = _int_option(options.get("$top"), "$top", MAX_TOP if nav.many else 1, MAX_TOP)
+            selected = _names(
+                options.get("$select"), {"id", "@iot.id", *target.properties}, "$select"
+            )
+            parents = select(
+                func.unnest(literal(parent_ids, ARRAY(BigInteger))).label("pid")
+            ).subquery("parents")
+            inner = target.base().where(nav.link(parents.c.pid))
             if not staff:
-                statement = statement.where(target.published())
-            statement = statement.order_by(target.id_column).limit(MAX_TOP if nav.many else 1)
-            found = list((await session.execute(statement)).scalars())
-            serialized = [serialize(target, item, base, []) for item in found]
-            entity[name] = serialized if nav.many else (serialized[0] if serialized else None)
+                inner = inner.where(target.published())
+            if options.get("$filter"):
+                inner = inner.where(compile_filter(options["$filter"], target.context()))
+            inner = inner.order_by(*_order_by(target, options.get("$orderby"))).limit(limit)
+            lateral = inner.lateral("expanded")
+            entity = aliased(target.model, lateral)
+            statement = select(parents.c.pid, entity).select_from(parents).join(lateral, true())
+            for pid, item in (await session.execute(statement)).all():
+                by_parent[pid].append(serialize(target, item, base, selected))
+        for row, entity_body in entities:
+            entity_body.pop(f"{name}@iot.navigationLink", None)
+            found = by_parent[getattr(row, "id")]  # noqa: B009
+            entity_body[name] = found if nav.many else (found[0] if found else None)

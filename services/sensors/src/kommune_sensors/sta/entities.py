@@ -110,8 +110,10 @@ _register(
             "Locations": Navigation(
                 "Locations",
                 True,
-                lambda tid: exists().where(
-                    ThingLocation.location_id == Location.id, ThingLocation.thing_id == tid
+                lambda tid: (
+                    exists()
+                    .where(ThingLocation.location_id == Location.id, ThingLocation.thing_id == tid)
+                    .correlate_except(ThingLocation)
                 ),
             ),
             "Datastreams": Navigation("Datastreams", True, lambda tid: Datastream.thing_id == tid),
@@ -134,16 +136,18 @@ _register(
             "Things": Navigation(
                 "Things",
                 True,
-                lambda lid: exists().where(
-                    ThingLocation.thing_id == Thing.id, ThingLocation.location_id == lid
+                lambda lid: (
+                    exists()
+                    .where(ThingLocation.thing_id == Thing.id, ThingLocation.location_id == lid)
+                    .correlate_except(ThingLocation)
                 ),
             ),
             "HistoricalLocations": Navigation("HistoricalLocations", True, lambda _: true()),
         },
-        published=lambda: exists().where(
-            ThingLocation.location_id == Location.id,
-            ThingLocation.thing_id == Thing.id,
-            Thing.published.is_(True),
+        published=lambda: exists(
+            select(ThingLocation.location_id)
+            .join(Thing, Thing.id == ThingLocation.thing_id)
+            .where(ThingLocation.location_id == Location.id, Thing.published.is_(True))
         ),
     )
 )
@@ -282,10 +286,18 @@ ORDER = (
 
 def _fk(datastream_id: Column, column: Column) -> Column:
     """The foreign key ``column`` of the datastream ``datastream_id``."""
-    return select(column).where(Datastream.id == datastream_id).scalar_subquery()
+    return (
+        select(column)
+        .where(Datastream.id == datastream_id)
+        .correlate_except(Datastream)
+        .scalar_subquery()
+    )
 
 
 def _observation_datastream(observation_id: Column) -> Column:
     return (
-        select(Observation.datastream_id).where(Observation.id == observation_id).scalar_subquery()
+        select(Observation.datastream_id)
+        .where(Observation.id == observation_id)
+        .correlate_except(Observation)
+        .scalar_subquery()
     )

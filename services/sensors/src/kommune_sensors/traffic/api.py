@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Literal
+from zoneinfo import ZoneInfo
 
 from fastapi import Depends, Query
 from pydantic import AwareDatetime, BaseModel
@@ -27,8 +28,8 @@ from kommune_sensors.clock import utc_now
 from kommune_sensors.devices.models import Thing
 from kommune_sensors.ingestion.models import ObservationDaily, ObservationHourly
 from kommune_sensors.traffic.streams import Mode, traffic_streams
-from kommune_sensors.waste.plan import BERLIN
 
+BERLIN = ZoneInfo("Europe/Berlin")
 router = service_router("/api/v1/traffic", tags=["traffic"])
 MayRead = Annotated[Principal, Depends(requires(Permission.READ_DATA))]
 ThingId = Annotated[int, Query(ge=1, le=2**63 - 1)]

@@ -18,6 +18,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 FULL = 100.0
 SECONDS_PER_DAY = 86_400
+MIN_RATE_SPAN = timedelta(hours=6)
+"""Readings since the emptying must span this much for a rate: right after an emptying two or
+three readings with a sensor's jitter would give any slope at all."""
 
 CYCLES = text(
     """
@@ -26,17 +29,22 @@ WITH readings AS (
            lag(o.result) OVER (PARTITION BY o.datastream_id ORDER BY o.phenomenon_time) AS prev
     FROM observations o
     WHERE o.datastream_id = ANY(:ids) AND o.phenomenon_time >= :since
-), emptied AS (
-    SELECT datastream_id, max(t) FILTER (WHERE prev - v >= :drop) AS emptied_at
-    FROM readings GROUP BY datastream_id
+), cycles AS (
+    SELECT datastream_id, t, v,
+           max(t) FILTER (WHERE prev - v >= :drop) OVER (PARTITION BY datastream_id) AS emptied_at
+    FROM readings
 )
-SELECT r.datastream_id, e.emptied_at, count(*) AS n,
-       regr_slope(r.v, extract(epoch FROM r.t)) AS slope
-FROM readings r JOIN emptied e USING (datastream_id)
-WHERE e.emptied_at IS NULL OR r.t >= e.emptied_at
-GROUP BY r.datastream_id, e.emptied_at
+SELECT datastream_id, emptied_at, count(*) AS n,
+       regr_slope(v, extract(epoch FROM t)) AS slope,
+       extract(epoch FROM max(t) - min(t)) AS span
+FROM cycles
+WHERE emptied_at IS NULL OR t >= emptied_at
+GROUP BY datastream_id, emptied_at
 """
 )
+"""One pass over the page's readings (each CTE is read once, so PostgreSQL inlines it instead of
+materialising 100,000s of rows): the last emptying per datastream as a window aggregate, then
+the regression over the rows since it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,8 +73,9 @@ async def fill_cycles(
         },
     )
     cycles: dict[int, FillCycle] = {}
-    for stream_id, emptied_at, count, slope in rows.all():
-        rate = None if slope is None or count < 2 else round(slope * SECONDS_PER_DAY, 3)
+    for stream_id, emptied_at, count, slope, span in rows.all():
+        known = slope is not None and count >= 2 and span >= MIN_RATE_SPAN.total_seconds()
+        rate = round(slope * SECONDS_PER_DAY, 3) if known else None
         cycles[int(stream_id)] = FillCycle(emptied_at, rate)
     return cycles
 
