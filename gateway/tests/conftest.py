@@ -262,6 +262,8 @@ def gateway_settings(database_url: str, /, **values: Any) -> GatewaySettings:
         "upstream_egov": "",
         "upstream_sensors": "",
         "openapi_cache_seconds": 0,
+        # The activity feed's consumer is tested against the real broker in tests/e2e.
+        "consumers_enabled": False,
     }
     base.update(values)
     return GatewaySettings.model_validate(base)

@@ -241,6 +241,10 @@ async def test_unknown_path_is_404_problem(client: httpx.AsyncClient) -> None:
 # -- OpenAPI -------------------------------------------------------------------------------------
 
 
+GATEWAY_OWN = ("/auth/", "/api/v1/dashboard", "/api/v1/me", "/api/v1/activity")
+"""Paths the gateway answers itself (dev issuer, aggregation, activity feed)."""
+
+
 def route_of(path: str) -> str:
     route = match_route(path)
     assert route is not None, path
@@ -278,13 +282,28 @@ async def test_merged_openapi_contains_every_reachable_upstream(client: httpx.As
     assert [tag["name"] for tag in doc["tags"]] == ["gateway", "ideas", "egov"]
     for path, item in paths.items():
         for method, operation in item.items():
-            owner = "gateway" if path.startswith("/auth/") else route_of(path)
+            owner = "gateway" if path.startswith(GATEWAY_OWN) else route_of(path)
             assert operation["tags"] == [owner], (method, path)
     assert paths["/open311/services"]["get"]["x-service-tags"] == ["open311"]
+    # The gateway's own endpoints document their problems like every service.
+    for own in ("/api/v1/dashboard", "/api/v1/me", "/api/v1/activity", "/api/v1/activity/stream"):
+        responses = paths[own]["get"]["responses"]
+        assert {"200", "401", "403", "429"} <= set(responses), own
+        assert "application/problem+json" in responses["403"]["content"], own
+    assert (
+        "text/event-stream"
+        in paths["/api/v1/activity/stream"]["get"]["responses"]["200"]["content"]
+    )
     assert doc["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
     assert {} in paths["/open311/services"]["get"]["security"]
     # Protected operations keep the services' own declaration of the same scheme.
     assert paths["/api/v1/ideas/whoami"]["get"].get("security", [{BEARER: []}]) == [{BEARER: []}]
+
+
+def test_production_needs_the_cursor_key(gateway_settings_factory: Any) -> None:
+    """The activity feed signs its cursors: without the key, production does not start."""
+    with pytest.raises(ValueError, match="KOMMUNE_CURSOR_SECRET"):
+        create_gateway_app(gateway_settings_factory(KOMMUNE_ENVIRONMENT="production"))
 
 
 async def test_swagger_ui_is_served_with_the_gateways_own_assets(
@@ -367,7 +386,9 @@ async def test_bad_token_request_is_422_problem(
 
 
 async def test_dev_issuer_is_absent_in_production(gateway_settings_factory: Any) -> None:
-    settings = gateway_settings_factory(KOMMUNE_ENVIRONMENT="production")
+    settings = gateway_settings_factory(
+        KOMMUNE_ENVIRONMENT="production", KOMMUNE_CURSOR_SECRET="s" * 32
+    )
     app = create_gateway_app(settings)
     async with lifespan_client(app) as c:
         token = await c.post("/auth/dev/token", json={"sub": "u1", "roles": ["admin"]})

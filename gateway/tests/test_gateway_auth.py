@@ -56,6 +56,7 @@ def _claims(token: str) -> dict[str, Any]:
 async def test_unset_environment_has_no_dev_issuer_and_accepts_no_token(
     clean_environment: pytest.MonkeyPatch, dev_issuer: DevIssuer
 ) -> None:
+    clean_environment.setenv("KOMMUNE_CURSOR_SECRET", "s" * 32)  # else production fails at once
     settings = GatewaySettings.model_validate(NOT_DEPLOYED)
     assert settings.environment == Environment.PRODUCTION
     assert settings.oidc_issuer is None
@@ -82,7 +83,11 @@ async def test_unset_environment_has_no_dev_issuer_and_accepts_no_token(
     [
         {"KOMMUNE_ENVIRONMENT": "dev"},  # dev, but no issuer configured
         {"KOMMUNE_ENVIRONMENT": "dev", "KOMMUNE_OIDC_ISSUER": "https://login.example/realms/k"},
-        {"KOMMUNE_ENVIRONMENT": "production", "KOMMUNE_OIDC_ISSUER": TEST_ISSUER_URL},
+        {
+            "KOMMUNE_ENVIRONMENT": "production",
+            "KOMMUNE_OIDC_ISSUER": TEST_ISSUER_URL,
+            "KOMMUNE_CURSOR_SECRET": "s" * 32,  # production requires it (activity cursors)
+        },
     ],
 )
 async def test_dev_issuer_needs_dev_or_test_and_an_issuer_naming_it(

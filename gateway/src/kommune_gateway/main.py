@@ -53,13 +53,16 @@ from kommune.auth.dev_issuer import (
     is_dev_issuer_url,
     mount_dev_issuer,
 )
-from kommune.auth.principal import Principal
 from kommune.auth.verifier import TokenVerifier
 from kommune.db import asyncpg_dsn
 from kommune.docs import install_docs
-from kommune.errors import DomainError, NotFound, Unauthorized, problem_response
+from kommune.errors import DomainError, NotFound, problem_response
 from kommune.health import CheckResult, HealthChecks
 from kommune.telemetry.logging import configure_logging
+from kommune_gateway import activity_api, dashboard
+from kommune_gateway.activity import ActivityLog, activity_log
+from kommune_gateway.budget import RateLimited
+from kommune_gateway.caller import authenticate as _authenticate
 from kommune_gateway.fast_path import ProxyFastPath
 from kommune_gateway.idempotency import IDEMPOTENCY_HEADER, IdempotencyStore
 from kommune_gateway.idempotent_proxy import idempotent_proxy
@@ -120,12 +123,7 @@ class GatewayState(TypedDict):
     database: asyncpg.Pool
     idempotency: IdempotencyStore
     rate_limiter: RateLimiter | None
-
-
-class RateLimited(GatewayProblem):
-    status_code = 429
-    code = "rate_limited"
-    title = "Too many requests"
+    activity: ActivityLog
 
 
 class BadPath(DomainError):  # noqa: N818 - named like kommune.errors
@@ -151,6 +149,7 @@ def create_gateway_app(
     """
     settings = settings or GatewaySettings()
     configure_logging(settings.log_level, json=settings.log_json, service=settings.service_name)
+    settings.cursor_key  # noqa: B018 - fails closed: the activity feed signs its cursors
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
@@ -205,6 +204,7 @@ def create_gateway_app(
                     required=False,
                     cache_seconds=2.0,
                 )
+            activity = await stack.enter_async_context(activity_log(settings))
             aggregator = OpenAPIAggregator(
                 pool,
                 routes,
@@ -226,6 +226,7 @@ def create_gateway_app(
                 "database": database,
                 "idempotency": idempotency,
                 "rate_limiter": limiter,
+                "activity": activity,
             }
             # As every service: startup objects out of the full collections (p99; ADR 0015).
             freeze_startup_objects()
@@ -256,6 +257,11 @@ def create_gateway_app(
             settings.dev_issuer_key_file, str(settings.oidc_issuer), settings.dev_token_audiences()
         )
         mount_dev_issuer(app, issuer, settings.environment, prefix=DEV_ISSUER_PREFIX)
+
+    # The gateway's own endpoints: aggregated reads and the activity feed (no proxy prefix
+    # covers their paths).
+    app.include_router(dashboard.router)
+    app.include_router(activity_api.router)
 
     # Starlette tries routes in order, so they are registered longest prefix first; the endpoint
     # still asks the table, which alone decides (the Starlette route only names the metric label).
@@ -398,17 +404,6 @@ async def _rate_limit(
 
 def _has_dot_segments(path: str) -> bool:
     return any(segment in (".", "..") for segment in path.split("/"))
-
-
-async def _authenticate(request: Request) -> Principal:
-    header = request.headers.get("authorization")
-    if not header:
-        raise Unauthorized("A bearer token is required.")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise Unauthorized("The Authorization header must be 'Bearer <token>'.")
-    tokens: VerifiedTokens = request.state.verified_tokens
-    return await tokens.verify(token.strip())
 
 
 async def _no_reset(connection: asyncpg.Connection) -> None:

@@ -58,6 +58,20 @@ class GatewaySettings(ServiceSettings):
 
     openapi_cache_seconds: float = Field(default=10.0, ge=0)
 
+    # -- aggregation (/api/v1/dashboard, /api/v1/me) and the activity feed --
+    aggregate_timeout_seconds: float = Field(default=2.0, gt=0, le=30)
+    """Deadline of each upstream call of an aggregated answer; a late part is left out."""
+    activity_poll_seconds: float = Field(default=1.0, gt=0, le=60)
+    """How often each replica looks for activity another replica's consumer recorded."""
+    activity_heartbeat_seconds: float = Field(default=15.0, gt=0, le=300)
+    """An SSE comment this often keeps idle streams (and proxies in between) alive."""
+    activity_send_timeout_seconds: float = Field(default=30.0, gt=0, le=600)
+    """A stream whose client reads nothing for this long is closed (memory stays bounded)."""
+    activity_retention_days: int = Field(default=90, ge=1, le=3650)
+    activity_consumer_group: str = "gateway.activity"
+    activity_pool_size: int = Field(default=5, ge=1, le=100)
+    """Database connections of the feed (list pages, stream batches, the consumer)."""
+
     # -- CORS for browser frontends: closed unless origins are listed --
     cors_allow_origins: list[str] = Field(default_factory=list)
     """Exact origins (``https://portal.heidenheim.de``); JSON list in the environment."""

@@ -22,7 +22,7 @@ class EgovEventType(StrEnum):
 
 class ApplicationSubmittedV1(BaseModel):
     """
-    An application (a citizen's application, a damage report or a work order opened by a sensor alert) was submitted. Produced by egov on egov.application.v1 (keyed and subject = application_id); consumed by documents, which files it into the E-Akte. Carries no personal data of the applicant.
+    An application (a citizen's application, a damage report or a work order opened by a sensor alert) was submitted. Produced by egov on egov.application.v1 (keyed and subject = application_id); consumed by documents, which files it into the E-Akte. Carries no personal data of the applicant beyond the pseudonymous subject id (applicant_sub, for the gateway's activity feed).
     """
 
     model_config = ConfigDict(
@@ -60,6 +60,14 @@ class ApplicationSubmittedV1(BaseModel):
         ),
     ]
     submitted_at: Annotated[AwareDatetime, Field(description="When it was submitted.")]
+    applicant_sub: Annotated[
+        str | None,
+        Field(
+            description="Pseudonymous OIDC subject of the citizen who applied (null for Open311 reports and sensor work orders): lets the gateway's activity feed show a case to its applicant alone. No name, address or form data. Consumers that do not need it ignore it.",
+            max_length=255,
+            min_length=1,
+        ),
+    ] = None
 
 
 class ServicePublishedV1(BaseModel):
@@ -118,7 +126,7 @@ class ApplicationStatus(StrEnum):
 
 class ApplicationStatusChangedV1(BaseModel):
     """
-    An application moved to another status of its workflow (by a caseworker, or by the applicant withdrawing or providing information). Produced by egov on egov.application.v1 (keyed and subject = application_id). Carries no personal data and no note text.
+    An application moved to another status of its workflow (by a caseworker, or by the applicant withdrawing or providing information). Produced by egov on egov.application.v1 (keyed and subject = application_id). Carries no note text and no personal data beyond the applicant's pseudonymous subject id (applicant_sub, for the gateway's activity feed).
     """
 
     model_config = ConfigDict(
@@ -150,3 +158,11 @@ class ApplicationStatusChangedV1(BaseModel):
     from_status: Annotated[ApplicationStatus, Field(description="The status before.")]
     to_status: Annotated[ApplicationStatus, Field(description="The status now.")]
     changed_at: Annotated[AwareDatetime, Field(description="When it changed.")]
+    applicant_sub: Annotated[
+        str | None,
+        Field(
+            description="Pseudonymous OIDC subject of the citizen who applied (null for Open311 reports and sensor work orders): lets the gateway's activity feed show a case to its applicant alone. No name, address or form data. Consumers that do not need it ignore it.",
+            max_length=255,
+            min_length=1,
+        ),
+    ] = None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import Depends, Header, Query, Response, status
 from pydantic import AwareDatetime
@@ -16,6 +16,7 @@ from kommune.schemas import YearWindow
 from kommune_egov.access import Permission, requires
 from kommune_egov.applications.models import Application
 from kommune_egov.applications.schemas import (
+    ApplicationCounts,
     ApplicationCreate,
     ApplicationDetailOut,
     ApplicationOut,
@@ -40,6 +41,7 @@ from kommune_egov.applications.workflow import ApplicationStatus
 MaySubmit = Annotated[Principal, Depends(requires(Permission.SUBMIT_APPLICATION))]
 MayRead = Annotated[Principal, Depends(requires(Permission.READ_APPLICATIONS))]
 MayChangeStatus = Annotated[Principal, Depends(requires(Permission.CHANGE_STATUS))]
+MayProcess = Annotated[Principal, Depends(requires(Permission.PROCESS_APPLICATIONS))]
 
 IDEMPOTENCY_KEY_PATTERN = r"^[\x21-\x7e]{1,255}$"
 IdempotencyKeyHeader = Annotated[
@@ -154,6 +156,27 @@ async def list_applications(
         origin=origin,
     )
     return Page(items=[application_out(a, principal) for a in items], next_cursor=next_cursor)
+
+
+@router.get(
+    "/counts",
+    summary="How many applications per department or status (caseworkers: their department's; "
+    "admins: all)",
+)
+async def count_applications(
+    session: DbSession,
+    principal: MayProcess,
+    group_by: Annotated[
+        Literal["department", "status"], Query(description="Count per department or status.")
+    ] = "department",
+    open_only: Annotated[
+        bool, Query(alias="open", description="Only open applications (default).")
+    ] = True,
+) -> ApplicationCounts:
+    counts = await ApplicationService(session).counts(principal, group_by, open_only=open_only)
+    return ApplicationCounts(
+        group_by=group_by, open_only=open_only, total=sum(counts.values()), counts=counts
+    )
 
 
 @router.get("/{application_id}", summary="One application with its history")

@@ -18,6 +18,7 @@ from kommune_egov.applications.models import (
     ApplicationHistoryEntry,
     IdempotencyKey,
 )
+from kommune_egov.applications.workflow import OPEN
 from kommune_egov.catalogue.definitions import department_code
 
 OLDEST_FIRST = Ordering(
@@ -100,6 +101,22 @@ class ApplicationRepository(Repository[Application]):
             principal.sub, service, status, submitted_before, submitted_after, origin
         )
         return await self.paginate(statement, ordering, page, filters=filters)
+
+    async def counts(
+        self, principal: Principal, group_by: str, *, open_only: bool
+    ) -> dict[str, int]:
+        """How many visible applications per department or status (open ones only, or all)."""
+        column = Application.department if group_by == "department" else Application.status
+        statement = (
+            select(column, func.count())
+            .where(visible_to(principal))
+            .group_by(column)
+            .order_by(column)
+        )
+        if open_only:
+            statement = statement.where(Application.status.in_([s.value for s in OPEN]))
+        rows = (await self.session.execute(statement)).all()
+        return {str(key): int(count) for key, count in rows}
 
     async def next_reference_number(self) -> int:
         value = await self.session.execute(text("SELECT nextval('application_reference_seq')"))

@@ -136,6 +136,20 @@ class ApplicationOut(OutputModel):
     )
 
 
+class ApplicationCounts(OutputModel):
+    """Applications per department or per status, as far as the caller may see them."""
+
+    group_by: str = Field(description="`department` (codes) or `status`.")
+    open_only: bool = Field(
+        description="Only open applications (not rejected, completed, withdrawn) were counted."
+    )
+    total: int
+    counts: dict[str, int] = Field(
+        description="Department code or status → number of applications; groups without "
+        "any are left out."
+    )
+
+
 class ApplicationDetailOut(ApplicationOut):
     history: list[HistoryEntryOut]
     attachments: list[AttachmentSummary]

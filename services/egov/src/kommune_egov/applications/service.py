@@ -254,6 +254,7 @@ async def submit(
                 service_name=application.service_name,
                 department=application.department,
                 submitted_at=application.submitted_at,
+                applicant_sub=application.applicant_sub,
             ),
             subject=str(application.id),
         ),
@@ -414,6 +415,9 @@ class ApplicationService:
             origin=origin,
         )
 
+    async def counts(self, viewer: Principal, group_by: str, *, open_only: bool) -> dict[str, int]:
+        return await self.applications.counts(viewer, group_by, open_only=open_only)
+
     async def _visible(
         self, viewer: Principal, application_id: uuid.UUID, *, for_update: bool = False
     ) -> Application:
@@ -501,6 +505,7 @@ class ApplicationService:
                     from_status=current.value,
                     to_status=target.value,
                     changed_at=now,
+                    applicant_sub=application.applicant_sub,
                 ),
                 subject=str(application.id),
             ),

@@ -1,0 +1,21 @@
+"""Who calls the gateway: the bearer token verified at the edge (cached, see token_cache)."""
+
+from __future__ import annotations
+
+from fastapi import Request
+
+from kommune.auth.principal import Principal
+from kommune.errors import Unauthorized
+from kommune_gateway.token_cache import VerifiedTokens
+
+
+async def authenticate(request: Request) -> Principal:
+    """The caller's principal; 401 without a valid ``Authorization: Bearer <token>``."""
+    header = request.headers.get("authorization")
+    if not header:
+        raise Unauthorized("A bearer token is required.")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("The Authorization header must be 'Bearer <token>'.")
+    tokens: VerifiedTokens = request.state.verified_tokens
+    return await tokens.verify(token.strip())
