@@ -70,6 +70,24 @@ class DocumentsSettings(ServiceSettings):
         default=10 * MB, ge=1024, le=100 * MB, description="Largest e-invoice XML accepted."
     )
 
+    ocr_max_pages: int = Field(
+        default=20,
+        ge=1,
+        le=500,
+        description="Pages (TIFF frames) of one scan read by OCR at most; later ones are "
+        "not indexed.",
+    )
+    ocr_page_timeout_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        le=600,
+        description="Time Tesseract (and the PDF renderer) may take for one page; over it the "
+        "scan's OCR fails for good (ocr_failed, reason timeout).",
+    )
+    ocr_dpi: int = Field(
+        default=300, ge=72, le=600, description="Resolution PDF pages are rendered at for OCR."
+    )
+
     @property
     def upload_body_limit(self) -> int:
         """The request body limit of upload routes: the content plus room for the form parts."""
