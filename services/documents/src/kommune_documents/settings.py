@@ -84,6 +84,13 @@ class DocumentsSettings(ServiceSettings):
         description="Time Tesseract (and the PDF renderer) may take for one page; over it the "
         "scan's OCR fails for good (ocr_failed, reason timeout).",
     )
+    ocr_total_timeout_seconds: float = Field(
+        default=240.0,
+        gt=0,
+        le=280,
+        description="Time one scan may take in all (below the Kafka consumer's 300 s poll "
+        "interval); later pages stay unindexed.",
+    )
     ocr_dpi: int = Field(
         default=300, ge=72, le=600, description="Resolution PDF pages are rendered at for OCR."
     )

@@ -160,6 +160,7 @@ def ocr_consumer(settings: DocumentsSettings) -> ConsumerSpec:
         Limits(
             max_pages=settings.ocr_max_pages,
             page_timeout=settings.ocr_page_timeout_seconds,
+            total_timeout=settings.ocr_total_timeout_seconds,
             dpi=settings.ocr_dpi,
         ),
     )

@@ -12,7 +12,9 @@ so the consumer records it instead of retrying.
 
 from __future__ import annotations
 
+import math
 import subprocess
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +30,8 @@ from kommune_documents.events import Reason
 
 LANGUAGE = "deu"
 PDF = "application/pdf"
+MIN_DPI = 50
+"""Below this, text is too small to read: a page that large is refused instead."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +42,9 @@ class Limits:
     """Seconds Tesseract (and the renderer) may take for one page."""
     dpi: int = 300
     """Resolution PDF pages are rendered at (Tesseract's sweet spot for printed text)."""
+    total_timeout: float = 240.0
+    """Seconds one scan may take in all; pages after that stay unindexed (kept well below the
+    consumer's poll interval, so a long scan never costs the consumer its group membership)."""
     max_pixels: int = 60_000_000
     """An image larger than this (width x height) is refused, not decoded: a decompression
     bomb costs nothing (an A4 page at 600 dpi has about 35 million pixels)."""
@@ -56,9 +63,23 @@ class OcrFailed(Exception):  # noqa: N818 - the outcome, named as the event says
         self.reason = reason
 
 
-def _tesseract(image: Image.Image, limits: Limits) -> str:
+class _Clock:
+    """The scan's time budget: per page the smaller of the page limit and what is left."""
+
+    def __init__(self, limits: Limits) -> None:
+        self.limits = limits
+        self.deadline = time.monotonic() + limits.total_timeout
+
+    def left(self) -> float:
+        return self.deadline - time.monotonic()
+
+    def page_timeout(self) -> float:
+        return max(1.0, min(self.limits.page_timeout, self.left()))
+
+
+def _tesseract(image: Image.Image, clock: _Clock) -> str:
     try:
-        text: str = pytesseract.image_to_string(image, lang=LANGUAGE, timeout=limits.page_timeout)
+        text: str = pytesseract.image_to_string(image, lang=LANGUAGE, timeout=clock.page_timeout())
     except pytesseract.TesseractError as error:
         raise OcrFailed(Reason.UNREADABLE, str(error)[:200]) from error
     except RuntimeError as error:  # pytesseract's "Tesseract process timeout"
@@ -67,6 +88,7 @@ def _tesseract(image: Image.Image, limits: Limits) -> str:
 
 
 def _frames(path: Path, limits: Limits) -> Iterator[Image.Image]:
+    """The image's frames in grey (a TIFF may have many), each checked before it is decoded."""
     try:
         with Image.open(path) as image:
             width, height = image.size
@@ -79,24 +101,52 @@ def _frames(path: Path, limits: Limits) -> Iterator[Image.Image]:
                     raise OcrFailed(Reason.TOO_LARGE, f"frame {index + 1}")
                 converted = frame.convert("L")  # decodes it: a broken image fails here
                 yield converted
+    except OcrFailed:
+        raise
+    except Image.DecompressionBombError as error:
+        raise OcrFailed(Reason.TOO_LARGE, "decompression bomb") from error
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
+        raise OcrFailed(Reason.UNREADABLE, type(error).__name__) from error
+    except Exception as error:  # Pillow's decoders raise many kinds on broken input
         raise OcrFailed(Reason.UNREADABLE, type(error).__name__) from error
 
 
 def _image(path: Path, limits: Limits) -> Recognised:
-    parts = [_tesseract(frame, limits) for frame in _frames(path, limits)]
+    clock = _Clock(limits)
+    parts: list[str] = []
+    for frame in _frames(path, limits):
+        if parts and clock.left() <= 0:
+            break
+        parts.append(_tesseract(frame, clock))
     return Recognised(storable("\n".join(parts)), len(parts))
 
 
-def _render(path: Path, number: int, limits: Limits) -> Image.Image:
+def _dpi_for(page: pypdf.PageObject, limits: Limits) -> int:
+    """The configured resolution, lowered for a page so large it would exceed the pixel limit
+    (a hostile MediaBox must not make the renderer allocate gigabytes)."""
+    try:
+        width = abs(float(page.mediabox.width)) / 72
+        height = abs(float(page.mediabox.height)) / 72
+    except Exception as error:
+        raise OcrFailed(Reason.UNREADABLE, "page size") from error
+    pixels = width * height * limits.dpi * limits.dpi
+    if pixels <= limits.max_pixels:
+        return limits.dpi
+    dpi = math.floor(limits.dpi * math.sqrt(limits.max_pixels / pixels))
+    if dpi < MIN_DPI:
+        raise OcrFailed(Reason.TOO_LARGE, f"page of {width:.0f}x{height:.0f} inches")
+    return dpi
+
+
+def _render(path: Path, number: int, dpi: int, clock: _Clock) -> Image.Image:
     try:
         [page] = pdf2image.convert_from_path(
             path,
-            dpi=limits.dpi,
+            dpi=dpi,
             first_page=number,
             last_page=number,
             grayscale=True,
-            timeout=int(limits.page_timeout),
+            timeout=math.ceil(clock.page_timeout()),
         )
     except subprocess.TimeoutExpired as error:
         raise OcrFailed(Reason.TIMEOUT, f"rendering page {number}") from error
@@ -106,8 +156,6 @@ def _render(path: Path, number: int, limits: Limits) -> Image.Image:
         ValueError,
     ) as error:
         raise OcrFailed(Reason.UNREADABLE, f"rendering page {number}") from error
-    if page.size[0] * page.size[1] > limits.max_pixels:
-        raise OcrFailed(Reason.TOO_LARGE, f"page {number}")
     return page
 
 
@@ -117,6 +165,7 @@ def _pdf(path: Path, limits: Limits) -> Recognised:
         pages = list(reader.pages)
     except Exception as error:  # pypdf raises many kinds for broken files
         raise OcrFailed(Reason.UNREADABLE, type(error).__name__) from error
+    clock = _Clock(limits)
     parts: list[str] = []
     read = 0
     for number, page in enumerate(pages, start=1):
@@ -125,8 +174,9 @@ def _pdf(path: Path, limits: Limits) -> Recognised:
             image_only = is_image_only(page, text)
         except Exception:
             text, image_only = "", True
-        if image_only and read < limits.max_pages:
-            text = _tesseract(_render(path, number, limits), limits)
+        if image_only and read < limits.max_pages and (read == 0 or clock.left() > 0):
+            rendered = _render(path, number, _dpi_for(page, limits), clock)
+            text = _tesseract(rendered, clock)
             read += 1
         parts.append(text)
     return Recognised(storable("\n".join(parts)), read)
