@@ -285,3 +285,52 @@ async def test_bad_input_is_refused_and_changes_nothing(
     )
     still = await client.get(f"/api/v1/mailroom/items/{item_id}", headers=rm.headers)
     assert still.json()["status"] == "in_inbox"
+
+
+async def test_waiting_post_is_sent_on_to_another_inbox_by_the_mailroom_or_its_department(
+    client: httpx.AsyncClient, db: DocDb, people: Personas, staff: Staff
+) -> None:
+    item = await take_in(client, staff.records, pdf_bytes(f"Irrläufer {uuid.uuid4().hex}"), "d.pdf")
+    assert item.status_code == 201, item.text
+    item_id = item.json()["id"]
+    assert item.json()["department"] is None
+
+    async def route(who: Persona, department: str) -> httpx.Response:
+        return await client.post(
+            f"/api/v1/mailroom/items/{item_id}/route",
+            json={"department": department},
+            headers=who.headers,
+        )
+
+    # Nobody but the mailroom sees the central inbox's items.
+    assert_problem(await route(staff.bau, "bauamt"), 404)
+    assert_problem(await route(people.citizen, "bauamt"), 403)
+    assert_problem(await route(staff.records, "Bau Amt"), 422)
+    moved = await route(staff.records, "bauamt")
+    assert moved.status_code == 200, moved.text
+    assert moved.json()["department"] == "bauamt"
+    assert item_id in await inbox_ids(client, staff.bau, "bauamt")
+    assert_problem(await route(staff.bau, "bauamt"), 409)
+    assert_problem(await route(staff.kasse, "kaemmerei"), 404)  # not theirs (yet)
+    forwarded = await route(staff.bau, "kaemmerei")
+    assert forwarded.status_code == 200, forwarded.text
+    assert item_id in await inbox_ids(client, staff.kasse, "kaemmerei")
+    assert item_id not in await inbox_ids(client, staff.bau, "bauamt")
+    assert_problem(
+        await client.get(f"/api/v1/mailroom/items/{item_id}", headers=staff.bau.headers), 404
+    )
+    rows = await db.rows(
+        "SELECT type, payload FROM recorded.outbox WHERE aggregateid = :id AND type = :t"
+        " ORDER BY seq",
+        id=item_id,
+        t=events.MAIL_ROUTED,
+    )
+    assert [r["payload"]["department"] for r in rows] == [None, "bauamt", "kaemmerei"]
+    assert (
+        await db.scalar(
+            "SELECT count(*) FROM audit_events WHERE action = 'mail.routed'"
+            " AND detail->>'item_id' = :id",
+            id=item_id,
+        )
+        == 2
+    )

@@ -44,6 +44,7 @@ class Action(StrEnum):
     INVOICE_STEP = "invoice.status_changed"
     OCR_COMPLETED = "document.ocr_completed"
     MAIL_RECEIVED = "mail.received"
+    MAIL_ROUTED = "mail.routed"
     MAIL_FILED = "mail.filed"
 
 

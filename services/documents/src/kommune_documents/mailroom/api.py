@@ -20,6 +20,7 @@ from kommune_documents.mailroom.schemas import (
     Department,
     FileMail,
     MailItemOut,
+    Reroute,
     RuleCreate,
     RuleOut,
 )
@@ -94,6 +95,16 @@ async def file_item(
     item_id: uuid.UUID, body: FileMail, mailroom: Mailroom, principal: MayEdit
 ) -> MailItemOut:
     return _out(await mailroom.file(principal, item_id, body))
+
+
+@router.post(
+    "/items/{item_id}/route",
+    summary="Send a waiting item to another department's inbox",
+)
+async def reroute_item(
+    item_id: uuid.UUID, body: Reroute, mailroom: Mailroom, principal: MayRead
+) -> MailItemOut:
+    return _out(await mailroom.reroute(principal, item_id, body))
 
 
 @router.post("/rules", status_code=status.HTTP_201_CREATED, summary="Add a routing rule")

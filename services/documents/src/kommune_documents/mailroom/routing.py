@@ -34,8 +34,15 @@ async def route(session: AsyncSession, item: MailItem) -> None:
     sender = (item.sender or "").casefold()
     text = f"{item.subject}\n{item.content_text}".casefold()
     rule = next((r for r in rules if matches(r, sender, text)), None)
+    await put_into(session, item, rule.department if rule is not None else None, rule)
+
+
+async def put_into(
+    session: AsyncSession, item: MailItem, department: str | None, rule: RoutingRule | None
+) -> None:
+    """Put ``item`` into ``department``'s inbox (``None``: the central one) and announce it."""
     now = utc_now()
-    item.department = rule.department if rule is not None else None
+    item.department = department
     item.rule_id = rule.id if rule is not None else None
     item.status = MailStatus.IN_INBOX
     item.routed_at = now

@@ -54,6 +54,12 @@ class FileMail(InputModel):
     """Default: the item's subject."""
 
 
+class Reroute(InputModel):
+    """``POST /api/v1/mailroom/items/{id}/route``: the inbox it belongs in."""
+
+    department: Department
+
+
 class MailItemOut(OutputModel):
     id: uuid.UUID
     status: str

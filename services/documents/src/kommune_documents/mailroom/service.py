@@ -35,8 +35,8 @@ from kommune_documents.documents.upload import UnsupportedMediaType, Upload
 from kommune_documents.files.models import Status
 from kommune_documents.files.service import FileService
 from kommune_documents.mailroom.models import MailItem, MailStatus, RoutingRule
-from kommune_documents.mailroom.routing import route
-from kommune_documents.mailroom.schemas import FileMail, MailFields, RuleCreate
+from kommune_documents.mailroom.routing import put_into, route
+from kommune_documents.mailroom.schemas import FileMail, MailFields, Reroute, RuleCreate
 from kommune_documents.ocr.requests import OcrStatus, request_ocr
 
 NOT_FOUND = "No such mail item."
@@ -208,6 +208,24 @@ class MailroomService:
         item = await self.session.get(MailItem, item_id, with_for_update=lock)
         if item is None or not self._visible(principal, item):
             raise NotFound(NOT_FOUND)
+        return item
+
+    async def reroute(self, principal: Principal, item_id: uuid.UUID, body: Reroute) -> MailItem:
+        """Move an item waiting in an inbox to another department's: the mailroom from any
+        inbox (the central one included), a caseworker from their own department's."""
+        require(principal, Permission.READ_FILES)
+        item = await self.get(principal, item_id, lock=True)
+        if item.status != MailStatus.IN_INBOX:
+            raise Conflict("Only an item waiting in an inbox can be sent to another one.")
+        if item.department == body.department:
+            raise Conflict("The item is in this department's inbox already.")
+        previous = item.department
+        await put_into(self.session, item, body.department, None)
+        self.audit.record(
+            principal,
+            Action.MAIL_ROUTED,
+            detail={"item_id": str(item.id), "from": previous, "to": body.department},
+        )
         return item
 
     # -- filing --------------------------------------------------------------------------------
