@@ -58,10 +58,13 @@ class OcrReader:
         self.store = store
         self.limits = limits
 
-    async def read(self, data: OcrRequested) -> Recognised | OcrFailed:
-        path = self.store.path_of(data.sha256)
+    async def read(
+        self, data: OcrRequested, sha256: str, media_type: str
+    ) -> Recognised | OcrFailed:
+        """OCR of the stored content (hash and type from the row, not from the event)."""
+        path = self.store.path_of(sha256)
         try:
-            return await anyio.to_thread.run_sync(recognise, path, data.media_type, self.limits)
+            return await anyio.to_thread.run_sync(recognise, path, media_type, self.limits)
         except OcrFailed as failure:
             log.info("ocr_failed", target=data.target.value, reason=failure.reason.value)
             return failure
@@ -79,9 +82,10 @@ class OcrReader:
             .where(DocumentVersion.version == data.version)
             .where(DocumentVersion.ocr_status == OcrStatus.PENDING)
         )
-        if (await session.execute(pending_version)).scalar_one_or_none() is None:
+        pending = (await session.execute(pending_version)).scalar_one_or_none()
+        if pending is None:
             return  # read already (or the document is gone)
-        outcome = await self.read(data)
+        outcome = await self.read(data, pending.sha256, pending.media_type)
         document = await session.get(Document, data.target_id, with_for_update=True)
         version = (await session.execute(pending_version.with_for_update())).scalar_one_or_none()
         if document is None or version is None:
@@ -107,7 +111,7 @@ class OcrReader:
         item = await session.get(MailItem, data.target_id)
         if item is None or item.ocr_status != OcrStatus.PENDING:
             return
-        outcome = await self.read(data)
+        outcome = await self.read(data, item.sha256, item.media_type)
         await session.refresh(item, with_for_update=True)
         if item.ocr_status != OcrStatus.PENDING:
             return
