@@ -290,7 +290,8 @@ async def test_bad_input_is_refused_and_changes_nothing(
 async def test_waiting_post_is_sent_on_to_another_inbox_by_the_mailroom_or_its_department(
     client: httpx.AsyncClient, db: DocDb, people: Personas, staff: Staff
 ) -> None:
-    item = await take_in(client, staff.records, pdf_bytes(f"Irrläufer {uuid.uuid4().hex}"), "d.pdf")
+    scan = pdf_bytes(f"Irrläufer {uuid.uuid4().hex}")
+    item = await take_in(client, staff.records, scan, "d.pdf")
     assert item.status_code == 201, item.text
     item_id = item.json()["id"]
     assert item.json()["department"] is None
@@ -310,6 +311,14 @@ async def test_waiting_post_is_sent_on_to_another_inbox_by_the_mailroom_or_its_d
     assert moved.status_code == 200, moved.text
     assert moved.json()["department"] == "bauamt"
     assert item_id in await inbox_ids(client, staff.bau, "bauamt")
+    content_url = f"/api/v1/mailroom/items/{item_id}/content"
+    downloaded = await client.get(content_url, headers=staff.bau.headers)
+    assert downloaded.status_code == 200, downloaded.text
+    assert downloaded.content == scan
+    assert downloaded.headers["content-type"] == "application/pdf"
+    assert downloaded.headers["etag"] == f'"{item.json()["sha256"]}"'
+    assert_problem(await client.get(content_url, headers=staff.kasse.headers), 404)
+    assert_problem(await client.get(content_url, headers=people.citizen.headers), 403)
     assert_problem(await route(staff.bau, "bauamt"), 409)
     assert_problem(await route(staff.kasse, "kaemmerei"), 404)  # not theirs (yet)
     forwarded = await route(staff.bau, "kaemmerei")
@@ -326,6 +335,14 @@ async def test_waiting_post_is_sent_on_to_another_inbox_by_the_mailroom_or_its_d
         t=events.MAIL_ROUTED,
     )
     assert [r["payload"]["department"] for r in rows] == [None, "bauamt", "kaemmerei"]
+    assert (
+        await db.scalar(
+            "SELECT count(*) FROM audit_events WHERE action = 'mail.downloaded'"
+            " AND detail->>'item_id' = :id",
+            id=item_id,
+        )
+        == 1
+    )
     assert (
         await db.scalar(
             "SELECT count(*) FROM audit_events WHERE action = 'mail.routed'"

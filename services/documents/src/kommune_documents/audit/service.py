@@ -45,6 +45,7 @@ class Action(StrEnum):
     OCR_COMPLETED = "document.ocr_completed"
     MAIL_RECEIVED = "mail.received"
     MAIL_ROUTED = "mail.routed"
+    MAIL_DOWNLOADED = "mail.downloaded"
     MAIL_FILED = "mail.filed"
 
 

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import uuid
 from typing import Annotated
+from urllib.parse import quote
 
-from fastapi import Depends, Query, Request, status
+from fastapi import Depends, Query, Request, Response, status
+from fastapi.responses import FileResponse
 
 from kommune.auth.principal import Principal
 from kommune.db import DbSession
+from kommune.errors import ServiceUnavailable
 from kommune.pagination import Page, PageParams
 from kommune.routing import service_router
 from kommune_documents.access import Permission, requires
@@ -85,6 +88,26 @@ async def inbox(
 @router.get("/items/{item_id}", summary="One mail item (its state, inbox and text excerpt)")
 async def get_item(item_id: uuid.UUID, mailroom: Mailroom, principal: MayRead) -> MailItemOut:
     return _out(await mailroom.get(principal, item_id))
+
+
+@router.get(
+    "/items/{item_id}/content",
+    summary="Download the scan, to decide where it belongs",
+    response_class=Response,
+    responses={200: {"content": {"application/octet-stream": {}}, "description": "The scan."}},
+)
+async def item_content(item_id: uuid.UUID, mailroom: Mailroom, principal: MayRead) -> Response:
+    item = await mailroom.download(principal, item_id)
+    path = mailroom.store.path_of(item.sha256)
+    if not path.is_file():
+        raise ServiceUnavailable("The content store does not have this content right now.")
+    headers = {
+        "ETag": f'"{item.sha256}"',
+        "Cache-Control": "private, no-cache",
+        "X-Content-Type-Options": "nosniff",
+        "Content-Disposition": f"attachment; filename*=UTF-8''{quote(item.filename)}",
+    }
+    return FileResponse(path, media_type=item.media_type, headers=headers)
 
 
 @router.post(

@@ -228,6 +228,17 @@ class MailroomService:
         )
         return item
 
+    async def download(self, principal: Principal, item_id: uuid.UUID) -> MailItem:
+        """The item, for a download of its scan (audited like a document's download)."""
+        item = await self.get(principal, item_id)
+        self.audit.record(
+            principal,
+            Action.MAIL_DOWNLOADED,
+            document_id=item.document_id,
+            detail={"item_id": str(item.id), "sha256": item.sha256},
+        )
+        return item
+
     # -- filing --------------------------------------------------------------------------------
 
     async def file(self, principal: Principal, item_id: uuid.UUID, body: FileMail) -> MailItem:
