@@ -274,3 +274,21 @@ resolve_uv() {
 regex_escape() { printf '%s' "$1" | sed 's/[][\\.*^$+?(){}|]/\\&/g'; }
 
 mkdir -p "$KOMMUNE_RUN_DIR"
+
+# Tesseract with its German model and poppler's pdftoppm: the documents service OCRs image-only
+# scans with them (docs/adr/0020-documents-ocr.md); its tests render German scans in DejaVu Sans.
+# Installed when missing (as root on Debian); otherwise a clear error with the command to run.
+OCR_DEBIAN_PACKAGES=(tesseract-ocr tesseract-ocr-deu poppler-utils fonts-dejavu-core)
+ensure_ocr_tools() {
+    if command -v tesseract >/dev/null 2>&1 && command -v pdftoppm >/dev/null 2>&1 &&
+        tesseract --list-langs 2>/dev/null | grep -qx deu && deb_installed fonts-dejavu-core; then
+        return 0
+    fi
+    if ! is_root || ! command -v apt-get >/dev/null 2>&1; then
+        die "OCR tools missing (tesseract with German, pdftoppm) — install them (Debian: sudo apt-get install -y ${OCR_DEBIAN_PACKAGES[*]})"
+    fi
+    ensure_debian_packages "${OCR_DEBIAN_PACKAGES[@]}"
+    hash -r
+    tesseract --list-langs 2>/dev/null | grep -qx deu ||
+        die "tesseract has no German model after installing ${OCR_DEBIAN_PACKAGES[*]}"
+}

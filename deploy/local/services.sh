@@ -235,6 +235,7 @@ cmd_start() {
             continue
         fi
         check_infra
+        if [[ $name == documents ]]; then ensure_ocr_tools; fi
         port_open "${PORT[$name]}" &&
             die "$name: port $KOMMUNE_HOST:${PORT[$name]} is taken by a process we did not start (check: ss -ltnp | grep ${PORT[$name]})"
         ensure_database "$name"

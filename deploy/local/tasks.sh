@@ -47,6 +47,7 @@ export_test_env() {
 
 cmd_test() {
     resolve_uv
+    ensure_ocr_tools # the documents tests OCR real scans
     export_test_env
     log "pytest against $KOMMUNE_TEST_DATABASE_URL and Kafka $KOMMUNE_TEST_KAFKA_BOOTSTRAP_SERVERS"
     local rc=0

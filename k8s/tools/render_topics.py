@@ -63,9 +63,11 @@ def _egov_consumers() -> list[ConsumerSpec]:
 
 def _documents_consumers() -> list[ConsumerSpec]:
     from kommune_documents.filing.consumers import filing_consumer
+    from kommune_documents.ocr.consumer import ocr_consumer
     from kommune_documents.settings import DocumentsSettings
 
-    return [filing_consumer(DocumentsSettings.model_construct())]
+    defaults = DocumentsSettings.model_construct()
+    return [filing_consumer(defaults), ocr_consumer(defaults)]
 
 
 def _ideas() -> Sequence[TopicSpec]:

@@ -69,6 +69,7 @@ ROUTES: tuple[Route, ...] = (
     Route(prefix="/api/v1/search", upstream="documents"),
     Route(prefix="/api/v1/retention", upstream="documents"),
     Route(prefix="/api/v1/invoices", upstream="documents", max_body_bytes=10 * MiB),
+    Route(prefix="/api/v1/mailroom", upstream="documents", max_body_bytes=512 * MiB + 64 * 1024),
     # egov: service catalogue, applications, appointments, mailbox; Open311 GeoReport v2
     Route(prefix="/api/v1/egov", upstream="egov", max_body_bytes=25 * MiB),
     Route(prefix="/open311", upstream="egov", public_methods=READ_METHODS),

@@ -107,9 +107,15 @@ async def s3_settings(
     tmp_path_factory: pytest.TempPathFactory,
     s3_server: S3Server,
 ) -> DocumentsSettings:
-    """The same service with the S3 backend (its own staging folder and egov topic)."""
+    """The same service with the S3 backend (its own staging folder and egov topic).
+
+    It shares the database and topics with the filesystem app, so it runs no consumers: its OCR
+    consumer would get the filesystem app's scans (and that app's, its own) and find no content.
+    ``test_ocr.py`` reads a scan from S3 with the consumer's reader directly.
+    """
     staging = tmp_path_factory.mktemp("s3-staging")
     values = settings_values(db, kafka_bootstrap_servers, kafka_topic_prefix, staging)
+    values["consumers_enabled"] = False
     return DocumentsSettings.model_validate({**values, **s3_values(s3_server)})
 
 

@@ -15,6 +15,9 @@ from kommune_schemas.generated import sensors
 
 MODELS: dict[str, type[BaseModel]] = {
     "de.kommune.documents.document.deleted.v1": documents.DocumentDeletedV1,
+    "de.kommune.documents.document.ocr_completed.v1": documents.DocumentOcrCompletedV1,
+    "de.kommune.documents.document.ocr_failed.v1": documents.DocumentOcrFailedV1,
+    "de.kommune.documents.document.ocr_requested.v1": documents.DocumentOcrRequestedV1,
     "de.kommune.documents.document.version_added.v1": documents.DocumentVersionAddedV1,
     "de.kommune.documents.file.closed.v1": documents.FileClosedV1,
     "de.kommune.documents.file.created.v1": documents.FileCreatedV1,
@@ -23,6 +26,9 @@ MODELS: dict[str, type[BaseModel]] = {
     "de.kommune.documents.filing.filed.v1": documents.FilingFiledV1,
     "de.kommune.documents.invoice.received.v1": documents.InvoiceReceivedV1,
     "de.kommune.documents.invoice.status_changed.v1": documents.InvoiceStatusChangedV1,
+    "de.kommune.documents.mail.filed.v1": documents.MailFiledV1,
+    "de.kommune.documents.mail.received.v1": documents.MailReceivedV1,
+    "de.kommune.documents.mail.routed.v1": documents.MailRoutedV1,
     "de.kommune.egov.application.status_changed.v1": egov.ApplicationStatusChangedV1,
     "de.kommune.egov.application.submitted.v1": egov.ApplicationSubmittedV1,
     "de.kommune.egov.service.published.v1": egov.ServicePublishedV1,

@@ -16,6 +16,9 @@ class DocumentsEventType(StrEnum):
     """
 
     DE_KOMMUNE_DOCUMENTS_DOCUMENT_DELETED_V1 = "de.kommune.documents.document.deleted.v1"
+    DE_KOMMUNE_DOCUMENTS_DOCUMENT_OCR_COMPLETED_V1 = "de.kommune.documents.document.ocr_completed.v1"
+    DE_KOMMUNE_DOCUMENTS_DOCUMENT_OCR_FAILED_V1 = "de.kommune.documents.document.ocr_failed.v1"
+    DE_KOMMUNE_DOCUMENTS_DOCUMENT_OCR_REQUESTED_V1 = "de.kommune.documents.document.ocr_requested.v1"
     DE_KOMMUNE_DOCUMENTS_DOCUMENT_VERSION_ADDED_V1 = "de.kommune.documents.document.version_added.v1"
     DE_KOMMUNE_DOCUMENTS_FILE_CLOSED_V1 = "de.kommune.documents.file.closed.v1"
     DE_KOMMUNE_DOCUMENTS_FILE_CREATED_V1 = "de.kommune.documents.file.created.v1"
@@ -24,6 +27,147 @@ class DocumentsEventType(StrEnum):
     DE_KOMMUNE_DOCUMENTS_FILING_FILED_V1 = "de.kommune.documents.filing.filed.v1"
     DE_KOMMUNE_DOCUMENTS_INVOICE_RECEIVED_V1 = "de.kommune.documents.invoice.received.v1"
     DE_KOMMUNE_DOCUMENTS_INVOICE_STATUS_CHANGED_V1 = "de.kommune.documents.invoice.status_changed.v1"
+    DE_KOMMUNE_DOCUMENTS_MAIL_FILED_V1 = "de.kommune.documents.mail.filed.v1"
+    DE_KOMMUNE_DOCUMENTS_MAIL_RECEIVED_V1 = "de.kommune.documents.mail.received.v1"
+    DE_KOMMUNE_DOCUMENTS_MAIL_ROUTED_V1 = "de.kommune.documents.mail.routed.v1"
+
+
+class Target(StrEnum):
+    """
+    What the scan belongs to: a document version in a case file, or an item of incoming post in the mailroom.
+    """
+
+    DOCUMENT = "document"
+    MAIL_ITEM = "mail_item"
+
+
+class DocumentOcrCompletedV1(BaseModel):
+    """
+    The OCR of a scan finished: its text is stored and searchable (the text itself is never in the event).
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    target: Annotated[
+        Target,
+        Field(
+            description="What the scan belongs to: a document version in a case file, or an item of incoming post in the mailroom."
+        ),
+    ]
+    target_id: Annotated[UUID, Field(description="Id of the document or mail item.")]
+    version: Annotated[
+        int,
+        Field(
+            description="The document version whose content is read (always 1 for a mail item).",
+            ge=1,
+        ),
+    ]
+    sha256: Annotated[
+        str,
+        Field(
+            description="SHA-256 of the content that was (or is to be) read (its key in the content store).",
+            pattern="^[0-9a-f]{64}$",
+        ),
+    ]
+    pages: Annotated[
+        int, Field(description="Pages (or image frames) read by OCR.", ge=0)
+    ]
+    characters: Annotated[int, Field(description="Length of the stored text.", ge=0)]
+    completed_at: Annotated[
+        AwareDatetime, Field(description="When the text was stored.")
+    ]
+
+
+class Reason(StrEnum):
+    """
+    Why: content the tools cannot read, an image over the pixel limit, Tesseract over its time limit, content gone from the store.
+    """
+
+    UNREADABLE = "unreadable"
+    TOO_LARGE = "too_large"
+    TIMEOUT = "timeout"
+    MISSING_CONTENT = "missing_content"
+
+
+class DocumentOcrFailedV1(BaseModel):
+    """
+    The OCR of a scan failed for good (unreadable content, too large, timed out); it is not retried. The content stays stored, unindexed.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    target: Annotated[
+        Target,
+        Field(
+            description="What the scan belongs to: a document version in a case file, or an item of incoming post in the mailroom."
+        ),
+    ]
+    target_id: Annotated[UUID, Field(description="Id of the document or mail item.")]
+    version: Annotated[
+        int,
+        Field(
+            description="The document version whose content is read (always 1 for a mail item).",
+            ge=1,
+        ),
+    ]
+    sha256: Annotated[
+        str,
+        Field(
+            description="SHA-256 of the content that was (or is to be) read (its key in the content store).",
+            pattern="^[0-9a-f]{64}$",
+        ),
+    ]
+    reason: Annotated[
+        Reason,
+        Field(
+            description="Why: content the tools cannot read, an image over the pixel limit, Tesseract over its time limit, content gone from the store."
+        ),
+    ]
+    failed_at: Annotated[AwareDatetime, Field(description="When it failed.")]
+
+
+class DocumentOcrRequestedV1(BaseModel):
+    """
+    Stored content has no text layer (an image, or a PDF with image-only pages): the service's OCR consumer reads it with Tesseract in the background. Carries ids and the hash, never text.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    target: Annotated[
+        Target,
+        Field(
+            description="What the scan belongs to: a document version in a case file, or an item of incoming post in the mailroom."
+        ),
+    ]
+    target_id: Annotated[UUID, Field(description="Id of the document or mail item.")]
+    version: Annotated[
+        int,
+        Field(
+            description="The document version whose content is read (always 1 for a mail item).",
+            ge=1,
+        ),
+    ]
+    sha256: Annotated[
+        str,
+        Field(
+            description="SHA-256 of the content that was (or is to be) read (its key in the content store).",
+            pattern="^[0-9a-f]{64}$",
+        ),
+    ]
+    media_type: Annotated[
+        str,
+        Field(
+            description="Media type sniffed from the content.",
+            max_length=100,
+            min_length=1,
+        ),
+    ]
+    requested_at: Annotated[
+        AwareDatetime, Field(description="When the content was stored.")
+    ]
 
 
 class DocumentVersionAddedV1(BaseModel):
@@ -166,6 +310,72 @@ class InvoiceReceivedV1(BaseModel):
         ),
     ]
     received_at: Annotated[AwareDatetime, Field(description="When it was received.")]
+
+
+class MailFiledV1(BaseModel):
+    """
+    A mail item was filed from an inbox: it is now a document in a case file (and process).
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    item_id: Annotated[UUID, Field(description="Id of the mail item.")]
+    document_id: Annotated[UUID, Field(description="The document it became.")]
+    file_id: Annotated[UUID, Field(description="The case file.")]
+    process_id: Annotated[UUID | None, Field(description="The process, if any.")]
+    filed_at: Annotated[AwareDatetime, Field(description="When it was filed.")]
+
+
+class MailReceivedV1(BaseModel):
+    """
+    The mailroom took in a piece of (scanned) incoming post. Carries ids and the hash, never the sender or text.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    item_id: Annotated[UUID, Field(description="Id of the mail item.")]
+    sha256: Annotated[
+        str,
+        Field(
+            description="SHA-256 of the content that was (or is to be) read (its key in the content store).",
+            pattern="^[0-9a-f]{64}$",
+        ),
+    ]
+    media_type: Annotated[
+        str,
+        Field(
+            description="Media type sniffed from the content.",
+            max_length=100,
+            min_length=1,
+        ),
+    ]
+    size: Annotated[int, Field(description="Size of the content in bytes.", ge=0)]
+    received_at: Annotated[AwareDatetime, Field(description="When it was received.")]
+
+
+class MailRoutedV1(BaseModel):
+    """
+    A mail item was put into a department's inbox by a routing rule, or into the central inbox (department null) when no rule matched.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    item_id: Annotated[UUID, Field(description="Id of the mail item.")]
+    department: Annotated[
+        str | None,
+        Field(
+            description="The department whose inbox it is in; null: the central inbox.",
+            max_length=40,
+            min_length=1,
+        ),
+    ]
+    rule_id: Annotated[
+        UUID | None, Field(description="The routing rule that matched, if any.")
+    ]
+    routed_at: Annotated[AwareDatetime, Field(description="When it was routed.")]
 
 
 class DeletionReason(StrEnum):

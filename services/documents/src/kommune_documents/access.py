@@ -44,6 +44,8 @@ class Permission(StrEnum):
     """Hand in e-invoices and take them through the approval workflow."""
     MANAGE_RETENTION = "manage_retention"
     """Legal holds, disposal runs, the archive hand-over."""
+    HANDLE_MAIL = "handle_mail"
+    """The mailroom: take in scanned post, keep the routing rules, see every inbox."""
 
 
 class Confidentiality(StrEnum):
@@ -74,6 +76,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
         Permission.READ_AUDIT,
         Permission.MANAGE_RETENTION,
         Permission.RECEIVE_INVOICES,
+        Permission.HANDLE_MAIL,
     },
     Role.ADMIN: frozenset(Permission),
 }
@@ -89,6 +92,8 @@ _MESSAGES: dict[Permission, str] = {
     Permission.SEARCH: "Search is open to city staff only.",
     Permission.MANAGE_RETENTION: "Only records managers handle retention and disposal.",
     Permission.RECEIVE_INVOICES: "Only records managers and administrators handle e-invoices.",
+    Permission.HANDLE_MAIL: "Only the mailroom (records managers) takes in post and sees "
+    "every inbox.",
 }
 
 POLICY = AccessPolicy(Permission, ROLE_PERMISSIONS, messages=_MESSAGES)

@@ -6,6 +6,7 @@ changes, deleted ones come back, a code a user took first is skipped (see :mod:`
 
 from __future__ import annotations
 
+import uuid
 from datetime import date
 from typing import NamedTuple
 
@@ -15,6 +16,7 @@ from kommune.demo import DemoLoader, run_demo
 from kommune_documents.fileplan.models import ArchiveDecision, PlanUnit
 from kommune_documents.fileplan.schemas import PlanUnitCreate
 from kommune_documents.fileplan.service import FilePlanService
+from kommune_documents.mailroom.models import RoutingRule
 from kommune_documents.settings import DocumentsSettings
 
 A, B, V = ArchiveDecision.KEEP, ArchiveDecision.APPRAISE, ArchiveDecision.DESTROY
@@ -72,6 +74,16 @@ FILE_PLAN: tuple[Unit, ...] = (
 )
 
 
+MAIL_RULES: tuple[tuple[str, str], ...] = (
+    ("Baugenehmigung", "baurecht"),
+    ("Bauantrag", "baurecht"),
+    ("Rechnung", "kaemmerei"),
+    ("Bußgeld", "ordnungsamt"),
+    ("Kindertagesstätte", "kinderbetreuung"),
+)
+"""Mailroom routing: keyword → department (everything else goes to the central inbox)."""
+
+
 def _parent_code(code: str) -> str | None:
     return code.rpartition(".")[0] or None
 
@@ -94,6 +106,20 @@ async def load(loader: DemoLoader) -> None:
             await FilePlanService(session).create(None, body, unit_id=record_id)  # type: ignore[arg-type]
 
         await loader.ensure(PlanUnit, f"plan-{unit.code}", create)
+
+    for keyword, department in MAIL_RULES:
+
+        async def add_rule(
+            session: AsyncSession,
+            record_id: uuid.UUID,
+            keyword: str = keyword,
+            to: str = department,
+        ) -> None:
+            session.add(
+                RoutingRule(id=record_id, department=to, keyword=keyword, created_by="system:demo")
+            )
+
+        await loader.ensure(RoutingRule, f"mail-rule-{keyword}", add_rule)
 
 
 if __name__ == "__main__":

@@ -15,6 +15,9 @@ from kommune_schemas.generated.documents import (
     DeletionReason,
     DisposalOutcome,
     DocumentDeletedV1,
+    DocumentOcrCompletedV1,
+    DocumentOcrFailedV1,
+    DocumentOcrRequestedV1,
     DocumentVersionAddedV1,
     FileClosedV1,
     FileCreatedV1,
@@ -24,8 +27,13 @@ from kommune_schemas.generated.documents import (
     InvoiceReceivedV1,
     InvoiceStatus,
     InvoiceStatusChangedV1,
+    MailFiledV1,
+    MailReceivedV1,
+    MailRoutedV1,
+    Reason,
     Source,
     Syntax,
+    Target,
 )
 
 __all__ = [
@@ -44,12 +52,22 @@ __all__ = [
     "INVOICE_RECEIVED",
     "INVOICE_STATUS_CHANGED",
     "INVOICE_TOPIC",
+    "MAIL_FILED",
+    "MAIL_RECEIVED",
+    "MAIL_ROUTED",
+    "MAIL_TOPIC",
+    "OCR_COMPLETED",
+    "OCR_FAILED",
+    "OCR_REQUESTED",
     "SOURCE",
     "TOPICS",
     "Confidentiality",
     "DeletionReason",
     "DisposalOutcome",
     "DocumentDeletedV1",
+    "DocumentOcrCompletedV1",
+    "DocumentOcrFailedV1",
+    "DocumentOcrRequestedV1",
     "DocumentVersionAddedV1",
     "FileClosedV1",
     "FileCreatedV1",
@@ -59,14 +77,20 @@ __all__ = [
     "InvoiceReceivedV1",
     "InvoiceStatus",
     "InvoiceStatusChangedV1",
+    "MailFiledV1",
+    "MailReceivedV1",
+    "MailRoutedV1",
+    "Reason",
     "Source",
     "Syntax",
+    "Target",
     "consumed_topics",
     "declared_topics",
     "document_event",
     "file_event",
     "filing_event",
     "invoice_event",
+    "mail_event",
 ]
 
 SOURCE = "/kommune/documents"
@@ -75,6 +99,7 @@ FILE_TOPIC = "documents.file.v1"
 DOCUMENT_TOPIC = "documents.document.v1"
 FILING_TOPIC = "documents.filing.v1"
 INVOICE_TOPIC = "documents.invoice.v1"
+MAIL_TOPIC = "documents.mail.v1"
 EGOV_APPLICATION_TOPIC = "egov.application.v1"
 """Consumed, owned by egov: applications submitted in the citizen portal."""
 
@@ -84,6 +109,12 @@ FILE_HANDED_OVER = "de.kommune.documents.file.handed_over.v1"
 FILE_DISPOSED = "de.kommune.documents.file.disposed.v1"
 DOCUMENT_VERSION_ADDED = "de.kommune.documents.document.version_added.v1"
 DOCUMENT_DELETED = "de.kommune.documents.document.deleted.v1"
+OCR_REQUESTED = "de.kommune.documents.document.ocr_requested.v1"
+OCR_COMPLETED = "de.kommune.documents.document.ocr_completed.v1"
+OCR_FAILED = "de.kommune.documents.document.ocr_failed.v1"
+MAIL_RECEIVED = "de.kommune.documents.mail.received.v1"
+MAIL_ROUTED = "de.kommune.documents.mail.routed.v1"
+MAIL_FILED = "de.kommune.documents.mail.filed.v1"
 FILING_FILED = "de.kommune.documents.filing.filed.v1"
 INVOICE_RECEIVED = "de.kommune.documents.invoice.received.v1"
 INVOICE_STATUS_CHANGED = "de.kommune.documents.invoice.status_changed.v1"
@@ -94,6 +125,7 @@ TOPICS: tuple[TopicSpec, ...] = (
     TopicSpec(name=DOCUMENT_TOPIC, partitions=3, retention_ms=30 * DAY_MS),
     TopicSpec(name=FILING_TOPIC, partitions=3, retention_ms=30 * DAY_MS),
     TopicSpec(name=INVOICE_TOPIC, partitions=3, retention_ms=30 * DAY_MS),
+    TopicSpec(name=MAIL_TOPIC, partitions=3, retention_ms=30 * DAY_MS),
 )
 """Declared and created by this service."""
 declare_outbox_topics(SOURCE, TOPICS)  # its outbox refuses any other topic
@@ -114,3 +146,4 @@ file_event = AggregateEvents(FILE_TOPIC, "case_file")
 document_event = AggregateEvents(DOCUMENT_TOPIC, "document")
 filing_event = AggregateEvents(FILING_TOPIC, "filing")
 invoice_event = AggregateEvents(INVOICE_TOPIC, "invoice")
+mail_event = AggregateEvents(MAIL_TOPIC, "mail_item")

@@ -20,6 +20,8 @@ from kommune_documents.files.api import router as files_router
 from kommune_documents.filing.consumers import filing_consumer
 from kommune_documents.invoices.api import router as invoices_router
 from kommune_documents.invoices.validation import warm_up
+from kommune_documents.mailroom.api import router as mailroom_router
+from kommune_documents.ocr.consumer import ocr_consumer
 from kommune_documents.retention.api import holds as holds_router
 from kommune_documents.retention.api import router as retention_router
 from kommune_documents.search.api import router as search_router
@@ -41,10 +43,12 @@ ROUTERS = (
     search_router,
     retention_router,
     invoices_router,
+    mailroom_router,
 )
 
 UPLOAD_PREFIX = "/api/v1/documents"
 INVOICE_PREFIX = "/api/v1/invoices"
+MAILROOM_PREFIX = "/api/v1/mailroom"
 
 
 def create_app(
@@ -72,12 +76,13 @@ def create_app(
         description=DESCRIPTION,
         routers=ROUTERS,
         topics=events.declared_topics(settings.egov_application_topic),
-        consumers=[filing_consumer(settings)],
+        consumers=[filing_consumer(settings), ocr_consumer(settings)],
         http_transport=http_transport,
         lifespan=prepare_store,
         body_limits={
             UPLOAD_PREFIX: settings.upload_body_limit,
             INVOICE_PREFIX: settings.max_invoice_bytes,
+            MAILROOM_PREFIX: settings.upload_body_limit,
         },
     )
 

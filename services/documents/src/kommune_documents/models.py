@@ -9,6 +9,7 @@ from kommune_documents.documents.models import Blob, Document, DocumentVersion
 from kommune_documents.fileplan.models import PlanUnit
 from kommune_documents.files.models import CaseFile, FileNumberCounter, FileReader, Process
 from kommune_documents.invoices.models import Invoice
+from kommune_documents.mailroom.models import MailItem, RoutingRule
 from kommune_documents.retention.models import DisposalItem, DisposalRun
 
 metadata = Base.metadata
@@ -25,8 +26,10 @@ __all__ = [
     "FileNumberCounter",
     "FileReader",
     "Invoice",
+    "MailItem",
     "PlanUnit",
     "Process",
+    "RoutingRule",
     "inbox",
     "metadata",
     "outbox",

@@ -112,6 +112,31 @@ class DocumentsSettings(ServiceSettings):
         default=10 * MB, ge=1024, le=100 * MB, description="Largest e-invoice XML accepted."
     )
 
+    ocr_max_pages: int = Field(
+        default=20,
+        ge=1,
+        le=500,
+        description="Pages (TIFF frames) of one scan read by OCR at most; later ones are "
+        "not indexed.",
+    )
+    ocr_page_timeout_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        le=600,
+        description="Time Tesseract (and the PDF renderer) may take for one page; over it the "
+        "scan's OCR fails for good (ocr_failed, reason timeout).",
+    )
+    ocr_total_timeout_seconds: float = Field(
+        default=240.0,
+        gt=0,
+        le=280,
+        description="Time one scan may take in all (below the Kafka consumer's 300 s poll "
+        "interval); later pages stay unindexed.",
+    )
+    ocr_dpi: int = Field(
+        default=300, ge=72, le=600, description="Resolution PDF pages are rendered at for OCR."
+    )
+
     @model_validator(mode="after")
     def _s3_is_complete(self) -> Self:
         """Fails closed: the S3 backend without its bucket or credentials does not start (and

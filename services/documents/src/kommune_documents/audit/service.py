@@ -42,6 +42,11 @@ class Action(StrEnum):
     FILE_DISPOSED = "file.disposed"
     INVOICE_RECEIVED = "invoice.received"
     INVOICE_STEP = "invoice.status_changed"
+    OCR_COMPLETED = "document.ocr_completed"
+    MAIL_RECEIVED = "mail.received"
+    MAIL_ROUTED = "mail.routed"
+    MAIL_DOWNLOADED = "mail.downloaded"
+    MAIL_FILED = "mail.filed"
 
 
 class Outcome(StrEnum):

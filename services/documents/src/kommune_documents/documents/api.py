@@ -13,7 +13,7 @@ from kommune.pagination import Page, PageParams
 from kommune.routing import service_router
 from kommune_documents.access import Permission, requires
 from kommune_documents.documents.backends import content_store
-from kommune_documents.documents.responses import content_response
+from kommune_documents.documents.responses import CONTENT_RESPONSES, content_response
 from kommune_documents.documents.schemas import (
     UPLOAD_OPENAPI,
     VERSION_OPENAPI,
@@ -110,14 +110,6 @@ async def get_document(
     return _detail(await documents.get(principal, document_id))
 
 
-CONTENT_RESPONSES: dict[int | str, dict[str, object]] = {
-    200: {"content": {"application/octet-stream": {}}, "description": "The content."},
-    206: {"description": "The requested byte range."},
-    304: {"description": "Not modified (If-None-Match)."},
-    416: {"description": "Range not satisfiable."},
-}
-
-
 @router.get(
     "/{document_id}/content",
     summary="Download the current version (ETag, Range)",
@@ -127,9 +119,8 @@ CONTENT_RESPONSES: dict[int | str, dict[str, object]] = {
 async def download_current(
     document_id: uuid.UUID, request: Request, documents: Documents, principal: MayRead
 ) -> Response:
-    return await content_response(
-        documents.store, await documents.download(principal, document_id, None), request
-    )
+    download = await documents.download(principal, document_id, None)
+    return await content_response(documents.store, download.version, request)
 
 
 @router.get(
@@ -145,6 +136,5 @@ async def download_version(
     documents: Documents,
     principal: MayRead,
 ) -> Response:
-    return await content_response(
-        documents.store, await documents.download(principal, document_id, version), request
-    )
+    download = await documents.download(principal, document_id, version)
+    return await content_response(documents.store, download.version, request)

@@ -103,3 +103,5 @@ class DocumentVersion(Base):
     size: Mapped[int] = mapped_column(BigInteger)
     created_by: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+    ocr_status: Mapped[str | None] = mapped_column(String(20), default=None)
+    """``pending``/``done``/``failed``/``superseded`` for a scan read by OCR; null: not a scan."""

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
+from typing import Protocol
 from urllib.parse import quote
 
 import anyio.to_thread
 from fastapi import Request, Response, status
 from fastapi.responses import FileResponse, StreamingResponse
 
-from kommune_documents.documents.service import Download
 from kommune_documents.documents.storage import (
     READ_BYTES,
     ContentMissing,
@@ -26,6 +26,28 @@ from kommune_documents.documents.storage import (
     FilesystemStore,
     Readable,
 )
+
+CONTENT_RESPONSES: dict[int | str, dict[str, object]] = {
+    200: {"content": {"application/octet-stream": {}}, "description": "The content (or the scan)."},
+    206: {"description": "The requested byte range."},
+    304: {"description": "Not modified (If-None-Match)."},
+    416: {"description": "Range not satisfiable."},
+}
+"""What a download endpoint answers, for its OpenAPI."""
+
+
+class StoredContent(Protocol):
+    """What a download needs to know of a stored object: a document version or a mail item."""
+
+    @property
+    def sha256(self) -> str: ...
+    @property
+    def size(self) -> int: ...
+    @property
+    def media_type(self) -> str: ...
+    @property
+    def filename(self) -> str: ...
+
 
 _ONE_RANGE = re.compile(r"^bytes=(\d{0,19})-(\d{0,19})$")
 
@@ -57,8 +79,9 @@ def requested_range(header: str | None, size: int) -> tuple[int, int] | None:
     return start, end
 
 
-async def content_response(store: ContentStore, download: Download, request: Request) -> Response:
-    version = download.version
+async def content_response(
+    store: ContentStore, version: StoredContent, request: Request
+) -> Response:
     etag = f'"{version.sha256}"'
     headers = {
         "ETag": etag,
@@ -73,13 +96,12 @@ async def content_response(store: ContentStore, download: Download, request: Req
         if not path.is_file():
             raise ContentMissing()
         return FileResponse(path, media_type=version.media_type, headers=headers)
-    return await _streamed(store, download, request, headers)
+    return await _streamed(store, version, request, headers)
 
 
 async def _streamed(
-    store: ContentStore, download: Download, request: Request, headers: dict[str, str]
+    store: ContentStore, version: StoredContent, request: Request, headers: dict[str, str]
 ) -> Response:
-    version = download.version
     headers["Accept-Ranges"] = "bytes"
     if_range = request.headers.get("if-range")
     try:
@@ -114,4 +136,10 @@ async def _pieces(source: Readable) -> AsyncIterator[bytes]:
         await anyio.to_thread.run_sync(source.close)
 
 
-__all__ = ["ContentMissing", "content_response", "requested_range"]
+__all__ = [
+    "CONTENT_RESPONSES",
+    "ContentMissing",
+    "StoredContent",
+    "content_response",
+    "requested_range",
+]

@@ -29,6 +29,8 @@ class VersionOut(OutputModel):
     size: int
     created_by: str
     created_at: datetime
+    ocr_status: str | None = None
+    """A scan's OCR: ``pending``, ``done``, ``failed`` or ``superseded``; null: not a scan."""
 
 
 class DocumentOut(OutputModel):

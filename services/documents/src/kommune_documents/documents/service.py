@@ -26,7 +26,7 @@ from kommune_documents.access import Permission, require
 from kommune_documents.audit.service import Action, AuditTrail
 from kommune_documents.documents.attachments import attachments_of
 from kommune_documents.documents.content_types import EMAIL, sniff
-from kommune_documents.documents.extract import extract_text
+from kommune_documents.documents.extract import Extracted, extract
 from kommune_documents.documents.models import Document, DocumentVersion
 from kommune_documents.documents.repository import DocumentRepository
 from kommune_documents.documents.schemas import DocumentFields
@@ -34,6 +34,7 @@ from kommune_documents.documents.storage import ContentStore
 from kommune_documents.documents.upload import UnsupportedMediaType, Upload
 from kommune_documents.files.models import Status
 from kommune_documents.files.service import FileService
+from kommune_documents.ocr.requests import OcrStatus, request_ocr
 
 NOT_FOUND = "No such document."
 MAX_FILENAME = 255
@@ -152,12 +153,12 @@ class DocumentService:
         size, sha256 = staged.size, staged.sha256
         created = await self.store.publish(staged)
         await self.documents.add_blob(sha256, size, media_type)
-        text = ""
+        extracted = Extracted("")
         if size <= self.max_extract_bytes:
-            text = await anyio.to_thread.run_sync(extract_text, staged.path, media_type)
+            extracted = await anyio.to_thread.run_sync(extract, staged.path, media_type)
         now = utc_now()
         document.current_version += 1
-        document.content_text = text
+        document.content_text = extracted.text
         document.updated_at = now
         version = DocumentVersion(
             document_id=document.id,
@@ -168,6 +169,7 @@ class DocumentService:
             size=size,
             created_by=principal.sub,
             created_at=now,
+            ocr_status=OcrStatus.PENDING if extracted.needs_ocr else None,
         )
         self.session.add(version)
         await self.session.flush()
@@ -194,6 +196,15 @@ class DocumentService:
                 ),
             )
         )
+        if extracted.needs_ocr:
+            await request_ocr(
+                self.outbox,
+                events.Target.DOCUMENT,
+                document.id,
+                version=version.version,
+                sha256=sha256,
+                media_type=media_type,
+            )
         return Stored(document, await self.documents.versions(document.id), not created)
 
     async def _file_attachments(

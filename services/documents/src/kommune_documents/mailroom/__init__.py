@@ -1,0 +1,1 @@
+"""The digital mailroom: scanned incoming post is read, routed to an inbox and filed."""
