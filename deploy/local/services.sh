@@ -89,7 +89,8 @@ service_env() { # name
         "KOMMUNE_OIDC_ISSUER=$issuer" \
         "KOMMUNE_KAFKA_TOPIC_PREFIX=" \
         "${prefix}_DATABASE_URL=$db_url" \
-        "${prefix}_KAFKA_BOOTSTRAP_SERVERS=$kafka"
+        "${prefix}_KAFKA_BOOTSTRAP_SERVERS=$kafka" \
+        "${prefix}_PUBLIC_BASE_URL=$(url_of gateway)"
     if [[ $name == gateway ]]; then
         printf '%s\n' "KOMMUNE_DEV_ISSUER_KEY_FILE=$DEV_ISSUER_DIR/jwk.json"
         # An empty URL tells the gateway a service is not deployed: its routes answer 503.

@@ -35,7 +35,7 @@ class GatewaySettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="GATEWAY_", extra="ignore")
 
     service_name: str = "gateway"
-    public_base_url: str = "http://127.0.0.1:8000"
+    public_base_url: str = "http://127.0.0.1:8000"  # its own address
 
     upstream_ideas: str = "http://127.0.0.1:8101"
     upstream_documents: str = "http://127.0.0.1:8102"

@@ -40,6 +40,10 @@ def service_audience(service_name: str) -> str:
     return f"kommune-{service_name}"
 
 
+PUBLIC_BASE_URL_PATTERN = r"^https?://[^\s/]+(/[^\s]*)?$"
+"""An absolute http(s) URL without whitespace (``public_base_url`` of every app)."""
+
+
 class ServiceSettings(BaseSettings):
     """Base class; subclasses set ``model_config = SettingsConfigDict(env_prefix="IDEAS_")``."""
 
@@ -106,6 +110,16 @@ class ServiceSettings(BaseSettings):
     log_level: str = Field(default="INFO", validation_alias=AliasChoices("KOMMUNE_LOG_LEVEL"))
     log_json: bool = Field(default=True, validation_alias=AliasChoices("KOMMUNE_LOG_JSON"))
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    public_base_url: str | None = Field(
+        default=None,
+        pattern=PUBLIC_BASE_URL_PATTERN,
+        max_length=500,
+        description=(
+            "The platform's public address (the gateway's, e.g. https://kommune.heidenheim.de): "
+            "absolute links in answers (SensorThings self and next links, Location) are built "
+            "on it. Unset: on the address the request came to (a service called directly)."
+        ),
+    )
     relay_enabled: bool = True
     consumers_enabled: bool = True
 
@@ -182,8 +196,9 @@ class ServiceSettings(BaseSettings):
     def cursor_key(self) -> bytes:
         """The cursor key; fails closed outside dev and test when none is configured.
 
-        Services ask for it when they are built (``create_service_app``), so a production service
-        without ``KOMMUNE_CURSOR_SECRET`` does not start; the gateway has no lists and no need.
+        Apps ask for it when they are built (``create_service_app``, ``create_gateway_app`` for
+        the activity feed's pages), so a production app without ``KOMMUNE_CURSOR_SECRET`` does
+        not start.
         """
         if not self._cursor_key:
             raise ValueError("KOMMUNE_CURSOR_SECRET is required outside dev and test")

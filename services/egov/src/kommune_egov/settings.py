@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
-from kommune.settings import ServiceSettings
+from kommune.settings import PUBLIC_BASE_URL_PATTERN, ServiceSettings
 
 
 class EgovSettings(ServiceSettings):
@@ -21,9 +21,9 @@ class EgovSettings(ServiceSettings):
         max_length=100,
         description="Prefix of the Kafka consumer groups of this service (one group per handler).",
     )
-    public_base_url: str = Field(
+    public_base_url: str = Field(  # egov always has one (links in events and messages)
         default="https://kommune.heidenheim.de",
-        pattern=r"^https?://[^\s/]+(/[^\s]*)?$",
+        pattern=PUBLIC_BASE_URL_PATTERN,
         max_length=500,
         description="Where citizens reach the platform (links in events and mailbox messages).",
     )

@@ -71,7 +71,9 @@ OptionText = Annotated[str | None, Query(max_length=2000)]
 
 
 def _base_url(request: Request) -> str:
-    return str(request.base_url).rstrip("/") + PREFIX
+    """Where the links point: the platform's public address, else the one asked."""
+    public: str | None = request.state.settings.public_base_url
+    return (public or str(request.base_url)).rstrip("/") + PREFIX
 
 
 @router.get("", dependencies=Public, summary="SensorThings service root")
