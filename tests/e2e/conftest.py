@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from kommune.db import create_engine
 from kommune.events.topics import physical_topic
 from kommune.testing.infra import CreateDatabase
-from kommune.testing.platform import AppUnderTest, running_platform
+from kommune.testing.platform import AppUnderTest, Identity, running_platform
 from kommune_gateway.main import create_gateway_app
 from kommune_gateway.settings import GatewaySettings
 from kommune_ideas.main import create_app as create_ideas_app
@@ -64,6 +64,32 @@ class Platform:
 
 
 GATEWAY = AppUnderTest("gateway", create_gateway_app, GatewaySettings, GATEWAY_ALEMBIC)
+
+
+def gateway_dev_issuer(key_file: Path) -> Identity:
+    """Every app trusts the gateway's dev issuer, whose signing key is kept in ``key_file``
+    (each module's platform gets its own gateway and key)."""
+
+    def identity(app: str, gateway_url: str) -> dict[str, Any]:
+        values = {"KOMMUNE_OIDC_ISSUER": f"{gateway_url}/auth/dev"}
+        if app == "gateway":
+            values["KOMMUNE_DEV_ISSUER_KEY_FILE"] = str(key_file)
+        return values
+
+    return identity
+
+
+def platform_settings(kafka_bootstrap_servers: str, kafka_topic_prefix: str) -> dict[str, Any]:
+    """What every app of an e2e platform gets: test mode, the broker, the session's topics."""
+    return {
+        "KOMMUNE_ENVIRONMENT": "test",
+        "KOMMUNE_LOG_LEVEL": "WARNING",
+        "kafka_bootstrap_servers": kafka_bootstrap_servers,
+        # The session's topic namespace: the services use <prefix>ideas.idea.v1 and so on.
+        "KOMMUNE_KAFKA_TOPIC_PREFIX": kafka_topic_prefix,
+    }
+
+
 IDEAS = AppUnderTest("ideas", create_ideas_app, IdeasSettings, IDEAS_ALEMBIC)
 
 
@@ -75,26 +101,12 @@ async def platform(
     tmp_path_factory: Any,
 ) -> AsyncIterator[Platform]:
     key_file = tmp_path_factory.mktemp("e2e-issuer") / "jwk.json"
-
-    def dev_issuer(app: str, gateway_url: str) -> dict[str, Any]:
-        """Every app trusts the gateway's dev issuer (each test module gets its own gateway)."""
-        values = {"KOMMUNE_OIDC_ISSUER": f"{gateway_url}/auth/dev"}
-        if app == "gateway":
-            values["KOMMUNE_DEV_ISSUER_KEY_FILE"] = str(key_file)
-        return values
-
     async with running_platform(
         create_database,
         gateway=GATEWAY,
         services=[IDEAS],
-        common={
-            "KOMMUNE_ENVIRONMENT": "test",
-            "KOMMUNE_LOG_LEVEL": "WARNING",
-            "kafka_bootstrap_servers": kafka_bootstrap_servers,
-            # The session's topic namespace: the services use <prefix>ideas.idea.v1 and so on.
-            "KOMMUNE_KAFKA_TOPIC_PREFIX": kafka_topic_prefix,
-        },
-        identity=dev_issuer,
+        common=platform_settings(kafka_bootstrap_servers, kafka_topic_prefix),
+        identity=gateway_dev_issuer(key_file),
         # The fuzzer sends hundreds of requests a minute per role; the limits themselves are
         # tested in gateway/tests/test_rate_limits.py.
         gateway_settings={"rate_limit_requests": 100_000, "rate_limit_anonymous_requests": 100_000},

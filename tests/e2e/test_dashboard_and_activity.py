@@ -14,7 +14,7 @@ import json
 import socket
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -29,35 +29,37 @@ from sqlalchemy import text
 from kommune.db import create_engine
 from kommune.events.outbox import DomainEvent
 from kommune.events.topics import physical_topic
-from kommune.migrations import upgrade
 from kommune.testing.conditions import wait_until
-from kommune.testing.contracts import check_outbox, record_outbox
 from kommune.testing.infra import CreateDatabase, produce_events
-from kommune.testing.servers import RunningServer, free_port
+from kommune.testing.platform import AppUnderTest, running_platform
+from kommune.testing.servers import RunningServer
 from kommune_egov.main import create_app as create_egov_app
 from kommune_egov.settings import EgovSettings
-from kommune_gateway.main import create_gateway_app
-from kommune_gateway.settings import GatewaySettings
 from kommune_ideas.main import create_app as create_ideas_app
 from kommune_ideas.settings import IdeasSettings
 from kommune_sensors.main import create_app as create_sensors_app
 from kommune_sensors.settings import SensorsSettings
 
+from .conftest import GATEWAY, gateway_dev_issuer, platform_settings
+
 REPO = Path(__file__).resolve().parents[2]
 PROBLEM_JSON = "application/problem+json"
 Headers = dict[str, str]
 
-SERVICES: dict[str, tuple[Any, Any]] = {
-    "ideas": (create_ideas_app, IdeasSettings),
-    "egov": (create_egov_app, EgovSettings),
-    "sensors": (create_sensors_app, SensorsSettings),
-}
+SERVICES = [
+    AppUnderTest(name, create_app, settings_type, REPO / f"services/{name}/alembic.ini")
+    for name, create_app, settings_type in (
+        ("ideas", create_ideas_app, IdeasSettings),
+        ("egov", create_egov_app, EgovSettings),
+        ("sensors", create_sensors_app, SensorsSettings),
+    )
+]
 
 
 @dataclass
 class Stack:
     client: httpx.AsyncClient
-    servers: dict[str, RunningServer]
+    servers: Mapping[str, RunningServer]
     gateway_database_url: str
     kafka_bootstrap_servers: str
     kafka_topic_prefix: str
@@ -80,70 +82,36 @@ async def stack(
     tmp_path_factory: Any,
 ) -> AsyncIterator[Stack]:
     key_file = tmp_path_factory.mktemp("feed-issuer") / "jwk.json"
-    ports = {name: free_port() for name in ("gateway", *SERVICES)}
-    gateway_url = f"http://127.0.0.1:{ports['gateway']}"
-    common = {
-        "KOMMUNE_ENVIRONMENT": "test",
-        "KOMMUNE_LOG_LEVEL": "WARNING",
-        "KOMMUNE_OIDC_ISSUER": f"{gateway_url}/auth/dev",
-        "kafka_bootstrap_servers": kafka_bootstrap_servers,
-        "KOMMUNE_KAFKA_TOPIC_PREFIX": kafka_topic_prefix,
-    }
-    databases: dict[str, str] = {}
-    for name in ("gateway", *SERVICES):
-        url = await create_database(f"feed_{name}")
-        await upgrade(
-            REPO / ("gateway" if name == "gateway" else f"services/{name}") / "alembic.ini", url
-        )
-        if name != "gateway":
-            await record_outbox(url)
-        databases[name] = url
-    suffix = uuid.uuid4().hex[:8]
-    apps = {
-        "gateway": create_gateway_app(
-            GatewaySettings.model_validate(
-                {
-                    **common,
-                    "KOMMUNE_DEV_ISSUER_KEY_FILE": str(key_file),
-                    "database_url": databases["gateway"],
-                    "public_base_url": gateway_url,
-                    **{f"upstream_{name}": f"http://127.0.0.1:{ports[name]}" for name in SERVICES},
-                    "upstream_documents": "",
-                    "rate_limit_requests": 100_000,
-                    "breaker_threshold": 2,
-                    "breaker_open_seconds": 120,
-                    "upstream_retries": 0,
-                    "activity_poll_seconds": 0.2,
-                    "activity_heartbeat_seconds": 1,
-                    "activity_consumer_group": f"gateway.activity.{suffix}",
-                    "max_requests_per_caller": 4,  # streams count: see the stream test
-                    "activity_send_timeout_seconds": 2,
-                }
-            )
-        )
-    }
-    for name, (create_app, settings_type) in SERVICES.items():
-        values = {
-            **common,
-            "database_url": databases[name],
-            "consumer_group_prefix": f"feed-{name}-{suffix}",
-        }
-        apps[name] = create_app(settings_type.model_validate(values))
-    async with AsyncExitStack() as stack:
-        servers = {
-            name: await stack.enter_async_context(RunningServer(app, ports[name]))
-            for name, app in apps.items()
-        }
-        client = await stack.enter_async_context(
-            httpx.AsyncClient(base_url=gateway_url, timeout=30)
-        )
+    async with (
+        running_platform(
+            create_database,
+            gateway=GATEWAY,
+            services=SERVICES,
+            common=platform_settings(kafka_bootstrap_servers, kafka_topic_prefix),
+            identity=gateway_dev_issuer(key_file),
+            gateway_settings={
+                "rate_limit_requests": 100_000,
+                "breaker_threshold": 2,
+                "breaker_open_seconds": 120,
+                "upstream_retries": 0,
+                "activity_poll_seconds": 0.2,
+                "activity_heartbeat_seconds": 1,
+                "activity_consumer_group": f"gateway.activity.{uuid.uuid4().hex[:8]}",
+                "max_requests_per_caller": 4,  # streams count: see the stream test
+                "activity_send_timeout_seconds": 2,
+            },
+            undeployed=("documents",),
+            label="feed",
+        ) as running,
+        httpx.AsyncClient(base_url=running.gateway_url, timeout=30) as client,
+    ):
         yield Stack(
-            client, servers, databases["gateway"], kafka_bootstrap_servers, kafka_topic_prefix
+            client,
+            running.servers,
+            running.database_urls["gateway"],
+            kafka_bootstrap_servers,
+            kafka_topic_prefix,
         )
-    for name in SERVICES:
-        await check_outbox(
-            databases[name]
-        )  # egov's events, applicant_sub included, keep the schema
 
 
 # -- helpers --------------------------------------------------------------------------------------

@@ -55,6 +55,8 @@ class RunningPlatform:
     """Each service's own base URL (called directly, not through the gateway)."""
     database_urls: Mapping[str, str]
     """Each app's own database (the gateway's too: idempotency records, rate-limit counters)."""
+    servers: Mapping[str, RunningServer]
+    """Each app's server, the gateway's too (a test may stop one: a killed upstream)."""
 
 
 @asynccontextmanager
@@ -100,6 +102,8 @@ async def running_platform(
             **common,
             **identity(service.name, gateway_url),
             "consumer_group_prefix": f"{label}-{service.name}-{uuid.uuid4().hex[:8]}",
+            # Links in answers point at the gateway, as in production.
+            "public_base_url": gateway_url,
         }
         if service.name in databases:
             values["database_url"] = databases[service.name]
@@ -113,6 +117,7 @@ async def running_platform(
             gateway_url=servers[gateway.name].url,
             urls={s.name: servers[s.name].url for s in services},
             database_urls=databases,
+            servers=servers,
         )
     # Every event the platform wrote during these tests keeps its contract.
     for service in services:
