@@ -35,6 +35,8 @@ DLQ_SUFFIX = ".dlq"
 DLQ_RETENTION_MS = 30 * DAY_MS
 MAX_REPLICATION_FACTOR = 3
 ENSURE_TIMEOUT_S = 30.0
+METADATA_POLL_S = 0.05
+"""How often a freshly created topic is looked for in the metadata."""
 TOPIC_PREFIX_MAX_LENGTH = 40
 _TOPIC_PREFIX = re.compile(r"[a-zA-Z0-9._-]*[.-]")
 
@@ -176,6 +178,14 @@ async def ensure_topics(
                     failures.append(f"{name}: {for_code(code).__name__} {message or ''}".strip())
             if failures:
                 raise RuntimeError("could not create Kafka topics: " + "; ".join(failures))
+            # The controller has accepted them; the brokers' metadata follows a moment later.
+            # Until it has, a client that looks them up (a producer, an admin tool) finds
+            # nothing, so "created" here means "visible".
+            names = {spec.name for spec in missing}
+            visible = set(await admin.list_topics())
+            while not names <= visible:  # polling the broker: there is nothing to wait on
+                await asyncio.sleep(METADATA_POLL_S)
+                visible = set(await admin.list_topics())
     finally:
         await stop_kafka_client("topic admin client", admin, within=2.0, stop="close")
 
