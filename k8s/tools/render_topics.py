@@ -70,6 +70,19 @@ def _documents_consumers() -> list[ConsumerSpec]:
     return [filing_consumer(defaults), ocr_consumer(defaults)]
 
 
+def _gateway_consumers() -> list[ConsumerSpec]:
+    from kommune_gateway.activity import Changes, activity_consumer
+    from kommune_gateway.settings import GatewaySettings
+
+    return [activity_consumer(GatewaySettings.model_construct(), Changes())]
+
+
+def _gateway() -> Sequence[TopicSpec]:
+    from kommune_gateway.activity import CONSUMED_TOPICS
+
+    return CONSUMED_TOPICS
+
+
 def _ideas() -> Sequence[TopicSpec]:
     from kommune_ideas import events
 
@@ -99,6 +112,7 @@ TOPICS: dict[str, Callable[[], Sequence[TopicSpec]]] = {
     "egov": _egov,
     "documents": _documents,
     "sensors": _sensors,
+    "gateway": _gateway,
 }
 """Service name → the topics it declares (owned and consumed), as its app passes them on."""
 
@@ -106,9 +120,14 @@ CONSUMERS: dict[str, Callable[[], Sequence[ConsumerSpec]]] = {
     "ideas": _ideas_consumers,
     "egov": _egov_consumers,
     "documents": _documents_consumers,
+    "gateway": _gateway_consumers,
 }
 """Service name → its consumer groups (``ConsumerSpec``s), as its app builds them (the sensors
 writer is a batch consumer of its own, not a ``ConsumerSpec``: it dead-letters nothing)."""
+
+NOT_SCALED_BY_LAG = {"gateway"}
+"""Apps whose consumer does not drive their replica count: the gateway's activity feed is a
+light consumer in every replica; the gateway scales with its HTTP load."""
 
 
 def service_topics(service: str) -> list[TopicSpec]:
