@@ -122,7 +122,7 @@ async def platform(
                     ideas_db_url=running.database_urls["ideas"],
                     ideas_engine=engine,
                     kafka_bootstrap_servers=kafka_bootstrap_servers,
-                    kafka_topic_prefix=kafka_topic_prefix,
+                    kafka_topic_prefix=running.topic_prefix,
                     client=client,
                     issuer_url=f"{running.gateway_url}/auth/dev",
                     issuer_key_file=key_file,

@@ -110,7 +110,7 @@ async def stack(
             running.servers,
             running.database_urls["gateway"],
             kafka_bootstrap_servers,
-            kafka_topic_prefix,
+            running.topic_prefix,
         )
 
 

@@ -44,6 +44,8 @@ class AppUnderTest:
     """The service's migrations (``None``: the app has no database of its own)."""
 
 
+TOPIC_PREFIX = "KOMMUNE_KAFKA_TOPIC_PREFIX"
+
 Identity = Callable[[str, str], Mapping[str, Any]]
 """``identity(app_name, gateway_url)`` → the settings that make the app trust the issuer."""
 
@@ -57,6 +59,8 @@ class RunningPlatform:
     """Each app's own database (the gateway's too: idempotency records, rate-limit counters)."""
     servers: Mapping[str, RunningServer]
     """Each app's server, the gateway's too (a test may stop one: a killed upstream)."""
+    topic_prefix: str
+    """This platform's topic namespace (for probes and events a test produces itself)."""
 
 
 @asynccontextmanager
@@ -76,7 +80,15 @@ async def running_platform(
     ``common`` goes to every app (environment, broker, topic namespace, ...); the gateway routes
     to each service's server, and to nothing for the ``undeployed`` upstreams (their routes
     answer 503).
+
+    The platform gets a topic namespace of its own inside the one ``common`` names
+    (``<prefix><label>-<random>.``): its new consumer groups read their topics from the
+    beginning, and in a shared namespace they would take in what other platforms and service
+    suites of the session produced (a sensors writer stored their readings under its own
+    datastream ids).
     """
+    topic_prefix = f"{common.get(TOPIC_PREFIX, '')}{label}-{uuid.uuid4().hex[:6]}."
+    common = {**common, TOPIC_PREFIX: topic_prefix}
     ports = {app.name: free_port() for app in (gateway, *services)}
     gateway_url = f"http://127.0.0.1:{ports[gateway.name]}"
     databases: dict[str, str] = {}
@@ -118,6 +130,7 @@ async def running_platform(
             urls={s.name: servers[s.name].url for s in services},
             database_urls=databases,
             servers=servers,
+            topic_prefix=topic_prefix,
         )
     # Every event the platform wrote during these tests keeps its contract.
     for service in services:
