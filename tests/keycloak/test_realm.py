@@ -9,10 +9,13 @@ import secrets
 import pytest
 
 from kommune.testing.keycloak import (
+    INBOX_AUDIENCES,
+    INBOX_CLIENT,
     PLATFORM_AUDIENCES,
     PLATFORM_ROLES,
     PORTAL_CLIENT,
     SERVICE_CLIENT,
+    USER_ROLES,
     KeycloakRealm,
     jwt_parts,
     service_secret,
@@ -26,7 +29,7 @@ pytestmark = pytest.mark.timeout(KEYCLOAK_TEST_TIMEOUT)
 PORTAL_REDIRECT = "http://localhost:3000/callback"
 
 
-@pytest.mark.parametrize("role", PLATFORM_ROLES)
+@pytest.mark.parametrize("role", USER_ROLES)
 async def test_every_test_user_of_the_imported_realm_gets_a_token_with_its_role(
     keycloak_shared_realm: KeycloakRealm, role: str
 ) -> None:
@@ -61,6 +64,20 @@ async def test_service_account_gets_a_token_by_client_credentials(
     assert "operator" in claims["realm_access"]["roles"]
 
 
+async def test_the_einvoice_inbox_gets_a_token_with_its_role_and_nothing_else(
+    keycloak_shared_realm: KeycloakRealm,
+) -> None:
+    """The inbox's service account: only ``invoice_inbox``, only for the gateway and documents
+    (the documents service then lets it hand in invoices and nothing else,
+    services/documents/tests/test_invoices.py)."""
+    _, claims = jwt_parts(await keycloak_shared_realm.service_token(INBOX_CLIENT))
+    assert claims["typ"] == "Bearer"
+    assert claims["azp"] == INBOX_CLIENT
+    assert claims["preferred_username"] == f"service-account-{INBOX_CLIENT}"
+    assert set(claims["aud"]) & set(PLATFORM_AUDIENCES) == set(INBOX_AUDIENCES)
+    assert claims["realm_access"]["roles"] == ["invoice_inbox"]
+
+
 async def test_wrong_password_and_wrong_secret_get_no_token(keycloak_realm: KeycloakRealm) -> None:
     username, _ = user_credentials("staff")
     response = await keycloak_realm.token_response(
@@ -91,6 +108,7 @@ async def test_production_clients_refuse_the_password_grant(keycloak_realm: Keyc
     for client in (
         {"client_id": PORTAL_CLIENT},
         {"client_id": SERVICE_CLIENT, "client_secret": service_secret()},
+        {"client_id": INBOX_CLIENT, "client_secret": service_secret(INBOX_CLIENT)},
     ):
         response = await keycloak_realm.token_response(
             {"grant_type": "password", "username": username, "password": password, **client}

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from kommune.auth.principal import Role
 from kommune.testing.keycloak import (
+    INBOX_AUDIENCES,
+    INBOX_CLIENT,
     PLATFORM_AUDIENCES,
     PLATFORM_ROLES,
     PORTAL_CLIENT,
     SERVICE_CLIENT,
     TEST_CLIENT,
+    USER_ROLES,
     compose_module,
     compose_realm,
 )
@@ -33,8 +37,9 @@ def test_production_shape_has_roles_clients_and_no_test_users_or_secrets() -> No
 
     assert realm["realm"] == "kommune"
     assert {role["name"] for role in realm["roles"]["realm"]} == set(PLATFORM_ROLES)
+    assert set(PLATFORM_ROLES) == {str(role) for role in Role}  # the realm knows the code's roles
     by_id = clients(realm)
-    assert set(by_id) == {PORTAL_CLIENT, SERVICE_CLIENT}
+    assert set(by_id) == {PORTAL_CLIENT, SERVICE_CLIENT, INBOX_CLIENT}
 
     portal = by_id[PORTAL_CLIENT]
     assert portal["publicClient"] is True
@@ -44,17 +49,23 @@ def test_production_shape_has_roles_clients_and_no_test_users_or_secrets() -> No
     assert portal["attributes"]["pkce.code.challenge.method"] == "S256"
     assert portal["redirectUris"] == []  # the city sets its own: unusable until then
 
-    service = by_id[SERVICE_CLIENT]
-    assert service["publicClient"] is False
-    assert service["serviceAccountsEnabled"] is True
-    assert service["standardFlowEnabled"] is False
-    assert service["directAccessGrantsEnabled"] is False
-    assert "secret" not in service  # Keycloak generates one at import
+    for service in (by_id[SERVICE_CLIENT], by_id[INBOX_CLIENT]):
+        assert service["publicClient"] is False
+        assert service["serviceAccountsEnabled"] is True
+        assert service["standardFlowEnabled"] is False
+        assert service["implicitFlowEnabled"] is False
+        assert service["directAccessGrantsEnabled"] is False
+        assert "secret" not in service  # Keycloak generates one at import
 
-    for client in by_id.values():
-        assert audiences(client) == set(PLATFORM_AUDIENCES)
+    assert audiences(by_id[PORTAL_CLIENT]) == set(PLATFORM_AUDIENCES)
+    assert audiences(by_id[SERVICE_CLIENT]) == set(PLATFORM_AUDIENCES)
+    assert audiences(by_id[INBOX_CLIENT]) == set(INBOX_AUDIENCES)
 
-    assert [user["username"] for user in realm["users"]] == [f"service-account-{SERVICE_CLIENT}"]
+    users = {user["username"]: user for user in realm["users"]}
+    assert list(users) == [f"service-account-{SERVICE_CLIENT}", f"service-account-{INBOX_CLIENT}"]
+    assert set(users[f"service-account-{INBOX_CLIENT}"]["realmRoles"]) & set(PLATFORM_ROLES) == {
+        "invoice_inbox"
+    }
     assert not any("credentials" in user for user in realm["users"])
     assert "hashIterations" not in realm["passwordPolicy"]  # Keycloak's default hashing
 
@@ -71,9 +82,13 @@ def test_dev_overlay_adds_the_test_client_and_one_user_per_role() -> None:
     assert audiences(by_id[PORTAL_CLIENT]) == set(PLATFORM_AUDIENCES)
     assert by_id[SERVICE_CLIENT]["secret"]
 
+    assert by_id[INBOX_CLIENT]["secret"]
+    assert by_id[INBOX_CLIENT]["fullScopeAllowed"] is False  # unchanged by the overlay
+
     users = [user for user in realm["users"] if user.get("credentials")]
     roles = [set(user["realmRoles"]) & set(PLATFORM_ROLES) for user in users]
-    assert sorted(next(iter(r)) for r in roles) == sorted(PLATFORM_ROLES)
+    # One test user per role people hold; the inbox's role only its service account has.
+    assert sorted(next(iter(r)) for r in roles) == sorted(USER_ROLES)
     assert all(len(r) == 1 for r in roles)
 
 
@@ -83,3 +98,13 @@ def test_a_renamed_copy_keeps_its_users_default_role() -> None:
     for user in realm["users"]:
         assert "default-roles-kommune-t1234" in user["realmRoles"]
         assert "default-roles-kommune" not in user["realmRoles"]
+
+
+def test_the_inbox_client_can_put_nothing_but_its_role_into_a_token() -> None:
+    """Least privilege in depth: even if somebody gives its service account another role later,
+    the inbox's tokens carry only ``invoice_inbox`` (no full scope, one scope mapping)."""
+    realm = compose_module().compose(dev=False)
+    assert clients(realm)[INBOX_CLIENT]["fullScopeAllowed"] is False
+    assert [m for m in realm["scopeMappings"] if m.get("client") == INBOX_CLIENT] == [
+        {"client": INBOX_CLIENT, "roles": ["invoice_inbox"]}
+    ]

@@ -50,6 +50,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     # Caseworkers see their department's cases, as in egov (kommune_egov.access).
     Role.CASEWORKER: _STAFF | {Permission.SEE_DEPARTMENT_CASES, Permission.WORK_QUEUE},
     Role.ADMIN: frozenset(Permission),
+    Role.INVOICE_INBOX: frozenset(),  # the e-invoice inbox's service account: documents only
 }
 
 POLICY = AccessPolicy(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from kommune.auth.principal import Principal
 from kommune.testing.service import Personas, assert_problem
 from kommune_documents.access import POLICY, Permission
 
@@ -54,3 +55,14 @@ def test_who_holds_what() -> None:
     assert POLICY.holders(Permission.READ_AUDIT) == {"records_manager", "admin"}
     assert POLICY.holders(Permission.CREATE_FILES) == {"caseworker", "records_manager", "admin"}
     assert "citizen" not in POLICY.holders(Permission.READ_FILES)
+    assert POLICY.holders(Permission.SUBMIT_INVOICES) == {
+        "records_manager",
+        "admin",
+        "invoice_inbox",
+    }
+    assert POLICY.holders(Permission.RECEIVE_INVOICES) == {"records_manager", "admin"}
+
+
+def test_the_einvoice_inbox_may_only_hand_in_invoices() -> None:
+    inbox = Principal(sub="svc", roles=frozenset({"invoice_inbox"}))
+    assert POLICY.permissions_of(inbox) == {Permission.SUBMIT_INVOICES}

@@ -194,3 +194,68 @@ async def test_only_records_managers_and_admins_handle_invoices(
     assert_problem(
         await client.get(f"/api/v1/invoices/{uuid.uuid4()}", headers=people.admin.headers), 404
     )
+
+
+async def test_the_einvoice_inbox_hands_in_invoices_and_nothing_else(
+    client: httpx.AsyncClient, people: Personas, staff: Staff, db: DocDb
+) -> None:
+    """The service account of the city's e-invoice inbox (role ``invoice_inbox`` only): hands in
+    invoices (201, the same bytes again 200, broken ones 422), but reads nothing back and takes
+    no approval step; every refusal is a 403 problem that changes nothing."""
+    inbox = people.invoice_inbox
+    number = uuid.uuid4().hex[:12]
+    data = _with_number(SUITE.joinpath("01.01a-INVOICE_ubl.xml").read_bytes(), number)
+
+    handed_in = await client.post(
+        "/api/v1/invoices", content=data, headers={**inbox.headers, **XML}
+    )
+    assert handed_in.status_code == 201, handed_in.text
+    invoice = handed_in.json()
+    assert invoice["invoice_number"] == number
+    assert invoice["status"] == "received"
+    received = await db.rows(
+        "SELECT actor, actor_roles FROM audit_events WHERE action = 'invoice.received'"
+        " AND detail->>'invoice_id' = :id",
+        id=invoice["id"],
+    )
+    assert received == [{"actor": inbox.sub, "actor_roles": "invoice_inbox"}]
+    again = await client.post("/api/v1/invoices", content=data, headers={**inbox.headers, **XML})
+    assert again.status_code == 200
+    assert again.json()["id"] == invoice["id"]
+
+    before = {**await db.snapshot(), **await db.counts("invoices", "audit_events")}
+    broken = re.sub(rb"<cbc:BuyerReference>[^<]*</cbc:BuyerReference>", b"", data)
+    assert "BR-DE-15" in {
+        e["rule"]
+        for e in assert_problem(
+            await client.post(
+                "/api/v1/invoices", content=_unique_copy(broken), headers={**inbox.headers, **XML}
+            ),
+            422,
+        )["errors"]
+    }
+    refused = [
+        ("GET", "/api/v1/invoices", None),
+        ("GET", f"/api/v1/invoices/{invoice['id']}", None),
+        ("POST", f"/api/v1/invoices/{invoice['id']}/status", {"status": "factually_checked"}),
+        ("GET", f"/api/v1/search?q={number}", None),
+        ("GET", "/api/v1/files", None),
+        ("GET", f"/api/v1/files/{invoice['file_id']}", None),
+        ("GET", f"/api/v1/files/{invoice['file_id']}/audit", None),
+        ("GET", f"/api/v1/documents/{invoice['document_id']}", None),
+        ("GET", f"/api/v1/documents/{invoice['document_id']}/content", None),
+        ("GET", "/api/v1/fileplan", None),
+        ("GET", "/api/v1/mailroom/inbox", None),
+    ]
+    for method, path, body in refused:
+        response = await client.request(method, path, json=body, headers=inbox.headers)
+        assert_problem(response, 403)
+    assert {**await db.snapshot(), **await db.counts("invoices", "audit_events")} == before
+
+    # Nothing moved: the records manager still takes the first step.
+    stepped = await client.post(
+        f"/api/v1/invoices/{invoice['id']}/status",
+        json={"status": "factually_checked"},
+        headers=staff.records.headers,
+    )
+    assert stepped.status_code == 200, stepped.text

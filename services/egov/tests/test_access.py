@@ -19,4 +19,6 @@ def test_citizens_apply_caseworkers_process() -> None:
     assert POLICY.can(caseworker, Permission.PROCESS_APPLICATIONS)
     assert not POLICY.can(caseworker, Permission.SUBMIT_APPLICATION)
     assert POLICY.permissions_of(staff) == frozenset()
+    inbox = Principal("i", frozenset({Role.INVOICE_INBOX}))  # the e-invoice inbox: documents only
+    assert POLICY.permissions_of(inbox) == frozenset()
     assert POLICY.permissions_of(Principal("x", frozenset({"unknown"}))) == frozenset()

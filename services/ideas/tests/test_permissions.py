@@ -562,4 +562,6 @@ def test_the_permission_matrix_is_complete() -> None:
     assert POLICY.problems() == []
     assert POLICY.holders(Permission.READ_STORE) == {str(role) for role in PLATFORM_STAFF_ROLES}
     assert POLICY.permissions_of(Principal(sub="x", roles=frozenset({"citizen"}))) == frozenset()
+    inbox = Principal(sub="x", roles=frozenset({"invoice_inbox"}))  # a documents-only account
+    assert POLICY.permissions_of(inbox) == frozenset()
     assert POLICY.permissions_of(Principal(sub="x", roles=frozenset({"superuser"}))) == frozenset()

@@ -40,8 +40,10 @@ class Permission(StrEnum):
     """Read and write every case file, whatever its department and confidentiality."""
     READ_AUDIT = "read_audit"
     SEARCH = "search"
+    SUBMIT_INVOICES = "submit_invoices"
+    """Hand in e-invoices (``POST /api/v1/invoices``); the e-invoice inbox's only permission."""
     RECEIVE_INVOICES = "receive_invoices"
-    """Hand in e-invoices and take them through the approval workflow."""
+    """Read received e-invoices and take them through the approval workflow."""
     MANAGE_RETENTION = "manage_retention"
     """Legal holds, disposal runs, the archive hand-over."""
     HANDLE_MAIL = "handle_mail"
@@ -75,10 +77,14 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
         Permission.ALL_FILES,
         Permission.READ_AUDIT,
         Permission.MANAGE_RETENTION,
+        Permission.SUBMIT_INVOICES,
         Permission.RECEIVE_INVOICES,
         Permission.HANDLE_MAIL,
     },
     Role.ADMIN: frozenset(Permission),
+    # The service account of the city's e-invoice inbox: hands invoices in, reads nothing back
+    # (not the list, not the files, not search) and takes no approval step.
+    Role.INVOICE_INBOX: frozenset({Permission.SUBMIT_INVOICES}),
 }
 
 _MESSAGES: dict[Permission, str] = {
@@ -91,6 +97,8 @@ _MESSAGES: dict[Permission, str] = {
     Permission.READ_AUDIT: "Only records managers read the audit trail.",
     Permission.SEARCH: "Search is open to city staff only.",
     Permission.MANAGE_RETENTION: "Only records managers handle retention and disposal.",
+    Permission.SUBMIT_INVOICES: "Only records managers, administrators and the e-invoice inbox "
+    "hand in e-invoices.",
     Permission.RECEIVE_INVOICES: "Only records managers and administrators handle e-invoices.",
     Permission.HANDLE_MAIL: "Only the mailroom (records managers) takes in post and sees "
     "every inbox.",

@@ -73,6 +73,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.RECORDS_MANAGER: frozenset(),
     Role.OPERATOR: frozenset({Permission.MANAGE_WEBHOOKS}),
     Role.ADMIN: frozenset(Permission),
+    Role.INVOICE_INBOX: frozenset(),  # the e-invoice inbox's service account: documents only
 }
 
 _MESSAGES: dict[Permission, str] = {

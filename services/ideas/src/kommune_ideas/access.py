@@ -88,6 +88,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
         Permission.EDIT_FAQ,
     },
     Role.ADMIN: frozenset(Permission),
+    Role.INVOICE_INBOX: frozenset(),  # the e-invoice inbox's service account: documents only
 }
 
 _MESSAGES: dict[Permission, str] = {

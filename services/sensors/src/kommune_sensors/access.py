@@ -38,6 +38,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.RECORDS_MANAGER: _READER,
     Role.OPERATOR: _OPERATOR,
     Role.ADMIN: frozenset(Permission),
+    Role.INVOICE_INBOX: frozenset(),  # the e-invoice inbox's service account: documents only
 }
 
 _MESSAGES: dict[Permission, str] = {

@@ -22,6 +22,8 @@ class Role(StrEnum):
     RECORDS_MANAGER = "records_manager"
     OPERATOR = "operator"
     ADMIN = "admin"
+    INVOICE_INBOX = "invoice_inbox"
+    """The service account of the city's e-invoice inbox: hands in e-invoices, nothing else."""
 
 
 STAFF_ROLES: frozenset[Role] = frozenset(
@@ -35,7 +37,8 @@ STAFF_ROLES: frozenset[Role] = frozenset(
         Role.ADMIN,
     }
 )
-"""Every role held by city staff (all except ``citizen``)."""
+"""Every role held by city staff (all except ``citizen`` and the service-account role
+``invoice_inbox``)."""
 
 
 @dataclass(frozen=True, slots=True)

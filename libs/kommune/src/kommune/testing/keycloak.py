@@ -52,6 +52,9 @@ ADMIN_PASSWORD_ENV = "KOMMUNE_TEST_KEYCLOAK_ADMIN_PASSWORD"  # noqa: S105 (a var
 TEST_CLIENT = "kommune-test"
 """Public client with the password grant; only in the dev/test overlay of the realm."""
 SERVICE_CLIENT = "kommune-service"
+INBOX_CLIENT = "kommune-einvoice"
+"""The e-invoice inbox's confidential client: its tokens carry only ``invoice_inbox``."""
+INBOX_AUDIENCES = ("kommune-gateway", "kommune-documents")
 PORTAL_CLIENT = "kommune-portal"
 PLATFORM_AUDIENCES = (
     "kommune-gateway",
@@ -69,7 +72,12 @@ PLATFORM_ROLES = (
     "records_manager",
     "operator",
     "admin",
+    "invoice_inbox",
 )
+SERVICE_ACCOUNT_ROLES = ("invoice_inbox",)
+"""Platform roles only a service account holds: no test user has them."""
+USER_ROLES = tuple(role for role in PLATFORM_ROLES if role not in SERVICE_ACCOUNT_ROLES)
+"""The roles the dev/test overlay has one test user each for."""
 KEY_PROVIDER_TYPE = "org.keycloak.keys.KeyProvider"
 
 
@@ -98,11 +106,12 @@ def user_credentials(role: str) -> tuple[str, str]:
     raise KeyError(f"the dev/test overlay has no test user with role {role!r}")
 
 
-def service_secret() -> str:
+def service_secret(client_id: str = SERVICE_CLIENT) -> str:
+    """The dev/test overlay's secret of the confidential client ``client_id``."""
     for client in compose_realm()["clients"]:
-        if client["clientId"] == SERVICE_CLIENT:
+        if client["clientId"] == client_id:
             return str(client["secret"])
-    raise KeyError(SERVICE_CLIENT)
+    raise KeyError(client_id)
 
 
 def jwt_parts(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -359,7 +368,7 @@ class KeycloakRealm:
             {
                 "grant_type": "client_credentials",
                 "client_id": client_id,
-                "client_secret": secret if secret is not None else service_secret(),
+                "client_secret": secret if secret is not None else service_secret(client_id),
             }
         )
         token: str = body["access_token"]

@@ -75,6 +75,9 @@ class Personas:
         self.project_lead = self.make(f"pl-markus-{suffix}", ["project_lead"], "Markus Weber")
         self.admin = self.make(f"adm-eva-{suffix}", ["admin"], "Eva Braun")
         self.citizen = self.make(f"cit-max-{suffix}", ["citizen"], "Max Muster")
+        self.invoice_inbox = self.make(
+            f"svc-einvoice-{suffix}", ["invoice_inbox"], "E-Rechnungseingang"
+        )
         self.nobody = self.make(f"none-ida-{suffix}", [], "Ida Niemand")
 
     def make(self, sub: str, roles: Iterable[str], name: str) -> Persona:

@@ -20,7 +20,10 @@ from kommune_documents.invoices.service import InvoiceService
 from kommune_documents.invoices.validation import Finding
 from kommune_documents.settings import DocumentsSettings
 
+MaySubmit = Annotated[Principal, Depends(requires(Permission.SUBMIT_INVOICES))]
+"""Records managers, admins and the e-invoice inbox's service account (``invoice_inbox``)."""
 MayHandle = Annotated[Principal, Depends(requires(Permission.RECEIVE_INVOICES))]
+"""Reading invoices and the approval workflow: records managers and admins only."""
 
 router = service_router("/api/v1/invoices", tags=["invoices"])
 
@@ -62,7 +65,7 @@ def _out(invoice: Invoice, warnings: list[Finding] = ()) -> InvoiceOut:  # type:
     responses={200: {"description": "The same bytes were received before: that invoice."}},
 )
 async def receive_invoice(
-    request: Request, response: Response, invoices: Invoices, principal: MayHandle
+    request: Request, response: Response, invoices: Invoices, principal: MaySubmit
 ) -> InvoiceOut:
     media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media_type not in XML_TYPES:

@@ -76,7 +76,7 @@ class InvoiceService:
         self, principal: Principal, data: bytes
     ) -> tuple[Invoice, bool, list[Finding]]:
         """``(invoice, created, warnings)``; ``created`` is ``False`` for the same bytes again."""
-        require(principal, Permission.RECEIVE_INVOICES)
+        require(principal, Permission.SUBMIT_INVOICES)
         sha256 = hashlib.sha256(data).hexdigest()
         existing = await self._by_sha(sha256)
         if existing is not None:
