@@ -192,7 +192,7 @@ async def test_unknown_paths_and_writes(client: httpx.AsyncClient, people: Perso
     assert_problem(await client.get(f"{STA}/Things(1)/Nothing"), 404)
     assert_problem(await client.get(f"{STA}/Things/Datastreams"), 404)
     assert_problem(await client.get(f"{STA}/Things(999999999)"), 404)
-    assert (await client.get(f"{STA}/HistoricalLocations")).json() == {"value": []}
+    assert_problem(await client.get(f"{STA}/HistoricalLocations(999999999)"), 404)
     response = await client.post(f"{STA}/Things", json={}, headers=people.admin.headers)
     assert_problem(response, 422)  # writes: test_sta_write.py
     # updates and deletes: test_sta_update.py

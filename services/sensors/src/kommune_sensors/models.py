@@ -8,6 +8,8 @@ from kommune_sensors.base import Base
 from kommune_sensors.devices.models import (
     Datastream,
     DeviceKey,
+    HistoricalLocation,
+    HistoricalLocationLocation,
     Location,
     ObservedProperty,
     Sensor,
@@ -25,6 +27,8 @@ __all__ = [
     "Alert",
     "Datastream",
     "DeviceKey",
+    "HistoricalLocation",
+    "HistoricalLocationLocation",
     "Location",
     "Observation",
     "ObservationDaily",

@@ -79,6 +79,45 @@ class ThingLocation(Base):
     )
 
 
+class HistoricalLocation(Base):
+    """When a thing got its location(s) (SensorThings HistoricalLocation): one row per linking,
+    written with the link, deleted with the thing."""
+
+    __tablename__ = "historical_locations"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    thing_id: Mapped[int] = mapped_column(ForeignKey("things.id", ondelete="CASCADE"))
+    time: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+    __table_args__ = (Index("ix_historical_locations_thing_id", "thing_id", "time"),)
+
+
+class HistoricalLocationLocation(Base):
+    """The locations a historical location names (SensorThings: 1..* Locations)."""
+
+    __tablename__ = "historical_location_locations"
+
+    historical_location_id: Mapped[int] = mapped_column(
+        ForeignKey("historical_locations.id", ondelete="CASCADE"), primary_key=True
+    )
+    location_id: Mapped[int] = mapped_column(
+        ForeignKey("locations.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+
+
+class FeatureOfInterest(Base):
+    """A Location read as the FeatureOfInterest of its things' observations: the same row of
+    ``locations`` (same id), mapped a second time (no table of its own; see the service docs)."""
+
+    __table__ = Location.__table__
+
+    id: Mapped[int]
+    name: Mapped[str]
+    description: Mapped[str]
+    encoding_type: Mapped[str]
+    latitude: Mapped[float]
+    longitude: Mapped[float]
+
+
 class Sensor(Base):
     __tablename__ = "sensors"
 
@@ -149,6 +188,9 @@ __all__ = [
     "Datastream",
     "DatastreamKind",
     "DeviceKey",
+    "FeatureOfInterest",
+    "HistoricalLocation",
+    "HistoricalLocationLocation",
     "Location",
     "ObservedProperty",
     "Sensor",

@@ -12,6 +12,7 @@ from kommune.pagination import PageRequest
 from kommune_sensors.access import Permission, require
 from kommune_sensors.clock import utc_now
 from kommune_sensors.device_auth import new_key
+from kommune_sensors.devices.history import record_locations
 from kommune_sensors.devices.models import (
     Datastream,
     DatastreamKind,
@@ -116,6 +117,7 @@ class DeviceService:
             await self.session.flush()
             self.session.add(ThingLocation(thing_id=thing.id, location_id=location.id))
             await self.session.flush()
+            await record_locations(self.session, thing.id, [location.id])
         [out] = await self._things_out([thing])
         return out
 

@@ -153,11 +153,6 @@ async def resource(
         target = SETS[nav.target]
         condition = nav.link(literal(int(raw_id or 0)))
         single = not nav.many
-    if target.empty:
-        if single:
-            raise NotFound("No such entity.")
-        return JSONResponse({"value": []})
-
     statement: Select[Any] = target.base().where(condition)
     if not staff:
         statement = statement.where(target.published())
@@ -180,9 +175,8 @@ async def resource(
     after = _int_option(skiptoken, "$skiptoken", 0, 2**63 - 1) if skiptoken else None
     body: dict[str, Any] = {}
     if count == "true":
-        body["@iot.count"] = await _count(
-            session, statement, target, nav_name, raw_id, filter_, staff
-        )
+        route = f"{set_name}/{nav_name}" if nav_name else None
+        body["@iot.count"] = await _count(session, statement, target, route, raw_id, filter_, staff)
     elif count not in (None, "false"):
         raise FilterError("$count is true or false.")
     page_statement = statement
@@ -291,7 +285,7 @@ async def _count(
     (one row read for a datastream's, a sum over the datastreams for all: never a scan of the
     observations, FROST's slow count); otherwise ``count(*)`` of the filtered rows."""
     if target.name == "Observations" and not filter_:
-        if nav_name == "Observations" and raw_id:
+        if nav_name == "Datastreams/Observations" and raw_id:
             stored = await session.scalar(
                 select(Datastream.observation_count).where(Datastream.id == int(raw_id))
             )
@@ -364,25 +358,22 @@ async def _expand(
         nav = source.navigation[name]
         target = SETS[nav.target]
         by_parent: dict[int, list[dict[str, Any]]] = {pid: [] for pid in parent_ids}
-        if not target.empty:
-            limit = _int_option(options.get("$top"), "$top", MAX_TOP if nav.many else 1, MAX_TOP)
-            selected = _names(
-                options.get("$select"), {"id", "@iot.id", *target.properties}, "$select"
-            )
-            parents = select(
-                func.unnest(literal(parent_ids, ARRAY(BigInteger))).label("pid")
-            ).subquery("parents")
-            inner = target.base().where(nav.link(parents.c.pid))
-            if not staff:
-                inner = inner.where(target.published())
-            if options.get("$filter"):
-                inner = inner.where(compile_filter(options["$filter"], target.context()))
-            inner = inner.order_by(*_order_by(target, options.get("$orderby"))).limit(limit)
-            lateral = inner.lateral("expanded")
-            entity = aliased(target.model, lateral)
-            statement = select(parents.c.pid, entity).select_from(parents).join(lateral, true())
-            for pid, item in (await session.execute(statement)).all():
-                by_parent[pid].append(serialize(target, item, base, selected))
+        limit = _int_option(options.get("$top"), "$top", MAX_TOP if nav.many else 1, MAX_TOP)
+        selected = _names(options.get("$select"), {"id", "@iot.id", *target.properties}, "$select")
+        parents = select(func.unnest(literal(parent_ids, ARRAY(BigInteger))).label("pid")).subquery(
+            "parents"
+        )
+        inner = target.base().where(nav.link(parents.c.pid))
+        if not staff:
+            inner = inner.where(target.published())
+        if options.get("$filter"):
+            inner = inner.where(compile_filter(options["$filter"], target.context()))
+        inner = inner.order_by(*_order_by(target, options.get("$orderby"))).limit(limit)
+        lateral = inner.lateral("expanded")
+        entity = aliased(target.model, lateral)
+        statement = select(parents.c.pid, entity).select_from(parents).join(lateral, true())
+        for pid, item in (await session.execute(statement)).all():
+            by_parent[pid].append(serialize(target, item, base, selected))
         for row, entity_body in entities:
             entity_body.pop(f"{name}@iot.navigationLink", None)
             found = by_parent[getattr(row, "id")]  # noqa: B009

@@ -2,8 +2,9 @@
 
 Each set says which STA property is which column (the only names ``$filter``, ``$orderby`` and
 ``$select`` accept), how it navigates to the others, and which of its rows an anonymous caller
-sees (those of published things). HistoricalLocations and FeaturesOfInterest are served as
-empty sets: the service keeps neither (locations are current, readings carry no feature).
+sees (those of published things). HistoricalLocations are rows written when a thing gets its
+locations; FeaturesOfInterest are the Locations read again (same id): an observation's feature
+is the (first) location of its datastream's thing, derived on read so the writer stays as it is.
 """
 
 from __future__ import annotations
@@ -12,10 +13,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Select, SQLColumnExpression, exists, select, true
+from sqlalchemy import Select, SQLColumnExpression, exists, func, select, true
 
 from kommune_sensors.devices.models import (
     Datastream,
+    FeatureOfInterest,
+    HistoricalLocation,
+    HistoricalLocationLocation,
     Location,
     ObservedProperty,
     Sensor,
@@ -51,7 +55,6 @@ class EntitySet:
     navigation: dict[str, Navigation] = field(default_factory=dict)
     published: Callable[[], Column] = lambda: true()
     """Which rows anonymous callers see."""
-    empty: bool = False
 
     def base(self) -> Select[Any]:
         return select(self.model)
@@ -117,7 +120,9 @@ _register(
                 ),
             ),
             "Datastreams": Navigation("Datastreams", True, lambda tid: Datastream.thing_id == tid),
-            "HistoricalLocations": Navigation("HistoricalLocations", True, lambda _: true()),
+            "HistoricalLocations": Navigation(
+                "HistoricalLocations", True, lambda tid: HistoricalLocation.thing_id == tid
+            ),
         },
         published=lambda: Thing.published.is_(True),
     )
@@ -142,13 +147,20 @@ _register(
                     .correlate_except(ThingLocation)
                 ),
             ),
-            "HistoricalLocations": Navigation("HistoricalLocations", True, lambda _: true()),
+            "HistoricalLocations": Navigation(
+                "HistoricalLocations",
+                True,
+                lambda lid: (
+                    exists()
+                    .where(
+                        HistoricalLocationLocation.historical_location_id == HistoricalLocation.id,
+                        HistoricalLocationLocation.location_id == lid,
+                    )
+                    .correlate_except(HistoricalLocationLocation)
+                ),
+            ),
         },
-        published=lambda: exists(
-            select(ThingLocation.location_id)
-            .join(Thing, Thing.id == ThingLocation.thing_id)
-            .where(ThingLocation.location_id == Location.id, Thing.published.is_(True))
-        ),
+        published=lambda: _location_published(Location.id),
     )
 )
 _register(
@@ -248,7 +260,12 @@ _register(
                 lambda oid: Datastream.id == _observation_datastream(oid),
                 lambda: Observation.datastream_id,
             ),
-            "FeatureOfInterest": Navigation("FeaturesOfInterest", False, lambda _: true()),
+            "FeatureOfInterest": Navigation(
+                "FeaturesOfInterest",
+                False,
+                lambda oid: FeatureOfInterest.id == _feature_of(_observation_datastream(oid)),
+                lambda: _feature_of(Observation.datastream_id),
+            ),
         },
         published=lambda: _datastream_published(Observation.datastream_id),
     )
@@ -256,19 +273,55 @@ _register(
 _register(
     EntitySet(
         name="HistoricalLocations",
-        model=Location,
-        id_column=Location.id,
-        properties={},
-        empty=True,
+        model=HistoricalLocation,
+        id_column=HistoricalLocation.id,
+        properties={"time": HistoricalLocation.time},
+        navigation={
+            "Thing": Navigation(
+                "Things",
+                False,
+                lambda hid: Thing.id == _history_thing(hid),
+                lambda: HistoricalLocation.thing_id,
+            ),
+            "Locations": Navigation(
+                "Locations",
+                True,
+                lambda hid: (
+                    exists()
+                    .where(
+                        HistoricalLocationLocation.location_id == Location.id,
+                        HistoricalLocationLocation.historical_location_id == hid,
+                    )
+                    .correlate_except(HistoricalLocationLocation)
+                ),
+            ),
+        },
+        published=lambda: _thing_published(HistoricalLocation.thing_id),
     )
 )
 _register(
     EntitySet(
         name="FeaturesOfInterest",
-        model=Location,
-        id_column=Location.id,
-        properties={},
-        empty=True,
+        model=FeatureOfInterest,
+        id_column=FeatureOfInterest.id,
+        properties={
+            "name": FeatureOfInterest.name,
+            "description": FeatureOfInterest.description,
+            "encodingType": FeatureOfInterest.encoding_type,
+        },
+        navigation={
+            "Observations": Navigation(
+                "Observations",
+                True,
+                lambda fid: Observation.datastream_id.in_(
+                    select(Datastream.id)
+                    .join(ThingLocation, ThingLocation.thing_id == Datastream.thing_id)
+                    .where(ThingLocation.location_id == fid)
+                    .correlate_except(Datastream, ThingLocation)
+                ),
+            ),
+        },
+        published=lambda: _location_published(FeatureOfInterest.id),
     )
 )
 
@@ -299,5 +352,33 @@ def _observation_datastream(observation_id: Column) -> Column:
         select(Observation.datastream_id)
         .where(Observation.id == observation_id)
         .correlate_except(Observation)
+        .scalar_subquery()
+    )
+
+
+def _history_thing(history_id: Column) -> Column:
+    return (
+        select(HistoricalLocation.thing_id)
+        .where(HistoricalLocation.id == history_id)
+        .correlate_except(HistoricalLocation)
+        .scalar_subquery()
+    )
+
+
+def _location_published(location_id: Column) -> Column:
+    return exists(
+        select(ThingLocation.location_id)
+        .join(Thing, Thing.id == ThingLocation.thing_id)
+        .where(ThingLocation.location_id == location_id, Thing.published.is_(True))
+    )
+
+
+def _feature_of(datastream_id: Column) -> Column:
+    """The FeatureOfInterest of a datastream's observations: its thing's first location."""
+    return (
+        select(func.min(ThingLocation.location_id))
+        .join(Datastream, Datastream.thing_id == ThingLocation.thing_id)
+        .where(Datastream.id == datastream_id)
+        .correlate_except(ThingLocation, Datastream)
         .scalar_subquery()
     )

@@ -210,4 +210,5 @@ SHAPES: dict[str, Shape] = {
         unkept=frozenset({"resultTime", "resultQuality", "validTime", "FeatureOfInterest"}),
     ),
 }
-"""HistoricalLocations and FeaturesOfInterest are not kept: every id of theirs is a ``404``."""
+"""HistoricalLocations and FeaturesOfInterest have no shape: the service records or derives
+them, so an update or delete of one is ``405`` (``update._writable``)."""

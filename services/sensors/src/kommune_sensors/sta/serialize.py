@@ -5,7 +5,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from kommune_sensors.devices.models import Datastream, Location, ObservedProperty, Sensor, Thing
+from kommune_sensors.devices.models import (
+    Datastream,
+    FeatureOfInterest,
+    HistoricalLocation,
+    Location,
+    ObservedProperty,
+    Sensor,
+    Thing,
+)
 from kommune_sensors.ingestion.models import Observation
 from kommune_sensors.sta.entities import EntitySet
 
@@ -20,6 +28,15 @@ def properties_of(row: Any) -> dict[str, Any]:
             "encodingType": row.encoding_type,
             "location": {"type": "Point", "coordinates": [row.longitude, row.latitude]},
         }
+    if isinstance(row, FeatureOfInterest):
+        return {
+            "name": row.name,
+            "description": row.description,
+            "encodingType": row.encoding_type,
+            "feature": {"type": "Point", "coordinates": [row.longitude, row.latitude]},
+        }
+    if isinstance(row, HistoricalLocation):
+        return {"time": _instant(row.time)}
     if isinstance(row, Datastream):
         return {
             "name": row.name,
@@ -37,14 +54,17 @@ def properties_of(row: Any) -> dict[str, Any]:
     if isinstance(row, ObservedProperty):
         return {"name": row.name, "definition": row.definition, "description": row.description}
     if isinstance(row, Observation):
-        when: datetime = row.phenomenon_time
         return {
-            "phenomenonTime": when.isoformat().replace("+00:00", "Z"),
+            "phenomenonTime": _instant(row.phenomenon_time),
             "resultTime": None,
             "result": row.result,
             "parameters": row.parameters,
         }
     raise TypeError(type(row).__name__)
+
+
+def _instant(when: datetime) -> str:
+    return when.isoformat().replace("+00:00", "Z")
 
 
 def serialize(entity: EntitySet, row: Any, base: str, selected: list[str]) -> dict[str, Any]:

@@ -4,14 +4,14 @@ Both address one entity, ``Set(id)``, and need an ``operator``/``admin`` token (
 dependency). An update answers ``200`` with the entity as it is now, a delete ``200`` with no
 body (SensorThings 1.1, 10.3 and 10.4); a missing id is ``404``; a body that is not an update of
 that entity (unknown or mistyped members, a different ``@iot.id``, a deep insert) is ``400``
-and changes nothing.
+and changes nothing. Linking a Thing to Locations records a HistoricalLocation.
 
 Deletes cascade as the standard says: a Thing takes its Datastreams (and their Observations)
-with it, a Sensor or an ObservedProperty the Datastreams that need it, a Location only its
-links. Observations have no foreign key (the table is partitioned by time), so their rows are
-deleted explicitly, by the primary key's leading column. Changing or deleting an Observation
-keeps what the writer maintains true: the roll-up buckets it touched are recomputed from the
-raw rows, and the datastream's count and latest value follow.
+and its HistoricalLocations with it, a Sensor or an ObservedProperty the Datastreams that need
+it, a Location only its links. Observations have no foreign key (the table is partitioned by
+time), so their rows are deleted explicitly, by the primary key's leading column. Changing or
+deleting an Observation keeps what the writer maintains true: the roll-up buckets it touched
+are recomputed from the raw rows, and the datastream's count and latest value follow.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from kommune.auth.principal import Principal
 from kommune.errors import Conflict, DomainError, InvalidInput, NotFound
 from kommune_sensors.clock import utc_now
 from kommune_sensors.device_auth import Caller
+from kommune_sensors.devices.history import record_locations
 from kommune_sensors.devices.models import (
     Datastream,
     Location,
@@ -68,9 +69,20 @@ def _address(resource_path: str) -> tuple[str, int]:
     name, raw_id = match.groups()
     if name not in SETS:
         raise NotFound("No such SensorThings resource.")
-    if name not in SHAPES:  # HistoricalLocations, FeaturesOfInterest: none are kept
-        raise NotFound("No such entity.")
     return name, int(raw_id)
+
+
+async def _writable(session: AsyncSession, name: str, entity_id: int) -> Shape:
+    """The shape of a writable set; HistoricalLocations and FeaturesOfInterest are recorded or
+    derived by the service: a missing id is ``404``, an existing one ``405``."""
+    if name in SHAPES:
+        return SHAPES[name]
+    entity = SETS[name]
+    if await session.scalar(select(entity.id_column).where(entity.id_column == entity_id)) is None:
+        raise NotFound("No such entity.")
+    raise MethodNotAllowedError(
+        f"{name} are recorded or derived by the service: they cannot be changed or deleted."
+    )
 
 
 async def _body(request: Request) -> dict[str, Any]:
@@ -139,7 +151,7 @@ async def update(
     replace: bool,
 ) -> Response:
     name, entity_id = _address(resource_path)
-    shape = SHAPES[name]
+    shape = await _writable(session, name, entity_id)
     body = await _body(request)
     row = await _locked(session, shape.model, entity_id)  # a missing id is 404 whatever the body
     changes = Changes(shape, body, entity_id, replace)
@@ -181,6 +193,8 @@ async def _apply(session: AsyncSession, row: Any, changes: Changes) -> None:
             raise EntityError(f"No Location with @iot.id {missing[0]}.")
         await session.execute(delete(ThingLocation).where(ThingLocation.thing_id == row.id))
         session.add_all(ThingLocation(thing_id=row.id, location_id=lid) for lid in found)
+        await session.flush()
+        await record_locations(session, row.id, found)
     try:
         await session.flush()
     except IntegrityError:
@@ -312,7 +326,7 @@ async def refresh_derived(
 
 async def remove(resource_path: str, session: AsyncSession) -> Response:
     name, entity_id = _address(resource_path)
-    model = SHAPES[name].model
+    model = (await _writable(session, name, entity_id)).model
     if name == "Observations":
         row = await _locked(session, Observation, entity_id)
         key = (row.datastream_id, row.phenomenon_time)

@@ -45,10 +45,15 @@ from kommune_sensors.ingestion.privacy import scan_batch
 from kommune_sensors.ingestion.validation import check_batch, requested_datastreams
 from kommune_sensors.ingestion.writer import Row, store
 from kommune_sensors.settings import SensorsSettings
+from kommune_sensors.sta.members import EntityError
 
 MayWrite = Annotated[Principal, Depends(requires(Permission.MANAGE_DEVICES))]
 _NESTED = re.compile(r"Datastreams\((\d{1,18})\)/Observations")
 MAX_DATA_ARRAY = 10_000
+NO_EXPLICIT_FEATURE = (
+    "FeaturesOfInterest are derived here: an observation's feature is the location of its "
+    "datastream's thing. A FeatureOfInterest cannot be created or given to an observation."
+)
 
 
 class _Lenient(BaseModel):
@@ -105,6 +110,7 @@ class StaObservation(_Lenient):
     result: Any
     parameters: dict[str, Any] | None = None
     datastream: Ref | None = Field(default=None, alias="Datastream")
+    feature_of_interest: Any = Field(default=None, alias="FeatureOfInterest")
 
 
 class DataArrayGroup(_Lenient):
@@ -222,6 +228,8 @@ async def create(
         )
         if not stream_id:
             raise InvalidInput("An Observation needs its Datastream.")
+        if observation.feature_of_interest is not None:
+            raise EntityError(NO_EXPLICIT_FEATURE)
         row: dict[str, Any] = {
             "datastream": stream_id,
             "phenomenonTime": observation.phenomenon_time,
@@ -241,6 +249,8 @@ async def create(
         for group in groups:
             if "phenomenonTime" not in group.components or "result" not in group.components:
                 raise InvalidInput("components must name phenomenonTime and result.")
+            if any(c.startswith("FeatureOfInterest") for c in group.components):
+                raise EntityError(NO_EXPLICIT_FEATURE)
             at = group.components.index("phenomenonTime")
             value = group.components.index("result")
             for item in group.data_array:
@@ -256,6 +266,8 @@ async def create(
         results = await store_observations(request, session, principal, rows)
         links = [f"{base}/Observations({r})" if isinstance(r, int) else "error" for r in results]
         return JSONResponse(links, status_code=201)
+    if path == "FeaturesOfInterest":
+        raise EntityError(NO_EXPLICIT_FEATURE)
     raise NotFound("Create Things, Datastreams, Observations or use CreateObservations.")
 
 
