@@ -448,6 +448,27 @@ async def bench_search(
     return records
 
 
+def bench_settings(url: str, storage_path: Path, size_mb: int, **extra: Any) -> DocumentsSettings:
+    """The service as the benchmarks run it: no relay or consumers, uploads up to ``size_mb``."""
+    return DocumentsSettings.model_validate(
+        {
+            "KOMMUNE_ENVIRONMENT": "test",
+            "KOMMUNE_LOG_LEVEL": "WARNING",
+            "KOMMUNE_OIDC_ISSUER": TEST_ISSUER_URL,
+            "database_url": make_url(url)
+            .set(drivername="postgresql+asyncpg")
+            .render_as_string(False),
+            "relay_enabled": False,
+            "consumers_enabled": False,
+            "database_pool_size": 2,
+            "storage_path": str(storage_path),
+            "max_upload_bytes": (size_mb + 16) * MiB,
+            "max_extract_bytes": 0,
+            **extra,
+        }
+    )
+
+
 async def run(args: argparse.Namespace) -> list[dict[str, Any]]:
     admin_url = os.environ.get("KOMMUNE_TEST_DATABASE_URL", DEFAULT_DATABASE_URL)
     admin_url = make_url(admin_url).set(drivername="postgresql").render_as_string(False)
@@ -456,22 +477,7 @@ async def run(args: argparse.Namespace) -> list[dict[str, Any]]:
     try:
         await upgrade(ALEMBIC_INI, url)
         issuer = DevIssuer.generate(TEST_ISSUER_URL)
-        settings = DocumentsSettings.model_validate(
-            {
-                "KOMMUNE_ENVIRONMENT": "test",
-                "KOMMUNE_LOG_LEVEL": "WARNING",
-                "KOMMUNE_OIDC_ISSUER": TEST_ISSUER_URL,
-                "database_url": make_url(url)
-                .set(drivername="postgresql+asyncpg")
-                .render_as_string(False),
-                "relay_enabled": False,
-                "consumers_enabled": False,
-                "database_pool_size": 2,
-                "storage_path": str(store),
-                "max_upload_bytes": (args.size_mb + 16) * MiB,
-                "max_extract_bytes": 0,
-            }
-        )
+        settings = bench_settings(url, store, args.size_mb)
         await load_demo_data(settings, load)
         seconds = await seed_documents(url, args.documents)
         print(f"seeded {args.documents:,} documents in {seconds:.1f}s")

@@ -42,6 +42,7 @@ from bench_documents import (
     ALEMBIC_INI,
     DEFAULT_DATABASE_URL,
     MiB,
+    bench_settings,
     create_database,
     drop_database,
     multipart_body,
@@ -59,7 +60,6 @@ from kommune.migrations import upgrade
 from kommune.testing.auth import TEST_ISSUER_URL, issuer_app
 from kommune_documents.demo import load
 from kommune_documents.main import create_app
-from kommune_documents.settings import DocumentsSettings
 
 BUCKET = "bench-documents"
 REGION: Final = "eu-central-1"
@@ -186,28 +186,17 @@ async def bench(args: argparse.Namespace, endpoint: str) -> list[dict[str, Any]]
         s3.delete_object(Bucket=BUCKET, Key="baseline/source.pdf")
 
         issuer = DevIssuer.generate(TEST_ISSUER_URL)
-        settings = DocumentsSettings.model_validate(
-            {
-                "KOMMUNE_ENVIRONMENT": "test",
-                "KOMMUNE_LOG_LEVEL": "WARNING",
-                "KOMMUNE_OIDC_ISSUER": TEST_ISSUER_URL,
-                "database_url": make_url(url)
-                .set(drivername="postgresql+asyncpg")
-                .render_as_string(False),
-                "relay_enabled": False,
-                "consumers_enabled": False,
-                "database_pool_size": 2,
-                "storage_path": str(work / "staging"),
-                "max_upload_bytes": (args.size_mb + 16) * MiB,
-                "max_extract_bytes": 0,
-                "storage_backend": "s3",
-                "s3_endpoint_url": endpoint,
-                "s3_bucket": BUCKET,
-                "s3_region": REGION,
-                "s3_access_key_id": ANY_KEY,
-                "s3_secret_access_key": ANY_KEY,
-                "s3_addressing_style": "path",
-            }
+        settings = bench_settings(
+            url,
+            work / "staging",
+            args.size_mb,
+            storage_backend="s3",
+            s3_endpoint_url=endpoint,
+            s3_bucket=BUCKET,
+            s3_region=REGION,
+            s3_access_key_id=ANY_KEY,
+            s3_secret_access_key=ANY_KEY,
+            s3_addressing_style="path",
         )
         await load_demo_data(settings, load)
         headers = {"Authorization": "Bearer " + issuer.issue("rm-bench", ["records_manager"], "R")}
