@@ -21,6 +21,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from kommune.telemetry.context import request_id_var
@@ -138,15 +139,24 @@ def _printable(part: object) -> str | int:
     return _SURROGATE.sub("\ufffd", str(part))
 
 
-def validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
-    """``errors[]`` of a 422: where (``loc``, e.g. ``["body", "title"]``), what, and its kind."""
+def validation_errors(exc: RequestValidationError | ValidationError) -> list[dict[str, Any]]:
+    """``errors[]`` of a 422: where (``loc``, e.g. ``["body", "title"]``), what, and its kind.
+
+    For the request FastAPI validated, and for what a handler validates itself (form fields of a
+    multipart upload, a SensorThings entity): the same shape, the caller's text made printable.
+    """
+    found = (
+        exc.errors(include_url=False, include_input=False)
+        if isinstance(exc, ValidationError)
+        else exc.errors()
+    )
     return [
         {
             "loc": [_printable(part) for part in err.get("loc", ())],
             "msg": _SURROGATE.sub("\ufffd", str(err.get("msg", ""))),
             "type": str(err.get("type", "")),
         }
-        for err in exc.errors()
+        for err in found
     ]
 
 

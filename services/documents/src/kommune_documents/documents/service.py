@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kommune.auth.principal import Principal
 from kommune.clock import utc_now
-from kommune.errors import Conflict, InvalidInput, NotFound
+from kommune.errors import Conflict, InvalidInput, NotFound, validation_errors
 from kommune.events.outbox import Outbox
 from kommune.pagination import PageRequest
 from kommune_documents import events
@@ -78,13 +78,7 @@ class DocumentService:
         try:
             fields = DocumentFields.model_validate(upload.fields)
         except ValidationError as error:
-            raise InvalidInput(
-                "Invalid form fields.",
-                errors=[
-                    {"loc": list(e["loc"]), "msg": e["msg"]}
-                    for e in error.errors(include_url=False, include_input=False)
-                ],
-            ) from error
+            raise InvalidInput("Invalid form fields.", errors=validation_errors(error)) from error
         case_file = await self.files.writable(principal, fields.file_id, Action.DOCUMENT_CREATED)
         self.files.require_open(case_file)
         if fields.process_id is not None:

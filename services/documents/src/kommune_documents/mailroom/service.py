@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kommune.auth.principal import Principal
 from kommune.clock import utc_now
-from kommune.errors import Conflict, Forbidden, InvalidInput, NotFound
+from kommune.errors import Conflict, Forbidden, InvalidInput, NotFound, validation_errors
 from kommune.events.outbox import Outbox
 from kommune.pagination import Ordering, PageRequest, SortKey, fingerprint, paginate
 from kommune_documents import events
@@ -56,13 +56,7 @@ def _fields(upload: Upload) -> MailFields:
     try:
         return MailFields.model_validate(upload.fields)
     except ValidationError as error:
-        raise InvalidInput(
-            "Invalid form fields.",
-            errors=[
-                {"loc": list(e["loc"]), "msg": e["msg"]}
-                for e in error.errors(include_url=False, include_input=False)
-            ],
-        ) from error
+        raise InvalidInput("Invalid form fields.", errors=validation_errors(error)) from error
 
 
 def _filename(raw: str | None) -> str:

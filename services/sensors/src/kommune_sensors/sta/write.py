@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kommune.auth.principal import Principal
 from kommune.db import DbSession
-from kommune.errors import InvalidInput, NotFound
+from kommune.errors import InvalidInput, NotFound, validation_errors
 from kommune_sensors.access import Permission, requires
 from kommune_sensors.alerts.service import evaluate_fill_levels
 from kommune_sensors.clock import utc_now
@@ -125,10 +125,7 @@ def _parse(model: type[BaseModel], body: Any) -> Any:
     except ValidationError as error:
         raise InvalidInput(
             "The entity is not valid SensorThings for this service.",
-            errors=[
-                {"loc": [str(p) for p in e["loc"]], "msg": e["msg"], "type": e["type"]}
-                for e in error.errors(include_input=False, include_url=False)
-            ],
+            errors=validation_errors(error),
         ) from None
 
 
