@@ -258,11 +258,6 @@ def create_gateway_app(
         )
         mount_dev_issuer(app, issuer, settings.environment, prefix=DEV_ISSUER_PREFIX)
 
-    # The gateway's own endpoints: aggregated reads and the activity feed (no proxy prefix
-    # covers their paths).
-    app.include_router(dashboard.router)
-    app.include_router(activity_api.router)
-
     # Starlette tries routes in order, so they are registered longest prefix first; the endpoint
     # still asks the table, which alone decides (the Starlette route only names the metric label).
     table = RoutingTable(routes)
@@ -278,6 +273,11 @@ def create_gateway_app(
                 name=f"proxy:{route.upstream}:{route.prefix}",
             )
         proxy_routes[route.prefix] = (app.router.routes[-2], app.router.routes[-1])
+    # The gateway's own endpoints: aggregated reads and the activity feed. No proxy prefix covers
+    # their paths; registered after the proxy routes, so the fast path has no route before the
+    # proxy's to try on each request (FastAPI's included routers are opaque to it).
+    app.include_router(dashboard.router)
+    app.include_router(activity_api.router)
     # Innermost middleware: proxied requests skip the router and FastAPI's endpoint wrapping.
     app.add_middleware(
         ProxyFastPath,

@@ -30,14 +30,14 @@ import structlog
 import yarl
 from multidict import CIMultiDict
 from prometheus_client import Counter, Histogram
-from starlette.background import BackgroundTask
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import StreamingResponse
+from starlette.responses import Response, StreamingResponse
 from starlette.types import Receive, Scope, Send
 
 from kommune.errors import DomainError
 from kommune.telemetry.context import current_traceparent, request_id_var
+from kommune.telemetry.metrics import child
 from kommune_gateway.resilience import (
     FAILURE_STATUS,
     IDEMPOTENT_METHODS,
@@ -405,11 +405,13 @@ class UpstreamAnswer:
             slot.release()
 
 
-class UpstreamResponse(StreamingResponse):
+class UpstreamResponse(Response):
     """Relays an upstream response as it arrives; the upstream connection is always released.
 
     A small answer (Content-Length within :data:`SMALL_BODY`) is read whole and sent as one
-    message: most API answers are, and they skip the streaming machinery.
+    message: most API answers are, and they need none of the streaming machinery, so it is
+    only built (a :class:`StreamingResponse`, which also notices a client that goes away) for
+    the others. ``raw_headers`` may be extended until the response is sent.
     """
 
     def __init__(
@@ -421,14 +423,14 @@ class UpstreamResponse(StreamingResponse):
         rest: AsyncIterator[bytes] | None = None,
     ) -> None:
         """``head``/``rest``: the body was partly read already (``rest`` continues it)."""
+        # Response.__init__ is not called: it would render a body and compute headers that
+        # the upstream's own replace.
         self._upstream = upstream
         self._on_close: list[Callable[[], None]] = [on_close] if on_close else []
-        self._partly_read = bool(head) or rest is not None
-        super().__init__(
-            self._relay(head, rest if rest is not None else upstream.chunks()),
-            status_code=upstream.status,
-            background=BackgroundTask(upstream.aclose),
-        )
+        self._head = head
+        self._rest = rest
+        self.status_code = upstream.status
+        self.background = None
         # Raw pairs keep repeated headers (Set-Cookie, Link) and the upstream's own encoding.
         self.raw_headers = response_headers(upstream)
 
@@ -446,7 +448,8 @@ class UpstreamResponse(StreamingResponse):
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
-            small = None if self._partly_read else await self._read_small()
+            partly_read = bool(self._head) or self._rest is not None
+            small = None if partly_read else await self._read_small()
             if small is not None:
                 await send(
                     {
@@ -457,9 +460,14 @@ class UpstreamResponse(StreamingResponse):
                 )
                 await send({"type": "http.response.body", "body": small})
             else:
-                await super().__call__(scope, receive, send)
+                rest = self._rest if self._rest is not None else self._upstream.chunks()
+                stream = StreamingResponse(
+                    self._relay(self._head, rest), status_code=self.status_code
+                )
+                stream.raw_headers = self.raw_headers
+                await stream(scope, receive, send)
         finally:
-            # Also on client disconnect, when the background task does not run.
+            # Also on client disconnect, and when the body failed half-way.
             try:
                 await self._upstream.aclose()
             finally:
@@ -549,18 +557,21 @@ async def send_upstream(
         attempt += 1
         if not breaker.allow():
             retry_after = breaker.retry_after()
-            UPSTREAM_REQUESTS.labels(upstream, "circuit_open").inc()
+            child(UPSTREAM_REQUESTS, upstream, "circuit_open").inc()
             raise CircuitOpen(
                 upstream,
                 f"The {upstream} service is failing; the gateway tries again in {retry_after} s.",
                 {"Retry-After": str(retry_after)},
             )
         try:
-            async with asyncio.timeout(pool.pool_timeout):
-                await slots.acquire()
+            if slots.locked():  # only then is there anything to wait for (and time out)
+                async with asyncio.timeout(pool.pool_timeout):
+                    await slots.acquire()
+            else:
+                await slots.acquire()  # returns at once
         except TimeoutError:
             breaker.abandon()
-            UPSTREAM_REQUESTS.labels(upstream, "pool_timeout").inc()
+            child(UPSTREAM_REQUESTS, upstream, "pool_timeout").inc()
             detail = f"The {upstream} service has no free connection."
             raise UpstreamBusy(upstream, detail) from None
         started = loop.time()
@@ -582,7 +593,7 @@ async def send_upstream(
                 raise failure.error from None  # the caller's body failed, not the upstream
             if isinstance(exc, _CONNECT_ERRORS):
                 breaker.record_failure()
-                UPSTREAM_REQUESTS.labels(upstream, "unreachable").inc()
+                child(UPSTREAM_REQUESTS, upstream, "unreachable").inc()
                 if await _may_retry(attempt, attempts, policy, deadline, upstream, "connect"):
                     continue
                 log.warning("upstream_unreachable", upstream=upstream, error=type(exc).__name__)
@@ -590,14 +601,14 @@ async def send_upstream(
                 raise UpstreamUnavailable(upstream, detail) from None
             if isinstance(exc, TimeoutError):  # also aiohttp's ServerTimeoutError
                 breaker.record_failure()
-                UPSTREAM_REQUESTS.labels(upstream, "timeout").inc()
+                child(UPSTREAM_REQUESTS, upstream, "timeout").inc()
                 log.warning("upstream_timeout", upstream=upstream, path=request.url.path)
                 raise UpstreamTimeout(
                     upstream, f"The {upstream} service did not answer in time."
                 ) from None
             if isinstance(exc, aiohttp.ClientError):
                 breaker.record_failure()
-                UPSTREAM_REQUESTS.labels(upstream, "unavailable").inc()
+                child(UPSTREAM_REQUESTS, upstream, "unavailable").inc()
                 log.warning("upstream_unavailable", upstream=upstream, error=type(exc).__name__)
                 detail = f"The {upstream} service is unavailable."
                 raise UpstreamUnavailable(upstream, detail) from None
@@ -605,8 +616,8 @@ async def send_upstream(
             raise
         answer = UpstreamAnswer(response, slots)
         status = response.status
-        UPSTREAM_LATENCY.labels(upstream).observe(loop.time() - started)
-        UPSTREAM_REQUESTS.labels(upstream, str(status)).inc()
+        child(UPSTREAM_LATENCY, upstream).observe(loop.time() - started)
+        child(UPSTREAM_REQUESTS, upstream, status).inc()
         if status in FAILURE_STATUS:
             breaker.record_failure()
         else:

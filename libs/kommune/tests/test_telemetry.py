@@ -5,7 +5,10 @@ from __future__ import annotations
 import io
 import json
 import logging
+import logging.handlers
+import threading
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 
 import httpx
 import pytest
@@ -19,7 +22,11 @@ from starlette.types import Message, Scope
 
 from kommune.app import install_runtime
 from kommune.telemetry.context import current_traceparent, request_id_var
-from kommune.telemetry.logging import configure_logging
+from kommune.telemetry.logging import (
+    configure_logging,
+    stop_background_writer,
+    write_in_background,
+)
 
 router = APIRouter()
 
@@ -252,6 +259,8 @@ def _capture_root() -> io.StringIO:
     buffer = io.StringIO()
     for handler in logging.getLogger().handlers:
         if handler.get_name() == "kommune":
+            if isinstance(handler, logging.handlers.QueueHandler):  # the background writer's
+                handler = handler.listener.handlers[0]  # type: ignore[attr-defined]
             assert isinstance(handler, logging.StreamHandler)
             handler.setStream(buffer)
     return buffer
@@ -275,6 +284,57 @@ async def test_access_log_is_one_json_line_with_request_context(
     assert entry["level"] == "info"
     assert entry["timestamp"].endswith("Z")
     assert "traceparent" in entry
+
+
+async def test_lines_written_in_background_carry_the_moment_they_were_made(
+    client: httpx.AsyncClient,
+) -> None:
+    """Servers render and write on a writer thread; a line still has its request's id and
+    trace, a library's record included, and its own time; all are written at the stop."""
+    threads_before = threading.active_count()
+    made: list[float] = []
+    library_logger = logging.getLogger("kommune.test.library")
+
+    def remember_when(record: logging.LogRecord) -> bool:
+        made.append(record.created)
+        return True
+
+    library_logger.addFilter(remember_when)
+    write_in_background()
+    try:
+        configure_logging("INFO", json=True, service="background-test")
+        configure_logging("INFO", json=True, service="background-test")
+        ours = [h for h in logging.getLogger().handlers if h.get_name() == "kommune"]
+        assert len(ours) == 1
+        assert isinstance(ours[0], logging.handlers.QueueHandler)
+        assert threading.active_count() == threads_before + 1  # one writer, however often
+        buffer = _capture_root()
+        await client.get("/items/5", headers={"X-Request-ID": "in-background"})
+        token = request_id_var.set("library-call")
+        try:
+            library_logger.warning("from a library")
+        finally:
+            request_id_var.reset(token)
+        stop_background_writer()
+    finally:
+        library_logger.removeFilter(remember_when)
+        write_in_background(False)
+        configure_logging("INFO", json=True, service="background-test")
+    lines = [json.loads(line) for line in buffer.getvalue().splitlines() if line.strip()]
+    access = [line for line in lines if line.get("logger") == "kommune.access"]
+    assert [line["request_id"] for line in access] == ["in-background"]
+    assert access[0]["route"] == "/items/{item_id}"
+    assert "traceparent" in access[0]
+    library = [line for line in lines if line["event"] == "from a library"]
+    assert len(library) == 1
+    assert library[0]["request_id"] == "library-call"
+    assert library[0]["service"] == "background-test"
+    when = datetime.fromtimestamp(made[0], UTC).replace(tzinfo=None).isoformat() + "Z"
+    assert library[0]["timestamp"] == when  # the record's time, not the writer's
+    assert threading.active_count() == threads_before
+    back = [h for h in logging.getLogger().handlers if h.get_name() == "kommune"]
+    assert len(back) == 1
+    assert not isinstance(back[0], logging.handlers.QueueHandler)
 
 
 def test_configure_logging_is_idempotent_and_routes_stdlib() -> None:

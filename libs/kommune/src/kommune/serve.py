@@ -45,6 +45,7 @@ from uvicorn.importer import import_from_string
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
 from kommune.errors import PROBLEM_JSON, PROBLEM_TYPE_BASE
+from kommune.telemetry.logging import stop_background_writer, write_in_background
 from kommune.telemetry.metrics import HTTP_CONNECTIONS_REJECTED
 
 log = structlog.get_logger("kommune.serve")
@@ -366,6 +367,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--timeout-graceful-shutdown", type=int, default=20)
     args = parser.parse_args(argv)
 
+    write_in_background()  # before the app's import configures logging
     app = import_from_string(args.app)
     limits = app_limits(app)
     config = server_config(
@@ -383,6 +385,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     finally:
         if metrics is not None:
             metrics.stop()
+        stop_background_writer()
 
 
 if __name__ == "__main__":
