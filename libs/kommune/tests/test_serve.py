@@ -9,19 +9,20 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 import pytest
 import pytest_asyncio
-from fastapi import FastAPI, Request, WebSocket
+from fastapi import FastAPI, Request, Response, WebSocket
+from fastapi.responses import StreamingResponse
 from pydantic import ValidationError
 from pydantic_settings import SettingsConfigDict
 from starlette.requests import ClientDisconnect
 from websockets.asyncio.client import connect
 
 from kommune.app import create_service_app, install_runtime
-from kommune.serve import ServerLimits, app_limits
+from kommune.serve import EdgeProtocol, ServerLimits, app_limits, edge_protocol
 from kommune.settings import ServiceSettings
 from kommune.testing.servers import RunningServer, raw_exchange, status_of
 
@@ -250,3 +251,113 @@ async def test_malformed_http_is_a_400_problem_and_never_reaches_the_app(
     assert status_of(response) == 400
     assert problem_of(response)["code"] == "bad_request"
     assert response.count(b"HTTP/1.1 ") == 1  # nothing else answered
+
+
+class WriteCounter:
+    """Every write the server makes on a connection, in order (wraps the real transport)."""
+
+    writes: ClassVar[list[bytes]] = []
+
+    def __init__(self, transport: asyncio.Transport) -> None:
+        self._transport = transport
+
+    def write(self, data: bytes) -> None:
+        WriteCounter.writes.append(bytes(data))
+        self._transport.write(data)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
+
+
+def counting_protocol() -> type[EdgeProtocol]:
+    base = edge_protocol(LIMITS)
+
+    class Counting(base):  # type: ignore[misc, valid-type]
+        def connection_made(self, transport: asyncio.Transport) -> None:
+            super().connection_made(WriteCounter(transport))
+
+    return Counting
+
+
+def writes_app() -> FastAPI:
+    app = FastAPI()
+
+    @app.api_route("/sized", methods=["GET", "HEAD"])
+    async def sized() -> dict[str, str]:
+        return {"answer": "x" * 100}
+
+    @app.get("/stream")
+    async def stream() -> StreamingResponse:
+        async def pieces() -> AsyncIterator[bytes]:
+            yield b"first"
+            yield b"second"
+
+        return StreamingResponse(pieces())
+
+    @app.get("/too-long")
+    async def too_long() -> Response:
+        return Response(b"12345", headers={"content-length": "2"})
+
+    install_runtime(app, service_name="writes-test", max_body_bytes=1024, limits=LIMITS)
+    return app
+
+
+@pytest_asyncio.fixture(loop_scope="session", scope="session")
+async def counted() -> AsyncIterator[RunningServer]:
+    running = RunningServer(writes_app())
+    running.server.config.http = counting_protocol()
+    async with running:
+        yield running
+
+
+def closing(method: str, path: str) -> bytes:
+    return f"{method} {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n".encode()
+
+
+async def writes_for(server: RunningServer, request: bytes) -> list[bytes]:
+    WriteCounter.writes = []
+    response, _ = await exchange(server, request)
+    assert b"".join(WriteCounter.writes) == response  # nothing lost, nothing reordered
+    return WriteCounter.writes
+
+
+async def test_a_sized_response_goes_out_in_one_write(counted: RunningServer) -> None:
+    """Head and body together: the client (or the gateway, a service's client) wakes once."""
+    writes = await writes_for(
+        counted, b"GET /sized HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"
+    )
+    assert len(writes) == 1
+    assert status_of(writes[0]) == 200
+    assert writes[0].endswith(b'"}')
+
+
+async def test_a_head_request_gets_its_head_in_one_write(counted: RunningServer) -> None:
+    writes = await writes_for(
+        counted, b"HEAD /sized HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"
+    )
+    assert len(writes) == 1
+    assert writes[0].endswith(b"\r\n\r\n")
+    assert b"content-length: 113" in writes[0].lower()  # the length a GET gets, no body
+
+
+async def test_a_stream_gets_its_head_at_once(counted: RunningServer) -> None:
+    """No length: the head is not held back for a body that may take its time (SSE)."""
+    writes = await writes_for(
+        counted, b"GET /stream HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"
+    )
+    assert writes[0].endswith(b"\r\n\r\n")
+    assert b"transfer-encoding: chunked" in writes[0].lower()
+    assert len(writes) >= 3  # head, the pieces, the end
+
+
+async def test_a_kept_alive_connection_answers_each_request_whole(counted: RunningServer) -> None:
+    request = b"GET /sized HTTP/1.1\r\nHost: t\r\n\r\n"
+    writes = await writes_for(counted, request + request + closing("GET", "/sized"))
+    assert len(writes) == 3
+    assert all(status_of(write) == 200 and write.endswith(b'"}') for write in writes)
+
+
+async def test_a_body_longer_than_its_length_sends_nothing_half(counted: RunningServer) -> None:
+    """The app broke its own Content-Length: the connection closes, no head goes out alone."""
+    writes = await writes_for(counted, b"GET /too-long HTTP/1.1\r\nHost: t\r\n\r\n")
+    assert writes == []

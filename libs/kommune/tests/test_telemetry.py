@@ -21,7 +21,13 @@ from pydantic import BaseModel
 from starlette.types import Message, Scope
 
 from kommune.app import install_runtime
-from kommune.telemetry.context import current_traceparent, request_id_var
+from kommune.telemetry.context import (
+    current_traceparent,
+    new_traceparent,
+    random_id,
+    request_id_var,
+    valid_traceparent,
+)
 from kommune.telemetry.logging import (
     configure_logging,
     stop_background_writer,
@@ -113,6 +119,18 @@ async def test_invalid_request_id_is_replaced(client: httpx.AsyncClient, bad: st
     response = await client.get("/items/1", headers={"X-Request-ID": bad})
     assert response.headers["x-request-id"] != bad
     assert len(response.headers["x-request-id"]) == 32
+
+
+def test_generated_ids_are_well_formed_distinct_and_never_zero(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    draws = iter([0, 0, 5])
+    monkeypatch.setattr("random.getrandbits", lambda bits: next(draws))
+    assert random_id(64) == "0000000000000005"  # zero is drawn again (W3C forbids zero ids)
+    monkeypatch.undo()
+    traces = {new_traceparent() for _ in range(1000)}
+    assert len(traces) == 1000
+    assert all(valid_traceparent(trace) == trace for trace in traces)
 
 
 async def test_traceparent_continues_the_callers_trace(client: httpx.AsyncClient) -> None:
@@ -260,7 +278,7 @@ def _capture_root() -> io.StringIO:
     for handler in logging.getLogger().handlers:
         if handler.get_name() == "kommune":
             if isinstance(handler, logging.handlers.QueueHandler):  # the background writer's
-                handler = handler.listener.handlers[0]  # type: ignore[attr-defined]
+                handler = handler.writer.handler  # type: ignore[attr-defined]
             assert isinstance(handler, logging.StreamHandler)
             handler.setStream(buffer)
     return buffer

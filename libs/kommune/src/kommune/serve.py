@@ -42,7 +42,11 @@ import structlog
 import uvicorn
 from prometheus_client import REGISTRY, start_http_server
 from uvicorn.importer import import_from_string
-from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
+from uvicorn.protocols.http.httptools_impl import (
+    STATUS_LINE,
+    HttpToolsProtocol,
+    RequestResponseCycle,
+)
 
 from kommune.errors import PROBLEM_JSON, PROBLEM_TYPE_BASE
 from kommune.telemetry.logging import stop_background_writer, write_in_background
@@ -96,6 +100,83 @@ def _problem(status: int, code: str, detail: str) -> bytes:
             body,
         ]
     )
+
+
+class _HeldHead:
+    """Stands in for the transport while a response head is written: keeps the bytes."""
+
+    def __init__(self, transport: asyncio.Transport) -> None:
+        self.transport = transport
+        self.head = b""
+
+    def write(self, data: bytes) -> None:
+        self.head += data
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.transport, name)
+
+
+class _HeadWithBody:
+    """Stands in for the transport while the first body piece is written: one write for both."""
+
+    def __init__(self, transport: asyncio.Transport, head: bytes) -> None:
+        self.transport = transport
+        self.head: bytes | None = head
+
+    def write(self, data: bytes) -> None:
+        head, self.head = self.head, None
+        self.transport.write(head + data if head is not None else data)
+
+    def flush(self) -> None:
+        """Write the head if nothing else did (a HEAD request's response has no body bytes)."""
+        if self.head is not None and not self.transport.is_closing():
+            self.write(b"")
+
+    def close(self) -> None:
+        self.flush()
+        self.transport.close()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.transport, name)
+
+
+class CoalescingCycle(RequestResponseCycle):
+    """uvicorn's request/response cycle, sending a sized response's head with its first body
+    piece in one write.
+
+    uvicorn writes the status line and headers as soon as ``http.response.start`` arrives and
+    the body in a second write: two segments, and the client (or the gateway, a proxy's
+    upstream) wakes twice per answer. A response that declares its ``Content-Length`` sends its
+    body right away (Starlette's responses do), so its head waits for it here; streams without
+    a length (Server-Sent Events, chunked relays) keep getting their head at once.
+    """
+
+    _held: bytes | None = None
+
+    async def send(self, message: Any) -> None:
+        if message["type"] == "http.response.start" and not self.response_started:
+            if any(name.lower() == b"content-length" for name, _ in message.get("headers", ())):
+                transport = self.transport
+                holder = _HeldHead(transport)
+                self.transport = holder  # type: ignore[assignment]
+                try:
+                    await super().send(message)
+                finally:
+                    self.transport = transport
+                self._held = holder.head or None
+                return
+        elif self._held is not None and message["type"] == "http.response.body":
+            transport = self.transport
+            together = _HeadWithBody(transport, self._held)
+            self._held = None
+            self.transport = together  # type: ignore[assignment]
+            try:
+                await super().send(message)
+            finally:
+                self.transport = transport
+            together.flush()
+            return
+        await super().send(message)
 
 
 class EdgeProtocol(HttpToolsProtocol):
@@ -203,6 +284,9 @@ class EdgeProtocol(HttpToolsProtocol):
         self._header_timer = None
         self._arm_body_timer()
         super().on_headers_complete()
+        cycle = self.cycle
+        if type(cycle) is RequestResponseCycle:  # created just now by uvicorn: same fields
+            cycle.__class__ = CoalescingCycle
 
     def on_message_complete(self) -> None:
         self._cancel(self._body_timer)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import random
 import re
-import secrets
 from contextvars import ContextVar
 
 request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
@@ -27,9 +27,26 @@ def current_traceparent() -> str | None:
     return traceparent_var.get()
 
 
+def random_id(bits: int) -> str:
+    """``bits`` random bits as lower-case hex, never all zero (W3C forbids zero ids).
+
+    Ids for correlation, not secrets: drawn from ``random`` (as OpenTelemetry's
+    ``RandomIdGenerator`` does), not the OS's entropy. Three ``getrandom`` calls per request
+    (request id, trace and span) showed in the profile of the gateway's proxied requests.
+    """
+    value = 0
+    while not value:
+        value = random.getrandbits(bits)
+    return f"{value:0{bits // 4}x}"
+
+
+def new_request_id() -> str:
+    return random_id(128)
+
+
 def new_traceparent() -> str:
     """A fresh W3C ``traceparent`` (version 00, sampled)."""
-    return f"00-{secrets.token_hex(16)}-{secrets.token_hex(8)}-01"
+    return f"00-{random_id(128)}-{random_id(64)}-01"
 
 
 def child_traceparent(parent: str | None) -> str:
@@ -37,5 +54,5 @@ def child_traceparent(parent: str | None) -> str:
     valid = valid_traceparent(parent)
     if valid:
         version, trace_id, _, flags = valid.split("-")
-        return f"{version}-{trace_id}-{secrets.token_hex(8)}-{flags}"
+        return f"{version}-{trace_id}-{random_id(64)}-{flags}"
     return new_traceparent()

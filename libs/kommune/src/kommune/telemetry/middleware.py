@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 import time
-import uuid
 from collections.abc import Iterable
 
 import structlog
@@ -22,6 +21,7 @@ from kommune.errors import problem_response
 from kommune.prefixes import PrefixTable
 from kommune.telemetry.context import (
     child_traceparent,
+    new_request_id,
     request_id_var,
     traceparent_var,
     valid_traceparent,
@@ -95,7 +95,7 @@ class RequestContextMiddleware:
             await self.app(scope, receive, send)
             return
 
-        request_id = valid_request_id(_header(scope, b"x-request-id")) or uuid.uuid4().hex
+        request_id = valid_request_id(_header(scope, b"x-request-id")) or new_request_id()
         traceparent = child_traceparent(valid_traceparent(_header(scope, b"traceparent")))
         rid_token = request_id_var.set(request_id)
         tp_token = traceparent_var.set(traceparent)
