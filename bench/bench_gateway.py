@@ -2,13 +2,19 @@
 
 One run starts, as separate processes (``python -m kommune.serve``, one worker each, as deployed):
 the ideas service (fresh migrated database), the gateway (its own fresh database; dev issuer),
-a second gateway with rate limits switched off (to show what the PostgreSQL counter costs), and
-nginx from Debian's ``nginx-light`` (one worker, upstream keep-alive) as the reference proxy.
-Then ``wrk`` (Debian's ``wrk``) fires ``GET /api/v1/ideas?limit=1`` with the same bearer token at
-each target in turn, alternating over ``--rounds`` so that machine drift hits all alike:
+a second gateway with rate limits switched off (to show what the PostgreSQL counter costs),
+nginx from Debian's ``nginx-light`` (one worker, upstream keep-alive) as the reference proxy,
+and ``python_floor`` (bench/python_floor_proxy.py: aiohttp under uvicorn with nothing else, what
+any Python hop costs on this machine). ``wrk`` (Debian's ``wrk``) fires
+``GET /api/v1/ideas?limit=1`` with the same bearer token at each target in turn:
 
-* ``--connections`` (10) connections for throughput (requests/s), and
-* 1 connection for latency (p50/p99: the added milliseconds per request).
+* throughput: ``--connections`` (10) connections, ``--rounds`` runs of ``--duration`` s per
+  target, alternating, so that machine drift hits all alike (requests/s, median);
+* latency: 1 connection, ``--latency-rounds`` runs of ``--latency-seconds`` s per target; each
+  round measures every target back to back (in reverse order every other round), and a target's
+  p50 overhead is the median over the rounds of its p50 minus direct's p50 *of the same round*.
+  On these shared machines direct's own p50 drifts by a millisecond within minutes; pairing
+  takes that drift out of the difference.
 
 Printed: a table per target, the gateway's throughput as a ratio of direct, its p50 overhead in
 ms; merged into ``bench/results.json``. With ``--profile`` py-spy samples the gateway during one
@@ -16,7 +22,7 @@ extra throughput run and writes ``bench/gateway-profile.txt`` (top functions by 
 inclusive time). With ``--baseline-ref REF`` the gateway of an earlier commit runs as one more
 target (``gateway@REF``, its sources on PYTHONPATH): before and after in the same run.
 
-    uv run python bench/bench_gateway.py [--duration 8] [--rounds 2] [--connections 10]
+    uv run python bench/bench_gateway.py [--duration 8] [--rounds 2] [--latency-rounds 12]
 
 Needs: the local PostgreSQL (``KOMMUNE_TEST_DATABASE_URL`` or ``deploy/local/postgres.sh``), and
 ``nginx``/``wrk`` (installed with apt-get when running as root, like postgres.sh does).
@@ -284,7 +290,8 @@ def checkout_sources(ref: str, into: Path) -> str:
 
 
 def profile(gateway_pid: int, seconds: int, out: Path) -> subprocess.Popen[bytes] | None:
-    py_spy = shutil.which("py-spy")
+    # ``uv tool install py-spy`` puts it in ~/.local/bin, which is not always on PATH.
+    py_spy = shutil.which("py-spy") or shutil.which("py-spy", path=str(Path.home() / ".local/bin"))
     if not py_spy:
         print("[bench] py-spy not on PATH (uv tool install py-spy): no profile", flush=True)
         return None
@@ -346,6 +353,8 @@ async def main() -> None:
     parser.add_argument("--duration", type=int, default=8, help="seconds per wrk run")
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--connections", type=int, default=10)
+    parser.add_argument("--latency-rounds", type=int, default=12)
+    parser.add_argument("--latency-seconds", type=int, default=2)
     parser.add_argument("--profile", action="store_true")
     parser.add_argument(
         "--baseline-ref",
@@ -364,7 +373,7 @@ async def main() -> None:
 
     work = Path(tempfile.mkdtemp(prefix="bench-gateway-"))
     processes = Processes(work)
-    names = ["gateway", "gateway_nolimit", "ideas", "nginx"]
+    names = ["gateway", "gateway_nolimit", "ideas", "nginx", "python_floor"]
     if args.baseline_ref:
         names.append("gateway_baseline")
     ports = {name: free_port() for name in names}
@@ -416,6 +425,26 @@ async def main() -> None:
                 "IDEAS_METRICS_PORT": "0",
             },
         )
+        floor = processes.start(
+            "python_floor",
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "python_floor_proxy:app",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(ports["python_floor"]),
+                "--no-access-log",
+                "--log-level",
+                "warning",
+            ],
+            {
+                "FLOOR_UPSTREAM": f"http://127.0.0.1:{ports['ideas']}",
+                "PYTHONPATH": str(ROOT / "bench"),
+            },
+        )
         nginx_dir = work / "nginx"
         nginx_dir.mkdir()
         (nginx_dir / "nginx.conf").write_text(
@@ -455,6 +484,7 @@ async def main() -> None:
             "nginx": ports["nginx"],
             "gateway": ports["gateway"],
             "gateway_no_rate_limit": ports["gateway_nolimit"],
+            "python_floor": ports["python_floor"],
         }
         if baseline is not None:
             targets[f"gateway@{args.baseline_ref}"] = ports["gateway_baseline"]
@@ -462,6 +492,7 @@ async def main() -> None:
             "nginx": nginx.pid,
             "gateway": gateway.pid,
             "gateway_no_rate_limit": gateway_nolimit.pid,
+            "python_floor": floor.pid,
         }
         if baseline is not None:
             proxies[f"gateway@{args.baseline_ref}"] = baseline.pid
@@ -478,8 +509,13 @@ async def main() -> None:
                 throughput[target].append(
                     wrk(wrk_bin, url, token, args.connections, args.duration, watch)
                 )
-                latency[target].append(wrk(wrk_bin, url, token, 1, args.duration))
-            print(f"[bench] round {round_ + 1}/{args.rounds} done", flush=True)
+            print(f"[bench] throughput round {round_ + 1}/{args.rounds} done", flush=True)
+        for round_ in range(args.latency_rounds):
+            order = list(targets.items())
+            for target, port in order if round_ % 2 == 0 else reversed(order):
+                url = f"http://127.0.0.1:{port}{PATH}"
+                latency[target].append(wrk(wrk_bin, url, token, 1, args.latency_seconds))
+        print(f"[bench] {args.latency_rounds} latency rounds done", flush=True)
 
         if args.profile:
             raw = work / "profile.raw"
@@ -507,7 +543,15 @@ async def main() -> None:
     def cpu(runs: list[Run], name: str) -> float:
         return float(statistics.median(run.cpu_ms_per_request.get(name, 0.0) for run in runs))
 
-    print(f"\nGET {PATH}  ({args.rounds} rounds x {args.duration} s, medians)")
+    def overhead(target: str, attr: str = "p50_ms") -> float:
+        """Median over the latency rounds of the target's figure minus direct's, same round."""
+        pairs = zip(latency[target], latency["direct"], strict=True)
+        return float(statistics.median(getattr(a, attr) - getattr(b, attr) for a, b in pairs))
+
+    print(
+        f"\nGET {PATH}  (throughput: {args.rounds} x {args.duration} s; latency: "
+        f"{args.latency_rounds} paired rounds x {args.latency_seconds} s; medians)"
+    )
     print(
         f"{'target':24} {'req/s @' + str(args.connections):>12} {'p50 @1 ms':>10} "
         f"{'p99 @1 ms':>10} {'proxy CPU ms/req':>17} {'service CPU ms/req':>19} {'non-2xx':>8}"
@@ -528,9 +572,11 @@ async def main() -> None:
         rps = med(throughput[target], "rps")
         p50 = med(latency[target], "p50_ms")
         proxy_cpu = cpu(throughput[target], "proxy")
+        added = overhead(target)
         print(
             f"{target}: {rps / direct_rps:.2f}x direct throughput, "
-            f"p50 overhead {p50 - direct_p50:+.2f} ms, {proxy_cpu:.3f} ms CPU per request"
+            f"p50 overhead {added:+.2f} ms (paired; p99 {overhead(target, 'p99_ms'):+.2f} ms), "
+            f"{proxy_cpu:.3f} ms CPU per request"
         )
         notes = f"{PATH}; machine load {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
         records += [
@@ -549,6 +595,14 @@ async def main() -> None:
                 baseline_name="gateway.direct.p50",
                 baseline_value=direct_p50,
                 notes=f"wrk -c1, {notes}",
+            ),
+            result(
+                f"gateway.{target}.p50_overhead",
+                added,
+                "ms",
+                baseline_name="gateway.nginx.p50_overhead",
+                baseline_value=overhead("nginx"),
+                notes=f"median of paired differences over {args.latency_rounds} rounds, {notes}",
             ),
             result(
                 f"gateway.{target}.cpu_per_request",
