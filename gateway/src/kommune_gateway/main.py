@@ -42,6 +42,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute
 
 from kommune.app import (
+    NO_FASTAPI_TELEMETRY,
     freeze_startup_objects,
     install_runtime,
     oidc_http_client,
@@ -241,6 +242,7 @@ def create_gateway_app(
         openapi_url=None,
         docs_url=None,
         redoc_url=None,
+        telemetry=NO_FASTAPI_TELEMETRY,
     )
 
     @app.get("/openapi.json", include_in_schema=False)
@@ -333,18 +335,19 @@ def _proxy_endpoint(table: RoutingTable) -> Any:
         route = table.match(path)
         if route is None:  # pragma: no cover - Starlette only calls us for a covered prefix
             raise NotFound("No service serves this path.")
+        state = request.state  # one lookup: the property is not free
         anonymous = route.is_public(request.method)
         if anonymous:
             caller = f"ip:{request.client.host if request.client else '-'}"
         else:
             principal = await _authenticate(request)
-            request.state.principal = principal
+            state.principal = principal
             caller = f"sub:{principal.sub}"
-        pool: UpstreamPool = request.state.upstreams
+        pool: UpstreamPool = state.upstreams
         pool.client(route.upstream)  # 503 before anything else if it is not deployed
-        settings: GatewaySettings = request.state.settings
+        settings: GatewaySettings = state.settings
         rate_headers = await _rate_limit(request, route, caller, anonymous)
-        callers: CallerLimiter = request.state.callers
+        callers: CallerLimiter = state.callers
         release = callers.acquire(caller)
         try:
             key = request.headers.get(IDEMPOTENCY_HEADER)
@@ -354,7 +357,7 @@ def _proxy_endpoint(table: RoutingTable) -> Any:
                     request,
                     route.upstream,
                     pool,
-                    request.state.idempotency,
+                    state.idempotency,
                     caller=caller,
                     key=key,
                     buffer_bytes=settings.proxy_buffer_bytes,

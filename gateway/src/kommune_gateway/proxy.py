@@ -330,28 +330,43 @@ def has_body(request: Request) -> bool:
 
 
 def forward_headers(request: Request) -> list[tuple[str, str]]:
-    """The caller's end-to-end headers plus forwarding and trace context for the upstream."""
-    connection_tokens = {
-        token.strip().lower() for token in request.headers.get("connection", "").split(",")
-    }
-    headers = [
-        (key, value)
-        for key, value in request.headers.items()
-        if key not in _REQUEST_DROP and key not in connection_tokens
-    ]
+    """The caller's end-to-end headers plus forwarding and trace context for the upstream.
+
+    One pass over the raw header list (the first ``Connection``, ``Host`` and
+    ``X-Forwarded-For`` count, as ``request.headers.get`` would have them).
+    """
+    connection = host = forwarded_for = None
+    headers: list[tuple[str, str]] = []
+    for raw_key, raw_value in request.scope["headers"]:
+        key = raw_key.decode("latin-1")
+        value = raw_value.decode("latin-1")
+        if key in _REQUEST_DROP:
+            if key == "connection" and connection is None:
+                connection = value
+            elif key == "host" and host is None:
+                host = value
+            elif key == "x-forwarded-for" and forwarded_for is None:
+                forwarded_for = value
+            continue
+        headers.append((key, value))
+    if connection:
+        tokens = {token.strip().lower() for token in connection.split(",")}
+        headers = [(key, value) for key, value in headers if key not in tokens]
     request_id = request_id_var.get()
     if request_id:
         headers.append(("x-request-id", request_id))
     traceparent = current_traceparent()
     if traceparent:
         headers.append(("traceparent", traceparent))
-    previous = request.headers.get("x-forwarded-for")
-    client = request.client.host if request.client else None
+    client = request.scope.get("client")
     if client:
-        headers.append(("x-forwarded-for", f"{previous}, {client}" if previous else client))
+        address = client[0]
+        headers.append(
+            ("x-forwarded-for", f"{forwarded_for}, {address}" if forwarded_for else address)
+        )
     headers.append(("x-forwarded-proto", request.scope.get("scheme", "http")))
-    if "host" in request.headers:
-        headers.append(("x-forwarded-host", request.headers["host"]))
+    if host is not None:
+        headers.append(("x-forwarded-host", host))
     return headers
 
 

@@ -19,6 +19,7 @@ from typing import Any, TypedDict
 
 import httpx
 from fastapi import APIRouter, FastAPI
+from fastapi.telemetry import TelemetryConfig
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from kommune.auth.verifier import TokenVerifier
@@ -49,6 +50,13 @@ class ServiceState(TypedDict):
     sessionmaker: async_sessionmaker[AsyncSession]
     token_verifier: TokenVerifier
     health: HealthChecks
+
+
+NO_FASTAPI_TELEMETRY: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False}
+"""FastAPI's native OpenTelemetry bridge, off: the request context (:mod:`kommune.telemetry`)
+carries the W3C trace context into logs, upstream calls and events, and Prometheus has the
+metrics. With the bridge on, FastAPI looked up three global OpenTelemetry providers on every
+request to find out that none was configured (bench/bench_gateway.py, cProfile)."""
 
 
 def freeze_startup_objects() -> None:
@@ -233,6 +241,7 @@ def create_service_app(
         lifespan=app_lifespan,
         docs_url=None,
         redoc_url=None,
+        telemetry=NO_FASTAPI_TELEMETRY,
     )
     install_docs(app, title=title)
     for router in routers:
