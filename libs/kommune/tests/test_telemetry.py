@@ -355,6 +355,23 @@ async def test_lines_written_in_background_carry_the_moment_they_were_made(
     assert not isinstance(back[0], logging.handlers.QueueHandler)
 
 
+def test_a_writer_that_falls_behind_makes_callers_write_their_own(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Memory stays bounded: beyond the queue limit a line is written before the call returns."""
+    monkeypatch.setattr("kommune.telemetry.logging.QUEUE_LIMIT", 0)
+    write_in_background()
+    try:
+        configure_logging("INFO", json=True, service="behind-test")
+        buffer = _capture_root()
+        structlog.get_logger("kommune.test").warning("written at once")
+        assert json.loads(buffer.getvalue())["event"] == "written at once"
+    finally:
+        stop_background_writer()
+        write_in_background(False)
+        configure_logging("INFO", json=True, service="behind-test")
+
+
 def test_configure_logging_is_idempotent_and_routes_stdlib() -> None:
     # Another server in the process (a test's webhook receiver, say) left uvicorn's loggers at
     # its own level; ours must not inherit it.
