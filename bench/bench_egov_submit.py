@@ -48,6 +48,7 @@ from kommune.events.outbox import DomainEvent, cloudevent_headers
 from kommune.migrations import upgrade
 from kommune.testing.auth import TEST_ISSUER_URL, issuer_app, lifespan_client
 from kommune.testing.infra import local_endpoints
+from kommune_egov.examples import dog_registration
 from kommune_egov.lifecycle import egov_lifespan
 from kommune_egov.main import ROUTERS
 from kommune_egov.settings import EgovSettings
@@ -55,21 +56,7 @@ from kommune_egov.settings import EgovSettings
 ALEMBIC_INI = Path(__file__).resolve().parents[1] / "services" / "egov" / "alembic.ini"
 CITIZENS = 50
 
-DOG = {
-    "owner": {"first_name": "Lena", "last_name": "Hofmann", "date_of_birth": "1988-04-12"},
-    "address": {
-        "street": "Hauptstraße",
-        "house_number": "12",
-        "postcode": "89522",
-        "city": "Heidenheim an der Brenz",
-    },
-    "dog_name": "Bruno",
-    "breed": "Labrador Retriever",
-    "kept_since": "2026-10-01",
-    "chip_number": "276098106543210",
-    "listed_dog": "no",
-    "email": "lena.hofmann@example.org",
-}
+DOG = dog_registration()
 
 
 def percentile(samples: list[float], q: float) -> float:

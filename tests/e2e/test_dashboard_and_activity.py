@@ -33,6 +33,7 @@ from kommune.testing.conditions import wait_until
 from kommune.testing.infra import CreateDatabase, produce_events
 from kommune.testing.platform import AppUnderTest, running_platform
 from kommune.testing.servers import RunningServer
+from kommune_egov.examples import dog_registration
 from kommune_egov.main import create_app as create_egov_app
 from kommune_egov.settings import EgovSettings
 from kommune_ideas.main import create_app as create_ideas_app
@@ -117,28 +118,10 @@ async def stack(
 # -- helpers --------------------------------------------------------------------------------------
 
 
-def dog_data() -> dict[str, Any]:
-    return {
-        "owner": {"first_name": "Lena", "last_name": "Hofmann", "date_of_birth": "1988-04-12"},
-        "address": {
-            "street": "Hauptstraße",
-            "house_number": "12",
-            "postcode": "89522",
-            "city": "Heidenheim an der Brenz",
-        },
-        "dog_name": "Bruno",
-        "breed": "Labrador Retriever",
-        "kept_since": "2026-10-01",
-        "chip_number": "276098106543210",
-        "listed_dog": "no",
-        "email": "lena.hofmann@example.org",
-    }
-
-
 async def apply(stack: Stack, citizen: Headers) -> str:
     response = await stack.client.post(
         "/api/v1/applications",
-        json={"service_code": "dog_registration", "data": dog_data()},
+        json={"service_code": "dog_registration", "data": dog_registration()},
         headers=citizen,
     )
     assert response.status_code == 201, response.text

@@ -28,6 +28,7 @@ from kommune.testing.service import (
     migrated_db,
     service_settings_values,
 )
+from kommune_egov.examples import dog_registration
 from kommune_egov.main import create_app
 from kommune_egov.settings import EgovSettings
 
@@ -118,23 +119,7 @@ def cast(dev_issuer: DevIssuer) -> Cast:
 
 
 def dog_data(**overrides: Any) -> dict[str, Any]:
-    data: dict[str, Any] = {
-        "owner": {"first_name": "Lena", "last_name": "Hofmann", "date_of_birth": "1988-04-12"},
-        "address": {
-            "street": "Hauptstraße",
-            "house_number": "12",
-            "postcode": "89522",
-            "city": "Heidenheim an der Brenz",
-        },
-        "dog_name": "Bruno",
-        "breed": "Labrador Retriever",
-        "kept_since": "2026-10-01",
-        "chip_number": "276098106543210",
-        "listed_dog": "no",
-        "email": "lena.hofmann@example.org",
-    }
-    data.update(overrides)
-    return data
+    return dog_registration(**overrides)
 
 
 PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
