@@ -1,65 +1,80 @@
-"""The proxied requests' way past FastAPI's routing and endpoint machinery.
+"""The proxied requests' way past FastAPI: its own layers, routing and endpoint machinery.
 
-A proxied GET spent about a quarter of the gateway's CPU in FastAPI and Starlette between the
-middleware and the proxy endpoint (route matching over every registered route, ``Request``
-construction, dependency solving, the exception-handling wrappers; bench/bench_gateway.py
---profile, ADR 0015). :class:`ProxyFastPath` is pure ASGI middleware placed *inside* the shared
-runtime's middleware (request id, traceparent, metrics, access log, body limits all still apply)
-and *outside* the router: a request whose path belongs to a proxy route and whose method the
-proxy serves goes straight to the same endpoint function the router would call; everything
-else (the gateway's own routes, unknown paths, other methods) goes on to FastAPI unchanged.
+A proxied GET spent a large part of the gateway's CPU in FastAPI and Starlette around the proxy
+itself: the framework's outer layers (server errors, exception telemetry, its body limit), route
+matching over every registered route, ``Request`` construction, dependency solving, exception
+wrappers (bench/bench_gateway.py --profile; ADR 0015, amendments 1 and 3). So the gateway's
+FastAPI application (:class:`GatewayApp`) puts :class:`ProxyEdge` in front of all of that: a
+request whose path belongs to a proxy route and whose method the proxy serves goes to the
+:class:`~kommune_gateway.proxy_endpoint.ProxyEndpoint` wrapped in *the application's own
+middleware* (CORS, request id and trace, metrics, access log, body limits: the same classes and
+settings, built from ``app.user_middleware``); everything else (the gateway's own routes,
+unknown paths, other methods, lifespan) goes to FastAPI unchanged.
 
-What the router did for a proxied request is done here too: ``scope["route"]`` is the
-Starlette route the router would have matched (the metric label stays the route template), and
-an exception becomes the response of the handler the application registered for its class
-(problem JSON), looked up the way Starlette's ``ExceptionMiddleware`` does. Exceptions without
-a handler propagate to the request-context middleware (a logged 500 problem), as before.
+What the router did for a proxied request is done here too: ``scope["route"]`` is the Starlette
+route the router would have matched, so the metric label stays the route template.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Collection, Mapping
-from typing import Any
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
 
-from starlette.exceptions import HTTPException
-from starlette.requests import Request
-from starlette.responses import Response
+from fastapi import FastAPI
 from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from kommune_gateway.routes import RoutingTable
 
-Endpoint = Callable[[Request], Awaitable[Response]]
-ExceptionHandler = Callable[[Request, Exception], Any]
+
+@dataclass(frozen=True)
+class FastPath:
+    """What :class:`ProxyEdge` needs to know about the proxy routes (see its docstring)."""
+
+    table: RoutingTable
+    endpoint: ASGIApp
+    routes: Mapping[str, tuple[BaseRoute, BaseRoute]]
+    methods: Collection[str]
 
 
-class ProxyFastPath:
-    """Serve the proxy routes without the router (see the module docstring).
+class GatewayApp(FastAPI):
+    """FastAPI, with :class:`ProxyEdge` outermost once ``fast_path`` is set."""
 
-    ``routes`` maps a route prefix to the two Starlette routes registered for it (the prefix
-    itself, and ``prefix/{path:path}``); ``router_routes`` is the application's route list, read
-    on the first request (after every route was added): a non-proxy route registered *before*
-    the proxy routes that matches a path of a proxy prefix keeps taking that path, exactly as
-    the router's first-match order decides.
+    fast_path: FastPath | None = None
+
+    def build_middleware_stack(self) -> ASGIApp:
+        stack = super().build_middleware_stack()
+        if self.fast_path is None:
+            return stack
+        proxy = self.fast_path.endpoint
+        for cls, args, kwargs in reversed(self.user_middleware):
+            proxy = cls(proxy, *args, **kwargs)
+        return ProxyEdge(stack, proxy=proxy, fast_path=self.fast_path, router_routes=self.routes)
+
+
+class ProxyEdge:
+    """Send proxied requests to ``proxy``, all others to ``app`` (see the module docstring).
+
+    ``fast_path.routes`` maps a route prefix to the two Starlette routes registered for it (the
+    prefix itself, and ``prefix/{path:path}``); ``router_routes`` is the application's route
+    list, read on the first request: a non-proxy route registered *before* the proxy routes that
+    matches a path of a proxy prefix keeps taking that path, exactly as the router's first-match
+    order decides.
     """
 
     def __init__(
         self,
         app: ASGIApp,
         *,
-        table: RoutingTable,
-        endpoint: Endpoint,
-        routes: Mapping[str, tuple[BaseRoute, BaseRoute]],
-        methods: Collection[str],
-        exception_handlers: Mapping[Any, ExceptionHandler],
+        proxy: ASGIApp,
+        fast_path: FastPath,
         router_routes: list[BaseRoute],
     ) -> None:
         self.app = app
-        self.table = table
-        self.endpoint = endpoint
-        self.routes = dict(routes)
-        self.methods = frozenset(methods)
-        self.exception_handlers = exception_handlers
+        self.proxy = proxy
+        self.table = fast_path.table
+        self.routes = dict(fast_path.routes)
+        self.methods = frozenset(fast_path.methods)
         self._router_routes = router_routes
         self._shadowing: list[BaseRoute] | None = None
 
@@ -69,15 +84,7 @@ class ProxyFastPath:
             await self.app(scope, receive, send)
             return
         scope["route"] = route
-        request = Request(scope, receive)
-        try:
-            response = await self.endpoint(request)
-        except Exception as exc:
-            handler = self._handler_for(exc)
-            if handler is None:
-                raise
-            response = await handler(request, exc)
-        await response(scope, receive, send)
+        await self.proxy(scope, receive, send)
 
     def _proxy_route(self, scope: Scope) -> BaseRoute | None:
         if scope["method"] not in self.methods or scope.get("root_path"):
@@ -110,20 +117,6 @@ class ProxyFastPath:
             ):
                 before.append(route)
         return before
-
-    def _handler_for(self, exc: Exception) -> ExceptionHandler | None:
-        """The registered handler for ``exc`` (status code first for HTTP exceptions, then the
-        class hierarchy), except the catch-all ``Exception``/500 one, which Starlette runs
-        outside all middleware; the request-context middleware answers those."""
-        handlers = self.exception_handlers
-        if isinstance(exc, HTTPException) and exc.status_code in handlers:
-            return handlers[exc.status_code]
-        for cls in type(exc).__mro__:
-            if cls is Exception:
-                return None
-            if cls in handlers:
-                return handlers[cls]
-        return None
 
 
 def _literal_start(route: BaseRoute) -> str:

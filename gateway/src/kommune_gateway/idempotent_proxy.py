@@ -11,10 +11,11 @@ from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]
 import structlog
-from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import Receive, Scope
 
 from kommune.errors import DomainError
+from kommune.telemetry.middleware import header_value
 from kommune_gateway.idempotency import (
     REPLAYED_HEADER,
     ClaimResult,
@@ -67,7 +68,8 @@ _STORE_ERRORS = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.Interface
 
 
 async def idempotent_proxy(
-    request: Request,
+    scope: Scope,
+    receive: Receive,
     upstream: str,
     pool: UpstreamPool,
     store: IdempotencyStore,
@@ -82,7 +84,9 @@ async def idempotent_proxy(
             "The Idempotency-Key must be 1-255 visible ASCII characters (e.g. a UUID)."
         )
     fingerprint = Fingerprint(
-        request.method, upstream_target(request).encode(), request.headers.get("content-type", "")
+        scope["method"],
+        upstream_target(scope).encode(),
+        header_value(scope, b"content-type") or "",
     )
     try:
         claim, stored = await store.claim(caller, key)
@@ -97,7 +101,7 @@ async def idempotent_proxy(
             "The first request with this Idempotency-Key has not finished; try again later.",
             {"Retry-After": "1"},
         )
-    body = await read_body(request, buffer_bytes)
+    body = await read_body(scope, receive, buffer_bytes)
     if stored is not None:
         if await _digest(fingerprint, body) != stored.fingerprint:
             raise IdempotencyKeyReused(
@@ -105,12 +109,12 @@ async def idempotent_proxy(
             )
         return _replay(stored)
     return await _forward_and_store(
-        request, upstream, pool, store, caller, key, fingerprint, body, max_response_bytes
+        scope, upstream, pool, store, caller, key, fingerprint, body, max_response_bytes
     )
 
 
 async def _forward_and_store(
-    request: Request,
+    scope: Scope,
     upstream: str,
     pool: UpstreamPool,
     store: IdempotencyStore,
@@ -127,7 +131,7 @@ async def _forward_and_store(
             send: bytes | AsyncIterator[bytes] | None = body
         else:
             send = fingerprint.through(body)
-        response = await send_upstream(request, upstream, pool, send)
+        response = await send_upstream(scope, upstream, pool, send)
         head: list[bytes] = []
         size = 0
         chunks = response.chunks()

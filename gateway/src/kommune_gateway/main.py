@@ -57,26 +57,17 @@ from kommune.auth.dev_issuer import (
 from kommune.auth.verifier import TokenVerifier
 from kommune.db import asyncpg_dsn
 from kommune.docs import install_docs
-from kommune.errors import DomainError, NotFound, problem_response
+from kommune.errors import problem_response
 from kommune.health import CheckResult, HealthChecks
 from kommune.telemetry.logging import configure_logging
 from kommune_gateway import activity_api, dashboard
 from kommune_gateway.activity import ActivityLog, activity_log
-from kommune_gateway.budget import RateLimited
-from kommune_gateway.caller import authenticate as _authenticate
-from kommune_gateway.fast_path import ProxyFastPath
-from kommune_gateway.idempotency import IDEMPOTENCY_HEADER, IdempotencyStore
-from kommune_gateway.idempotent_proxy import idempotent_proxy
+from kommune_gateway.fast_path import FastPath, GatewayApp
+from kommune_gateway.idempotency import IdempotencyStore
 from kommune_gateway.openapi import OpenAPIAggregator
-from kommune_gateway.proxy import (
-    CallerLimiter,
-    GatewayProblem,
-    UpstreamPool,
-    UpstreamResponse,
-    proxy_request,
-    read_body,
-)
-from kommune_gateway.ratelimit import RATE_LIMITED, RateLimiter
+from kommune_gateway.proxy import CallerLimiter, GatewayProblem, UpstreamPool
+from kommune_gateway.proxy_endpoint import ProxyEndpoint
+from kommune_gateway.ratelimit import RateLimiter
 from kommune_gateway.routes import ROUTES, Route, RoutingTable
 from kommune_gateway.settings import GatewaySettings
 from kommune_gateway.token_cache import VerifiedTokens
@@ -125,12 +116,6 @@ class GatewayState(TypedDict):
     idempotency: IdempotencyStore
     rate_limiter: RateLimiter | None
     activity: ActivityLog
-
-
-class BadPath(DomainError):  # noqa: N818 - named like kommune.errors
-    status_code = 400
-    code = "bad_path"
-    title = "Bad path"
 
 
 def create_gateway_app(
@@ -234,7 +219,7 @@ def create_gateway_app(
             stack.callback(gc.unfreeze)
             yield dict(state)
 
-    app = FastAPI(
+    app = GatewayApp(
         title=TITLE,
         description=DESCRIPTION,
         version="0.1.0",
@@ -260,10 +245,11 @@ def create_gateway_app(
         )
         mount_dev_issuer(app, issuer, settings.environment, prefix=DEV_ISSUER_PREFIX)
 
-    # Starlette tries routes in order, so they are registered longest prefix first; the endpoint
-    # still asks the table, which alone decides (the Starlette route only names the metric label).
+    # Starlette tries routes in order, so they are registered longest prefix first. Proxied
+    # requests never reach them (the fast path below serves them; the table alone decides the
+    # upstream): they name the metric label, and answer 405 for methods the proxy does not serve.
     table = RoutingTable(routes)
-    endpoint = _proxy_endpoint(table)
+    endpoint = ProxyEndpoint(table, app.exception_handlers)
     proxy_routes: dict[str, tuple[BaseRoute, BaseRoute]] = {}
     for route in table.longest_first():
         for path in (route.prefix, route.prefix + "/{path:path}"):
@@ -280,16 +266,9 @@ def create_gateway_app(
     # proxy's to try on each request (FastAPI's included routers are opaque to it).
     app.include_router(dashboard.router)
     app.include_router(activity_api.router)
-    # Innermost middleware: proxied requests skip the router and FastAPI's endpoint wrapping.
-    app.add_middleware(
-        ProxyFastPath,
-        table=table,
-        endpoint=endpoint,
-        routes=proxy_routes,
-        methods=PROXY_METHODS,
-        exception_handlers=app.exception_handlers,
-        router_routes=app.router.routes,
-    )
+    # Proxied requests skip FastAPI's own layers, its router and endpoint wrapping; they pass
+    # through the same middleware as every other request (kommune_gateway.fast_path).
+    app.fast_path = FastPath(table, endpoint, proxy_routes, PROXY_METHODS)
 
     install_runtime(
         app,
@@ -325,88 +304,6 @@ async def _gateway_problem(request: Request, exc: Exception) -> Response:
         headers=exc.headers,
         **exc.extensions,
     )
-
-
-def _proxy_endpoint(table: RoutingTable) -> Any:
-    async def proxy(request: Request) -> Response:
-        path: str = request.scope["path"]  # request.url would parse the whole URL
-        if _has_dot_segments(path):
-            raise BadPath("The path must not contain '.' or '..' segments.")
-        route = table.match(path)
-        if route is None:  # pragma: no cover - Starlette only calls us for a covered prefix
-            raise NotFound("No service serves this path.")
-        state = request.state  # one lookup: the property is not free
-        anonymous = route.is_public(request.method)
-        if anonymous:
-            caller = f"ip:{request.client.host if request.client else '-'}"
-        else:
-            principal = await _authenticate(request)
-            state.principal = principal
-            caller = f"sub:{principal.sub}"
-        pool: UpstreamPool = state.upstreams
-        pool.client(route.upstream)  # 503 before anything else if it is not deployed
-        settings: GatewaySettings = state.settings
-        rate_headers = await _rate_limit(request, route, caller, anonymous)
-        callers: CallerLimiter = state.callers
-        release = callers.acquire(caller)
-        try:
-            key = request.headers.get(IDEMPOTENCY_HEADER)
-            response: Response
-            if key is not None and request.method == "POST":
-                response = await idempotent_proxy(
-                    request,
-                    route.upstream,
-                    pool,
-                    state.idempotency,
-                    caller=caller,
-                    key=key,
-                    buffer_bytes=settings.proxy_buffer_bytes,
-                    max_response_bytes=settings.idempotency_max_response_bytes,
-                )
-                if isinstance(response, UpstreamResponse):
-                    response.on_close(release)
-                else:
-                    release()
-            else:
-                # The (small) body is read before an upstream connection is taken: proxy.py.
-                body = await read_body(request, settings.proxy_buffer_bytes)
-                response = await proxy_request(request, route.upstream, pool, body, release)
-        except BaseException:
-            release()
-            raise
-        if rate_headers:
-            response.raw_headers.extend(rate_headers)
-        return response
-
-    return proxy
-
-
-async def _rate_limit(
-    request: Request, route: Route, caller: str, anonymous: bool
-) -> list[tuple[bytes, bytes]]:
-    """Count the call against its budget; 429 beyond it. Returns the ``RateLimit-*`` headers."""
-    limiter: RateLimiter | None = request.state.rate_limiter
-    if limiter is None:
-        return []
-    settings: GatewaySettings = request.state.settings
-    scope, rule = route.rate_scope(anonymous)
-    rule = rule or settings.rate_rule(anonymous)
-    decision = await limiter.hit(f"{scope}|{caller}", rule)
-    if decision is None:
-        return []
-    if not decision.allowed:
-        RATE_LIMITED.labels(route.prefix, "anonymous" if anonymous else "token").inc()
-        raise RateLimited(
-            route.upstream,
-            f"Too many requests: at most {rule.requests} per {rule.window_seconds} s; "
-            f"try again in {decision.retry_after} s.",
-            decision.headers(),
-        )
-    return [(k.lower().encode(), v.encode()) for k, v in decision.headers().items()]
-
-
-def _has_dot_segments(path: str) -> bool:
-    return any(segment in (".", "..") for segment in path.split("/"))
 
 
 async def _no_reset(connection: asyncpg.Connection) -> None:

@@ -31,7 +31,7 @@ import yarl
 from multidict import CIMultiDict
 from prometheus_client import Counter, Histogram
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect
 from starlette.responses import Response, StreamingResponse
 from starlette.types import Receive, Scope, Send
 
@@ -295,14 +295,14 @@ class CallerLimiter:
 RequestBody = bytes | AsyncIterator[bytes] | None
 
 
-async def read_body(request: Request, buffer_bytes: int) -> RequestBody:
+async def read_body(scope: Scope, receive: Receive, buffer_bytes: int) -> RequestBody:
     """The request body: whole bytes if it ends within ``buffer_bytes``, else a stream.
 
     The stream replays what was read, then continues with the rest from the client.
     """
-    if not has_body(request):
+    if not has_body(scope):
         return None
-    stream = request.stream()
+    stream = _body_chunks(receive)
     head: list[bytes] = []
     size = 0
     async for chunk in stream:
@@ -313,6 +313,19 @@ async def read_body(request: Request, buffer_bytes: int) -> RequestBody:
     return b"".join(head)
 
 
+async def _body_chunks(receive: Receive) -> AsyncIterator[bytes]:
+    """The body's pieces as they arrive; :class:`ClientDisconnect` if the caller goes away."""
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientDisconnect()
+        chunk: bytes = message.get("body", b"")
+        if chunk:
+            yield chunk
+        if not message.get("more_body", False):
+            return
+
+
 async def _replay(head: list[bytes], rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
     for chunk in head:
         yield chunk
@@ -321,15 +334,17 @@ async def _replay(head: list[bytes], rest: AsyncIterator[bytes]) -> AsyncIterato
         yield chunk
 
 
-def has_body(request: Request) -> bool:
-    headers = request.headers
-    if "transfer-encoding" in headers:
-        return True
-    length = headers.get("content-length")
-    return length is not None and length.strip() not in ("", "0")
+def has_body(scope: Scope) -> bool:
+    length: bytes | None = None
+    for key, value in scope["headers"]:
+        if key == b"transfer-encoding":
+            return True
+        if key == b"content-length" and length is None:
+            length = value
+    return length is not None and length.strip() not in (b"", b"0")
 
 
-def forward_headers(request: Request) -> list[tuple[str, str]]:
+def forward_headers(scope: Scope) -> list[tuple[str, str]]:
     """The caller's end-to-end headers plus forwarding and trace context for the upstream.
 
     One pass over the raw header list (the first ``Connection``, ``Host`` and
@@ -337,7 +352,7 @@ def forward_headers(request: Request) -> list[tuple[str, str]]:
     """
     connection = host = forwarded_for = None
     headers: list[tuple[str, str]] = []
-    for raw_key, raw_value in request.scope["headers"]:
+    for raw_key, raw_value in scope["headers"]:
         key = raw_key.decode("latin-1")
         value = raw_value.decode("latin-1")
         if key in _REQUEST_DROP:
@@ -358,13 +373,13 @@ def forward_headers(request: Request) -> list[tuple[str, str]]:
     traceparent = current_traceparent()
     if traceparent:
         headers.append(("traceparent", traceparent))
-    client = request.scope.get("client")
+    client = scope.get("client")
     if client:
         address = client[0]
         headers.append(
             ("x-forwarded-for", f"{forwarded_for}, {address}" if forwarded_for else address)
         )
-    headers.append(("x-forwarded-proto", request.scope.get("scheme", "http")))
+    headers.append(("x-forwarded-proto", scope.get("scheme", "http")))
     if host is not None:
         headers.append(("x-forwarded-host", host))
     return headers
@@ -501,27 +516,27 @@ class UpstreamResponse(Response):
         self._on_close.append(callback)
 
 
-def upstream_target(request: Request) -> str:
+def upstream_target(scope: Scope) -> str:
     """The path and query exactly as the caller encoded them (services own the full path)."""
-    raw_path = request.scope.get("raw_path") or b""
-    query = request.scope.get("query_string") or b""
+    raw_path = scope.get("raw_path") or b""
+    query = scope.get("query_string") or b""
     target = raw_path + (b"?" + query if query else b"")
     if not raw_path or not target.isascii():
-        encoded = quote(request.url.path, safe="/:@!$&'()*+,;=-._~%")
+        encoded = quote(scope["path"], safe="/:@!$&'()*+,;=-._~%")
         target = encoded.encode() + (b"?" + quote(query, safe="=&+%").encode() if query else b"")
     return target.decode("ascii")
 
 
 async def proxy_request(
-    request: Request,
+    scope: Scope,
     upstream: str,
     pool: UpstreamPool,
     body: RequestBody,
     on_close: Callable[[], None] | None = None,
 ) -> UpstreamResponse:
-    """Forward ``request`` with ``body`` (:func:`read_body`) to ``upstream`` and relay the answer
-    as a stream; ``on_close`` runs once the answer is sent (or abandoned)."""
-    return UpstreamResponse(await send_upstream(request, upstream, pool, body), on_close)
+    """Forward the request of ``scope`` with ``body`` (:func:`read_body`) to ``upstream`` and
+    relay the answer as a stream; ``on_close`` runs once the answer is sent (or abandoned)."""
+    return UpstreamResponse(await send_upstream(scope, upstream, pool, body), on_close)
 
 
 class _BodyFailure:
@@ -544,9 +559,10 @@ _CONNECT_ERRORS = (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError)
 
 
 async def send_upstream(
-    request: Request, upstream: str, pool: UpstreamPool, body: RequestBody
+    scope: Scope, upstream: str, pool: UpstreamPool, body: RequestBody
 ) -> UpstreamAnswer:
-    """The upstream's answer to ``request`` with ``body``, its body not read yet (close it).
+    """The upstream's answer to the request of ``scope`` with ``body``, its body not read yet
+    (close it).
 
     An idempotent request whose body can be sent again is retried (with backoff, within the
     upstream's total timeout) when the connection failed or the upstream answered 502/503:
@@ -556,13 +572,13 @@ async def send_upstream(
     slots = pool.slots(upstream)
     policy = pool.policy(upstream)
     breaker = pool.breaker(upstream)
-    method = request.method
+    method: str = scope["method"]
     attempts = 1
     streamed = isinstance(body, AsyncIterator)
     if method in IDEMPOTENT_METHODS and not streamed:
         attempts += policy.retries
-    url = yarl.URL(pool.base_urls[upstream] + upstream_target(request), encoded=True)
-    headers = CIMultiDict(forward_headers(request))
+    url = yarl.URL(pool.base_urls[upstream] + upstream_target(scope), encoded=True)
+    headers = CIMultiDict(forward_headers(scope))
     failure = _BodyFailure()
     data = failure.watch(body) if isinstance(body, AsyncIterator) else body
     loop = asyncio.get_running_loop()
@@ -617,7 +633,7 @@ async def send_upstream(
             if isinstance(exc, TimeoutError):  # also aiohttp's ServerTimeoutError
                 breaker.record_failure()
                 child(UPSTREAM_REQUESTS, upstream, "timeout").inc()
-                log.warning("upstream_timeout", upstream=upstream, path=request.url.path)
+                log.warning("upstream_timeout", upstream=upstream, path=scope["path"])
                 raise UpstreamTimeout(
                     upstream, f"The {upstream} service did not answer in time."
                 ) from None

@@ -11,7 +11,6 @@ import time
 from collections.abc import Iterable
 
 import structlog
-from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 from starlette.routing import BaseRoute
@@ -32,6 +31,8 @@ REQUEST_ID_HEADER = "x-request-id"
 CLIENT_CLOSED_REQUEST = 499
 """Status recorded (never sent) when the client disconnected before the response (nginx's 499)."""
 _REQUEST_ID = re.compile(r"^[\x20-\x7e]{1,128}$")
+_ECHOED = frozenset({b"x-request-id", b"traceparent"})
+"""Response headers this middleware sets (replacing any the application set)."""
 
 access_log = structlog.get_logger("kommune.access")
 error_log = structlog.get_logger("kommune.errors")
@@ -43,7 +44,8 @@ def valid_request_id(value: str | None) -> str | None:
     return None
 
 
-def _header(scope: Scope, name: bytes) -> str | None:
+def header_value(scope: Scope, name: bytes) -> str | None:
+    """The first value of header ``name`` (lower-case bytes) in an ASGI scope, or None."""
     for key, value in scope.get("headers", ()):
         if key == name:
             try:
@@ -95,8 +97,8 @@ class RequestContextMiddleware:
             await self.app(scope, receive, send)
             return
 
-        request_id = valid_request_id(_header(scope, b"x-request-id")) or new_request_id()
-        traceparent = child_traceparent(valid_traceparent(_header(scope, b"traceparent")))
+        request_id = valid_request_id(header_value(scope, b"x-request-id")) or new_request_id()
+        traceparent = child_traceparent(valid_traceparent(header_value(scope, b"traceparent")))
         rid_token = request_id_var.set(request_id)
         tp_token = traceparent_var.set(traceparent)
         try:
@@ -116,14 +118,17 @@ class RequestContextMiddleware:
         status = 500
         response_started = False
 
+        echoed = [(b"x-request-id", request_id.encode()), (b"traceparent", traceparent.encode())]
+
         async def send_with_context(message: Message) -> None:
             nonlocal status, response_started
             if message["type"] == "http.response.start":
                 response_started = True
                 status = int(message["status"])
-                headers = MutableHeaders(scope=message)
-                headers["X-Request-ID"] = request_id
-                headers["traceparent"] = traceparent
+                message["headers"] = [
+                    *(pair for pair in message.get("headers", ()) if pair[0] not in _ECHOED),
+                    *echoed,
+                ]
             await send(message)
 
         in_progress = self.in_progress
@@ -164,6 +169,18 @@ class RequestContextMiddleware:
             )
 
 
+def _body_headers(scope: Scope) -> tuple[str | None, bool]:
+    """The first ``Content-Length`` (or None) and whether a ``Transfer-Encoding`` is present."""
+    length: str | None = None
+    chunked = False
+    for key, value in scope.get("headers", ()):
+        if key == b"content-length" and length is None:
+            length = value.decode("latin-1")
+        elif key == b"transfer-encoding":
+            chunked = True
+    return length, chunked
+
+
 class BodyTooLarge(StarletteHTTPException):
     """Raised from ``receive`` once a streamed body exceeds the limit.
 
@@ -199,9 +216,13 @@ class BodySizeLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        declared, chunked = _body_headers(scope)
+        if declared is None and not chunked:
+            # HTTP/1.1: a request without Content-Length or Transfer-Encoding has no body
+            # (RFC 9112, 6.3), so there is nothing to count and nothing to wrap.
+            await self.app(scope, receive, send)
+            return
         limit = self.limit_for(str(scope.get("path", "")))
-
-        declared = _header(scope, b"content-length")
         if declared is not None:
             try:
                 length = int(declared)
