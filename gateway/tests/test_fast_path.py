@@ -1,4 +1,5 @@
-"""Proxied requests skip FastAPI's router (kommune_gateway.fast_path); nothing else changes."""
+"""Proxied requests skip FastAPI's own layers and router (kommune_gateway.fast_path); nothing
+else changes."""
 
 from __future__ import annotations
 
@@ -7,11 +8,14 @@ from typing import Any
 import httpx
 import structlog
 from prometheus_client import REGISTRY
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from kommune.auth.dev_issuer import DevIssuer
 from kommune.testing.auth import TokenFactory, lifespan_client
 from kommune.testing.servers import RunningServer
+from kommune_gateway.fast_path import ProxyEdge
 from kommune_gateway.main import create_gateway_app
+from kommune_gateway.proxy_endpoint import ProxyEndpoint
 from kommune_gateway.routes import Route
 
 from .test_gateway import assert_problem
@@ -81,3 +85,48 @@ async def test_fast_path_requests_are_logged_and_counted_by_route_template(
     assert len(access) == 1
     assert access[0]["route"] == "/auth/{path}"
     assert access[0]["status"] == 401
+
+
+class _Stamp:
+    """Middleware an application adds: it must see proxied requests as well as its own routes."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async def stamped(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message["headers"], (b"x-stamp", scope["path"].encode())]
+            await send(message)
+
+        await self.app(scope, receive, stamped)
+
+
+async def test_proxied_requests_pass_the_applications_own_middleware_and_skip_fastapis_layers(
+    ideas_upstream: RunningServer,
+    issuer_transport: httpx.ASGITransport,
+    dev_issuer: DevIssuer,
+    gateway_settings_factory: Any,
+    token: TokenFactory,
+) -> None:
+    app = _app(gateway_settings_factory, ideas_upstream, issuer_transport, dev_issuer)
+    app.add_middleware(_Stamp)
+    async with lifespan_client(app) as client:
+        proxied = await client.get("/api/v1/ideas/echo", headers={"Authorization": token()})
+        refused = await client.get("/api/v1/ideas/echo")  # the endpoint's 401, as a problem
+        own = await client.get("/auth/dev/jwks.json")
+    assert proxied.status_code == 200
+    assert proxied.headers["x-stamp"] == "/api/v1/ideas/echo"
+    assert_problem(refused, 401, "unauthorized")
+    assert refused.headers["x-stamp"] == "/api/v1/ideas/echo"
+    assert refused.headers["x-request-id"]
+    assert own.headers["x-stamp"] == "/auth/dev/jwks.json"
+    # The proxied branch is the application's middleware around the endpoint, nothing else.
+    edge = app.middleware_stack
+    assert isinstance(edge, ProxyEdge)
+    layers = []
+    layer: Any = edge.proxy
+    while not isinstance(layer, ProxyEndpoint):
+        layers.append(type(layer))
+        layer = layer.app
+    assert layers == [m.cls for m in app.user_middleware]

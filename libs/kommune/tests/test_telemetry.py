@@ -14,7 +14,7 @@ import httpx
 import pytest
 import structlog
 import uvicorn
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import StreamingResponse
 from prometheus_client import REGISTRY, generate_latest
 from pydantic import BaseModel
@@ -62,6 +62,19 @@ async def upload_raw(request: Request) -> dict[str, int]:
     async for chunk in request.stream():
         size += len(chunk)
     return {"size": size}
+
+
+@router.get("/own-ids")
+async def own_ids() -> Response:
+    """An application that sets the headers the middleware owns (e.g. a relayed answer)."""
+    return Response(
+        headers={"X-Request-ID": "from-the-app", "traceparent": "00-app", "X-Other": "kept"}
+    )
+
+
+@router.api_route("/upload/count", methods=["GET", "PATCH"])
+async def upload_count(request: Request) -> dict[str, int]:
+    return {"size": len(await request.body())}
 
 
 @router.get("/boom")
@@ -112,6 +125,30 @@ async def test_request_id_is_generated_and_echoed(client: httpx.AsyncClient) -> 
     response = await client.get("/items/1", headers={"X-Request-ID": "abc-123"})
     assert response.headers["x-request-id"] == "abc-123"
     assert response.json()["request_id"] == "abc-123"
+
+
+async def test_the_apps_own_id_headers_are_replaced_not_repeated(
+    client: httpx.AsyncClient,
+) -> None:
+    response = await client.get("/own-ids", headers={"X-Request-ID": "caller-1"})
+    assert response.headers.get_list("x-request-id") == ["caller-1"]
+    assert len(response.headers.get_list("traceparent")) == 1
+    assert response.headers["traceparent"] != "00-app"
+    assert response.headers["x-other"] == "kept"
+
+
+async def test_a_request_without_a_declared_body_reads_as_empty(client: httpx.AsyncClient) -> None:
+    # No Content-Length, no Transfer-Encoding: HTTP/1.1 has no body then (RFC 9112, 6.3), and
+    # the body limit lets the request pass without counting; with a body it counts again.
+    empty = await client.get("/upload/count")
+    assert "content-length" not in empty.request.headers
+    assert "transfer-encoding" not in empty.request.headers
+    assert empty.status_code == 200
+    assert empty.json() == {"size": 0}
+    counted = await client.request("PATCH", "/upload/count", content=b"x" * 10)
+    assert counted.json() == {"size": 10}
+    over = await client.request("PATCH", "/upload/count", content=b"x" * (64 * 1024 + 1))
+    assert over.status_code == 413
 
 
 @pytest.mark.parametrize("bad", ["x" * 129, "bad\x01id", " "])
