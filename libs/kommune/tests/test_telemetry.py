@@ -365,6 +365,7 @@ async def test_lines_written_in_background_carry_the_moment_they_were_made(
         assert threading.active_count() == threads_before + 1  # one writer, however often
         buffer = _capture_root()
         await client.get("/items/5", headers={"X-Request-ID": "in-background"})
+        await client.get("/boom", headers={"X-Request-ID": "broken"})
         token = request_id_var.set("library-call")
         try:
             library_logger.warning("from a library")
@@ -377,7 +378,12 @@ async def test_lines_written_in_background_carry_the_moment_they_were_made(
         configure_logging("INFO", json=True, service="background-test")
     lines = [json.loads(line) for line in buffer.getvalue().splitlines() if line.strip()]
     access = [line for line in lines if line.get("logger") == "kommune.access"]
-    assert [line["request_id"] for line in access] == ["in-background"]
+    assert [line["request_id"] for line in access] == ["in-background", "broken"]
+    # The traceback is the one being handled when the line was made, not the writer's (none).
+    (error,) = [line for line in lines if line["event"] == "unhandled_error"]
+    assert error["request_id"] == "broken"
+    assert error["exception"][0]["exc_type"] == "RuntimeError"
+    assert error["exception"][0]["frames"][-1]["name"] == "boom"
     assert access[0]["route"] == "/items/{item_id}"
     assert "traceparent" in access[0]
     library = [line for line in lines if line["event"] == "from a library"]

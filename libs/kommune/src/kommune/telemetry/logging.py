@@ -55,6 +55,18 @@ def _add_service(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDict:
     return event_dict
 
 
+def _capture_exc_info(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDict:
+    """``exc_info=True`` (``log.exception``) means the exception being handled *now*: take it
+    while still on the caller's thread. Rendered later on the writer thread, ``True`` would
+    look up that thread's exception, i.e. none, and the traceback would be lost."""
+    exc_info = event_dict.get("exc_info")
+    if exc_info is True:
+        event_dict["exc_info"] = sys.exc_info()
+    elif isinstance(exc_info, BaseException):
+        event_dict["exc_info"] = (type(exc_info), exc_info, exc_info.__traceback__)
+    return event_dict
+
+
 _SHARED: list[Processor] = [
     structlog.contextvars.merge_contextvars,
     _add_request_context,
@@ -124,6 +136,7 @@ def configure_logging(level: str, *, json: bool, service: str) -> None:
                 *_SHARED,
                 structlog.stdlib.PositionalArgumentsFormatter(),
                 structlog.processors.StackInfoRenderer(),
+                _capture_exc_info,
                 structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
             ],
             logger_factory=structlog.stdlib.LoggerFactory(),
