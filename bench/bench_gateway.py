@@ -17,7 +17,9 @@ any Python hop costs on this machine). ``wrk`` (Debian's ``wrk``) fires
   takes that drift out of the difference.
 
 Printed: a table per target, the gateway's throughput as a ratio of direct, its p50 overhead in
-ms; merged into ``bench/results.json``. With ``--profile`` py-spy samples the gateway during one
+ms, and the CPU each proxy process spent per request, under load (``--connections``) and at one
+connection (the latency rounds: a request then pays every event-loop wake-up alone, so this is
+the figure that moves the p50); merged into ``bench/results.json``. With ``--profile`` py-spy samples the gateway during one
 extra throughput run and writes ``bench/gateway-profile.txt`` (top functions by own and by
 inclusive time). With ``--baseline-ref REF`` the gateway of an earlier commit runs as one more
 target (``gateway@REF``, its sources on PYTHONPATH): before and after in the same run.
@@ -514,7 +516,8 @@ async def main() -> None:
             order = list(targets.items())
             for target, port in order if round_ % 2 == 0 else reversed(order):
                 url = f"http://127.0.0.1:{port}{PATH}"
-                latency[target].append(wrk(wrk_bin, url, token, 1, args.latency_seconds))
+                watch = {"proxy": proxies[target]} if target in proxies else {}
+                latency[target].append(wrk(wrk_bin, url, token, 1, args.latency_seconds, watch))
         print(f"[bench] {args.latency_rounds} latency rounds done", flush=True)
 
         if args.profile:
@@ -554,14 +557,15 @@ async def main() -> None:
     )
     print(
         f"{'target':24} {'req/s @' + str(args.connections):>12} {'p50 @1 ms':>10} "
-        f"{'p99 @1 ms':>10} {'proxy CPU ms/req':>17} {'service CPU ms/req':>19} {'non-2xx':>8}"
+        f"{'p99 @1 ms':>10} {'proxy CPU ms/req':>17} {'@1':>6} {'service CPU ms/req':>19} "
+        f"{'non-2xx':>8}"
     )
     for target in targets:
         errors = sum(run.non_2xx for run in throughput[target] + latency[target])
         print(
             f"{target:24} {med(throughput[target], 'rps'):12.0f} "
             f"{med(latency[target], 'p50_ms'):10.2f} {med(latency[target], 'p99_ms'):10.2f} "
-            f"{cpu(throughput[target], 'proxy'):17.3f} "
+            f"{cpu(throughput[target], 'proxy'):17.3f} {cpu(latency[target], 'proxy'):6.3f} "
             f"{cpu(throughput[target], 'upstream'):19.3f} {errors:8d}"
         )
     direct_rps = med(throughput["direct"], "rps")
@@ -572,11 +576,12 @@ async def main() -> None:
         rps = med(throughput[target], "rps")
         p50 = med(latency[target], "p50_ms")
         proxy_cpu = cpu(throughput[target], "proxy")
+        proxy_cpu_1 = cpu(latency[target], "proxy")
         added = overhead(target)
         print(
             f"{target}: {rps / direct_rps:.2f}x direct throughput, "
             f"p50 overhead {added:+.2f} ms (paired; p99 {overhead(target, 'p99_ms'):+.2f} ms), "
-            f"{proxy_cpu:.3f} ms CPU per request"
+            f"{proxy_cpu:.3f} ms CPU per request ({proxy_cpu_1:.3f} ms at one connection)"
         )
         notes = f"{PATH}; machine load {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
         records += [
@@ -611,6 +616,14 @@ async def main() -> None:
                 baseline_name="gateway.direct.service_cpu_per_request",
                 baseline_value=direct_cpu,
                 notes=f"CPU of the proxy process per request (robust to load), {notes}",
+            ),
+            result(
+                f"gateway.{target}.cpu_per_request_one_connection",
+                proxy_cpu_1,
+                "ms",
+                baseline_name="gateway.python_floor.cpu_per_request_one_connection",
+                baseline_value=cpu(latency["python_floor"], "proxy"),
+                notes=f"CPU of the proxy process per request during the latency rounds, {notes}",
             ),
         ]
     merge(records)
