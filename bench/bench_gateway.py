@@ -19,10 +19,11 @@ any Python hop costs on this machine). ``wrk`` (Debian's ``wrk``) fires
 Printed: a table per target, the gateway's throughput as a ratio of direct, its p50 overhead in
 ms, and the CPU each proxy process spent per request, under load (``--connections``) and at one
 connection (the latency rounds: a request then pays every event-loop wake-up alone, so this is
-the figure that moves the p50); merged into ``bench/results.json``. With ``--profile`` py-spy samples the gateway during one
-extra throughput run and writes ``bench/gateway-profile.txt`` (top functions by own and by
-inclusive time). With ``--baseline-ref REF`` the gateway of an earlier commit runs as one more
-target (``gateway@REF``, its sources on PYTHONPATH): before and after in the same run.
+the figure that moves the p50); merged into ``bench/results.json``. With ``--profile`` py-spy
+samples the gateway during one extra throughput run and writes ``bench/gateway-profile.txt``
+(top functions by own and by inclusive time). With ``--baseline-ref REF`` the gateway of an
+earlier commit runs as one more target (``gateway@REF``, its sources on PYTHONPATH): before and
+after in the same run.
 
     uv run python bench/bench_gateway.py [--duration 8] [--rounds 2] [--latency-rounds 12]
 
