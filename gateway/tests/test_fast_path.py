@@ -6,7 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+import pytest
 import structlog
+from fastapi import FastAPI
 from prometheus_client import REGISTRY
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -21,22 +23,25 @@ from kommune_gateway.routes import Route
 from .test_gateway import assert_problem
 
 
-def _app(settings_factory: Any, upstream: RunningServer, transport: Any, issuer: DevIssuer) -> Any:
-    # "/auth" is proxied, but the dev issuer at /auth/dev was registered before the proxy
-    # routes: the router's first-match order gives it those paths, and so must the fast path.
-    routes = (Route("/api/v1/ideas", "ideas"), Route("/auth", "ideas"))
-    settings = settings_factory(upstream_ideas=upstream.url)
-    return create_gateway_app(settings, routes=routes, http_transport=transport, dev_issuer=issuer)
-
-
-async def test_own_routes_registered_first_keep_their_paths_under_a_proxy_prefix(
+@pytest.fixture
+def app(
     ideas_upstream: RunningServer,
     issuer_transport: httpx.ASGITransport,
     dev_issuer: DevIssuer,
     gateway_settings_factory: Any,
-    token: TokenFactory,
+) -> FastAPI:
+    # "/auth" is proxied, but the dev issuer at /auth/dev was registered before the proxy
+    # routes: the router's first-match order gives it those paths, and so must the fast path.
+    routes = (Route("/api/v1/ideas", "ideas"), Route("/auth", "ideas"))
+    settings = gateway_settings_factory(upstream_ideas=ideas_upstream.url)
+    return create_gateway_app(
+        settings, routes=routes, http_transport=issuer_transport, dev_issuer=dev_issuer
+    )
+
+
+async def test_own_routes_registered_first_keep_their_paths_under_a_proxy_prefix(
+    app: FastAPI, token: TokenFactory
 ) -> None:
-    app = _app(gateway_settings_factory, ideas_upstream, issuer_transport, dev_issuer)
     async with lifespan_client(app) as client:
         jwks = await client.get("/auth/dev/jwks.json")  # the gateway's own, no token needed
         proxied = await client.get("/auth/other")  # proxied: the token check comes first
@@ -52,13 +57,8 @@ async def test_own_routes_registered_first_keep_their_paths_under_a_proxy_prefix
 
 
 async def test_a_method_the_proxy_does_not_serve_is_left_to_the_router(
-    ideas_upstream: RunningServer,
-    issuer_transport: httpx.ASGITransport,
-    dev_issuer: DevIssuer,
-    gateway_settings_factory: Any,
-    token: TokenFactory,
+    app: FastAPI, token: TokenFactory
 ) -> None:
-    app = _app(gateway_settings_factory, ideas_upstream, issuer_transport, dev_issuer)
     async with lifespan_client(app) as client:
         response = await client.request(
             "TRACE", "/api/v1/ideas/echo", headers={"Authorization": token()}
@@ -67,13 +67,8 @@ async def test_a_method_the_proxy_does_not_serve_is_left_to_the_router(
 
 
 async def test_fast_path_requests_are_logged_and_counted_by_route_template(
-    ideas_upstream: RunningServer,
-    issuer_transport: httpx.ASGITransport,
-    dev_issuer: DevIssuer,
-    gateway_settings_factory: Any,
-    token: TokenFactory,
+    app: FastAPI, token: TokenFactory
 ) -> None:
-    app = _app(gateway_settings_factory, ideas_upstream, issuer_transport, dev_issuer)
     labels = {"service": "gateway", "method": "GET", "route": "/auth/{path}", "status": "401"}
     before = REGISTRY.get_sample_value("kommune_http_requests_total", labels) or 0.0
     async with lifespan_client(app) as client:
@@ -103,13 +98,8 @@ class _Stamp:
 
 
 async def test_proxied_requests_pass_the_applications_own_middleware_and_skip_fastapis_layers(
-    ideas_upstream: RunningServer,
-    issuer_transport: httpx.ASGITransport,
-    dev_issuer: DevIssuer,
-    gateway_settings_factory: Any,
-    token: TokenFactory,
+    app: FastAPI, token: TokenFactory
 ) -> None:
-    app = _app(gateway_settings_factory, ideas_upstream, issuer_transport, dev_issuer)
     app.add_middleware(_Stamp)
     async with lifespan_client(app) as client:
         proxied = await client.get("/api/v1/ideas/echo", headers={"Authorization": token()})
@@ -124,9 +114,10 @@ async def test_proxied_requests_pass_the_applications_own_middleware_and_skip_fa
     # The proxied branch is the application's middleware around the endpoint, nothing else.
     edge = app.middleware_stack
     assert isinstance(edge, ProxyEdge)
-    layers = []
+    layers: list[object] = []
     layer: Any = edge.proxy
     while not isinstance(layer, ProxyEndpoint):
         layers.append(type(layer))
         layer = layer.app
-    assert layers == [m.cls for m in app.user_middleware]
+    expected: list[object] = [m.cls for m in app.user_middleware]
+    assert layers == expected
