@@ -40,6 +40,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from starlette.responses import Response
 from starlette.routing import BaseRoute
+from starlette.routing import Route as StarletteRoute
 
 from kommune.app import (
     NO_FASTAPI_TELEMETRY,
@@ -246,21 +247,25 @@ def create_gateway_app(
         mount_dev_issuer(app, issuer, settings.environment, prefix=DEV_ISSUER_PREFIX)
 
     # Starlette tries routes in order, so they are registered longest prefix first. Proxied
-    # requests never reach them (the fast path below serves them; the table alone decides the
-    # upstream): they name the metric label, and answer 405 for methods the proxy does not serve.
+    # requests rarely reach them (the fast path below serves them; the table alone decides the
+    # upstream): they name the metric label and answer 405 for methods the proxy does not serve.
+    # Plain Starlette routes, whose endpoint (an ASGI app) is called as it is.
     table = RoutingTable(routes)
     endpoint = ProxyEndpoint(table, app.exception_handlers)
     proxy_routes: dict[str, tuple[BaseRoute, BaseRoute]] = {}
     for route in table.longest_first():
-        for path in (route.prefix, route.prefix + "/{path:path}"):
-            app.add_api_route(
+        pair = tuple(
+            StarletteRoute(
                 path,
                 endpoint,
                 methods=PROXY_METHODS,
                 include_in_schema=False,
                 name=f"proxy:{route.upstream}:{route.prefix}",
             )
-        proxy_routes[route.prefix] = (app.router.routes[-2], app.router.routes[-1])
+            for path in (route.prefix, route.prefix + "/{path:path}")
+        )
+        app.router.routes.extend(pair)
+        proxy_routes[route.prefix] = (pair[0], pair[1])
     # The gateway's own endpoints: aggregated reads and the activity feed. No proxy prefix covers
     # their paths; registered after the proxy routes, so the fast path has no route before the
     # proxy's to try on each request (FastAPI's included routers are opaque to it).
