@@ -9,7 +9,9 @@ import httpx
 import pytest
 import structlog
 from fastapi import FastAPI
+from fastapi.routing import APIRoute
 from prometheus_client import REGISTRY
+from starlette.routing import Route as StarletteRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from kommune.auth.dev_issuer import DevIssuer
@@ -121,3 +123,9 @@ async def test_proxied_requests_pass_the_applications_own_middleware_and_skip_fa
         layer = layer.app
     expected: list[object] = [m.cls for m in app.user_middleware]
     assert layers == expected
+    # What the router keeps for the paths the fast path leaves to it calls the same endpoint as
+    # plain ASGI (a FastAPI route would read scope/receive/send as query parameters).
+    for route in edge.routes["/api/v1/ideas"]:
+        assert isinstance(route, StarletteRoute)
+        assert not isinstance(route, APIRoute)
+        assert route.app is layer
