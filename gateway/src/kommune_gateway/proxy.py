@@ -38,6 +38,7 @@ from starlette.types import Receive, Scope, Send
 from kommune.errors import DomainError
 from kommune.telemetry.context import current_traceparent, request_id_var
 from kommune.telemetry.metrics import child
+from kommune.telemetry.middleware import body_headers
 from kommune_gateway.resilience import (
     FAILURE_STATUS,
     IDEMPOTENT_METHODS,
@@ -335,13 +336,8 @@ async def _replay(head: list[bytes], rest: AsyncIterator[bytes]) -> AsyncIterato
 
 
 def has_body(scope: Scope) -> bool:
-    length: bytes | None = None
-    for key, value in scope["headers"]:
-        if key == b"transfer-encoding":
-            return True
-        if key == b"content-length" and length is None:
-            length = value
-    return length is not None and length.strip() not in (b"", b"0")
+    length, chunked = body_headers(scope)
+    return chunked or (length is not None and length.strip() not in ("", "0"))
 
 
 def forward_headers(scope: Scope) -> list[tuple[str, str]]:

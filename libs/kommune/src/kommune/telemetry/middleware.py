@@ -169,8 +169,10 @@ class RequestContextMiddleware:
             )
 
 
-def _body_headers(scope: Scope) -> tuple[str | None, bool]:
-    """The first ``Content-Length`` (or None) and whether a ``Transfer-Encoding`` is present."""
+def body_headers(scope: Scope) -> tuple[str | None, bool]:
+    """What a request says of its body: the first ``Content-Length`` (or None), and whether it
+    has a ``Transfer-Encoding``. With neither, an HTTP/1.1 request has no body (RFC 9112, 6.3).
+    """
     length: str | None = None
     chunked = False
     for key, value in scope.get("headers", ()):
@@ -216,7 +218,7 @@ class BodySizeLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared, chunked = _body_headers(scope)
+        declared, chunked = body_headers(scope)
         if declared is None and not chunked:
             # HTTP/1.1: a request without Content-Length or Transfer-Encoding has no body
             # (RFC 9112, 6.3), so there is nothing to count and nothing to wrap.
