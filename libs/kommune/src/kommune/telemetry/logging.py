@@ -76,8 +76,7 @@ def _hand_over(logger: WrappedLogger, method_name: str, event_dict: EventDict) -
     was half of what a line cost the caller (cProfile of the access-log line). Otherwise, and
     when the queue is full, it goes on to the standard library's handler as usual."""
     writer: _BatchWriter | None = _state.get("writer")
-    if writer is not None and writer.records.qsize() < QUEUE_LIMIT:
-        writer.records.put_nowait((method_name, event_dict))
+    if writer is not None and writer.offer((method_name, event_dict)):
         raise structlog.DropEvent
     return structlog.stdlib.ProcessorFormatter.wrap_for_formatter(logger, method_name, event_dict)
 
@@ -241,6 +240,14 @@ class _BatchWriter(threading.Thread):
         self.handler = handler
         self._stopping = threading.Event()
 
+    def offer(self, item: Queued) -> bool:
+        """Queue ``item``; False if :data:`QUEUE_LIMIT` lines wait already (the caller then
+        writes its own: memory stays bounded)."""
+        if self.records.qsize() >= QUEUE_LIMIT:
+            return False
+        self.records.put_nowait(item)
+        return True
+
     def run(self) -> None:
         while not self._stopping.wait(WRITE_EVERY_SECONDS):
             self.drain()
@@ -311,9 +318,7 @@ class _RecordQueueHandler(logging.handlers.QueueHandler):
         self.writer = _BatchWriter(records, handler)
 
     def enqueue(self, record: logging.LogRecord) -> None:
-        if self.writer.records.qsize() < QUEUE_LIMIT:
-            self.writer.records.put_nowait(record)
-        else:  # the writer cannot keep up: this caller waits for its own line
+        if not self.writer.offer(record):  # the writer cannot keep up: the caller writes it
             self.writer.handler.handle(record)
 
     def prepare(self, record: logging.LogRecord) -> logging.LogRecord:
