@@ -28,13 +28,18 @@ from starlette.types import Receive, Scope, Send
 
 from kommune.errors import DomainError, NotFound
 from kommune.telemetry.middleware import header_value
-from kommune_gateway.budget import RateLimited
+from kommune_gateway.budget import count_call
 from kommune_gateway.caller import verify_bearer
 from kommune_gateway.idempotency import IDEMPOTENCY_HEADER
 from kommune_gateway.idempotent_proxy import idempotent_proxy
-from kommune_gateway.proxy import CallerLimiter, UpstreamPool, UpstreamResponse, proxy_request
-from kommune_gateway.proxy import read_body as read_request_body
-from kommune_gateway.ratelimit import RATE_LIMITED, RateLimiter
+from kommune_gateway.proxy import (
+    CallerLimiter,
+    UpstreamPool,
+    UpstreamResponse,
+    proxy_request,
+    read_body,
+)
+from kommune_gateway.ratelimit import RateLimiter
 from kommune_gateway.routes import Route, RoutingTable
 from kommune_gateway.settings import GatewaySettings
 
@@ -117,7 +122,7 @@ class ProxyEndpoint:
                     release()
             else:
                 # The (small) body is read before an upstream connection is taken: proxy.py.
-                body = await read_request_body(scope, receive, settings.proxy_buffer_bytes)
+                body = await read_body(scope, receive, settings.proxy_buffer_bytes)
                 response = await proxy_request(scope, route.upstream, pool, body, release)
         except BaseException:
             release()
@@ -148,23 +153,20 @@ async def rate_limit(
     caller: str,
     anonymous: bool,
 ) -> list[tuple[bytes, bytes]]:
-    """Count the call against its budget; 429 beyond it. Returns the ``RateLimit-*`` headers."""
+    """Count the call against its route's budget (:func:`~kommune_gateway.budget.count_call`);
+    returns the ``RateLimit-*`` headers as raw pairs (none when rate limits are off)."""
     if limiter is None:
         return []
     scope, rule = route.rate_scope(anonymous)
-    rule = rule or settings.rate_rule(anonymous)
-    decision = await limiter.hit(f"{scope}|{caller}", rule)
-    if decision is None:
-        return []
-    if not decision.allowed:
-        RATE_LIMITED.labels(route.prefix, "anonymous" if anonymous else "token").inc()
-        raise RateLimited(
-            route.upstream,
-            f"Too many requests: at most {rule.requests} per {rule.window_seconds} s; "
-            f"try again in {decision.retry_after} s.",
-            decision.headers(),
-        )
-    return [(k.lower().encode(), v.encode()) for k, v in decision.headers().items()]
+    headers = await count_call(
+        limiter,
+        f"{scope}|{caller}",
+        rule or settings.rate_rule(anonymous),
+        upstream=route.upstream,
+        route=route.prefix,
+        caller_kind="anonymous" if anonymous else "token",
+    )
+    return [(k.lower().encode(), v.encode()) for k, v in headers.items()]
 
 
 def _has_dot_segments(path: str) -> bool:
