@@ -323,18 +323,14 @@ async def writes_for(server: RunningServer, request: bytes) -> list[bytes]:
 
 async def test_a_sized_response_goes_out_in_one_write(counted: RunningServer) -> None:
     """Head and body together: the client (or the gateway, a service's client) wakes once."""
-    writes = await writes_for(
-        counted, b"GET /sized HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"
-    )
+    writes = await writes_for(counted, closing("GET", "/sized"))
     assert len(writes) == 1
     assert status_of(writes[0]) == 200
     assert writes[0].endswith(b'"}')
 
 
 async def test_a_head_request_gets_its_head_in_one_write(counted: RunningServer) -> None:
-    writes = await writes_for(
-        counted, b"HEAD /sized HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"
-    )
+    writes = await writes_for(counted, closing("HEAD", "/sized"))
     assert len(writes) == 1
     assert writes[0].endswith(b"\r\n\r\n")
     assert b"content-length: 113" in writes[0].lower()  # the length a GET gets, no body
@@ -342,9 +338,7 @@ async def test_a_head_request_gets_its_head_in_one_write(counted: RunningServer)
 
 async def test_a_stream_gets_its_head_at_once(counted: RunningServer) -> None:
     """No length: the head is not held back for a body that may take its time (SSE)."""
-    writes = await writes_for(
-        counted, b"GET /stream HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"
-    )
+    writes = await writes_for(counted, closing("GET", "/stream"))
     assert writes[0].endswith(b"\r\n\r\n")
     assert b"transfer-encoding: chunked" in writes[0].lower()
     assert len(writes) >= 3  # head, the pieces, the end
