@@ -7,7 +7,8 @@ import json
 import logging
 import logging.handlers
 import threading
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 
 import httpx
@@ -21,6 +22,7 @@ from pydantic import BaseModel
 from starlette.types import Message, Scope
 
 from kommune.app import install_runtime
+from kommune.telemetry import logging as kommune_logging
 from kommune.telemetry.context import (
     current_traceparent,
     new_traceparent,
@@ -30,6 +32,7 @@ from kommune.telemetry.context import (
 )
 from kommune.telemetry.logging import (
     configure_logging,
+    later,
     stop_background_writer,
     write_in_background,
 )
@@ -364,6 +367,13 @@ async def test_lines_written_in_background_carry_the_moment_they_were_made(
         assert isinstance(ours[0], logging.handlers.QueueHandler)
         assert threading.active_count() == threads_before + 1  # one writer, however often
         buffer = _capture_root()
+        labels = {
+            "service": "telemetry-test",
+            "method": "GET",
+            "route": "/items/{item_id}",
+            "status": "200",
+        }
+        counted = REGISTRY.get_sample_value("kommune_http_requests_total", labels) or 0.0
         await client.get("/items/5", headers={"X-Request-ID": "in-background"})
         await client.get("/boom", headers={"X-Request-ID": "broken"})
         token = request_id_var.set("library-call")
@@ -376,6 +386,8 @@ async def test_lines_written_in_background_carry_the_moment_they_were_made(
         library_logger.removeFilter(remember_when)
         write_in_background(False)
         configure_logging("INFO", json=True, service="background-test")
+    # The requests' metrics were recorded on the writer thread too (logging.later).
+    assert REGISTRY.get_sample_value("kommune_http_requests_total", labels) == counted + 1
     lines = [json.loads(line) for line in buffer.getvalue().splitlines() if line.strip()]
     access = [line for line in lines if line.get("logger") == "kommune.access"]
     assert [line["request_id"] for line in access] == ["in-background", "broken"]
@@ -464,3 +476,72 @@ async def test_client_disconnect_is_recorded_not_treated_as_an_error() -> None:
     assert sent == []  # nobody to answer
     text = exposition()
     assert 'route="/upload/raw",service="disconnect-test",status="499"' in text
+
+
+@pytest.fixture
+def background_writer() -> Iterator[io.StringIO]:
+    """The writer thread of a served process, its lines in the returned buffer."""
+    write_in_background()
+    try:
+        configure_logging("INFO", json=True, service="later-test")
+        yield _capture_root()
+    finally:
+        stop_background_writer()
+        write_in_background(False)
+        configure_logging("INFO", json=True, service="later-test")
+
+
+def test_later_runs_on_the_writer_thread_in_the_callers_context_and_moment(
+    background_writer: io.StringIO,
+) -> None:
+    ran: list[tuple[str, str | None]] = []
+
+    def bookkeeping(label: str) -> None:
+        ran.append((threading.current_thread().name, request_id_var.get()))
+        time.sleep(0.1)  # whenever this runs, the line below is logged at least 0.1 s later
+        structlog.get_logger("kommune.test").info("booked", label=label)
+
+    token = request_id_var.set("handed-over")
+    try:
+        before = time.time()
+        later(bookkeeping, "first")
+        after = time.time()
+    finally:
+        request_id_var.reset(token)  # the request is over before the writer gets to it
+    stop_background_writer()  # runs what is queued, writes, joins
+
+    assert ran == [("kommune-log-writer", "handed-over")]
+    (line,) = [json.loads(x) for x in background_writer.getvalue().splitlines() if "booked" in x]
+    assert line["label"] == "first"
+    assert line["request_id"] == "handed-over"
+    assert after - before < 0.1
+    stamped = datetime.fromisoformat(line["timestamp"].replace("Z", "+00:00")).timestamp()
+    assert before - 1e-6 <= stamped <= after + 1e-6  # when it was handed over, not logged
+
+
+def test_later_runs_in_the_caller_without_a_writer_or_with_its_queue_full(
+    background_writer: io.StringIO, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ran: list[str] = []
+    monkeypatch.setattr(kommune_logging, "QUEUE_LIMIT", 0)
+    later(lambda: ran.append(threading.current_thread().name))
+    assert ran == [threading.current_thread().name]  # before later() returned
+
+    stop_background_writer()
+    later(lambda: ran.append(threading.current_thread().name))
+    assert ran == [threading.current_thread().name] * 2
+
+
+def test_a_call_that_fails_on_the_writer_thread_stops_nothing_else(
+    background_writer: io.StringIO, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ran: list[str] = []
+
+    def broken() -> None:
+        raise RuntimeError("bookkeeping failed")
+
+    later(broken)
+    later(ran.append, "after")
+    stop_background_writer()
+    assert ran == ["after"]
+    assert "bookkeeping failed" in capsys.readouterr().err

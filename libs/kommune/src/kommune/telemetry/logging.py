@@ -19,11 +19,14 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import contextvars
 import logging
 import logging.handlers
 import queue
 import sys
 import threading
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -70,6 +73,25 @@ def _capture_exc_info(_: WrappedLogger, __: str, event_dict: EventDict) -> Event
     return event_dict
 
 
+_moment: contextvars.ContextVar[float | None] = contextvars.ContextVar(
+    "kommune_log_moment", default=None
+)
+"""When what is being logged happened, if not now: set for calls run :func:`later`."""
+
+
+def _timestamp(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDict:
+    """``timestamp``: when it happened (ISO 8601, UTC, as ``TimeStamper(fmt="iso", utc=True)``
+    writes it), which for a call run :func:`later` is when it was handed over."""
+    moment = _moment.get()
+    event_dict["timestamp"] = iso_utc(time.time() if moment is None else moment)
+    return event_dict
+
+
+def iso_utc(seconds: float) -> str:
+    """``seconds`` since the epoch as ISO 8601 in UTC, e.g. ``2026-11-29T20:19:28.123456Z``."""
+    return datetime.fromtimestamp(seconds, UTC).replace(tzinfo=None).isoformat() + "Z"
+
+
 def _hand_over(logger: WrappedLogger, method_name: str, event_dict: EventDict) -> Any:
     """The last processor: with a writer thread running, the finished event goes straight onto
     its queue (rendered and written there), without a standard-library ``LogRecord``: that part
@@ -86,18 +108,17 @@ _SHARED: list[Processor] = [
     _add_request_context,
     structlog.stdlib.add_log_level,
     structlog.stdlib.add_logger_name,
-    structlog.processors.TimeStamper(fmt="iso", utc=True, key="timestamp"),
+    _timestamp,
     _add_service,
 ]
 
 
 def _time_of_record(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDict:
     """A library record's timestamp: when it was made (it may be rendered later, on the writer
-    thread), in :class:`structlog.processors.TimeStamper`'s ISO format."""
+    thread)."""
     record = event_dict.get("_record")
     if isinstance(record, logging.LogRecord):
-        made = datetime.fromtimestamp(record.created, UTC).replace(tzinfo=None)
-        event_dict.setdefault("timestamp", made.isoformat() + "Z")
+        event_dict.setdefault("timestamp", iso_utc(record.created))
     return event_dict
 
 
@@ -105,7 +126,7 @@ def _time_of_record(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDi
 # the record alone. The request context was copied onto the record when it was made.
 _FOREIGN: list[Processor] = [
     _time_of_record,
-    *(p for p in _SHARED if not isinstance(p, structlog.processors.TimeStamper)),
+    *(p for p in _SHARED if p is not _timestamp),
     structlog.stdlib.ExtraAdder(),
 ]
 
@@ -221,8 +242,44 @@ QUEUE_LIMIT = 10_000
 """Queued records beyond which the caller renders and writes its own (memory stays bounded)."""
 
 
-Queued = logging.LogRecord | tuple[str, EventDict]
-"""A library's record, or a structlog event (its method name and finished event dict)."""
+class _Later:
+    """A call handed to the writer thread by :func:`later`."""
+
+    __slots__ = ("args", "call", "context", "moment")
+
+    def __init__(self, call: Callable[..., object], args: tuple[Any, ...]) -> None:
+        self.call = call
+        self.args = args
+        self.context = contextvars.copy_context()  # constant time: a snapshot, not a copy
+        self.moment = time.time()
+
+    def run(self) -> None:
+        self.context.run(self._in_context)
+
+    def _in_context(self) -> None:
+        _moment.set(self.moment)
+        self.call(*self.args)
+
+
+def later(call: Callable[..., object], *args: Any) -> None:
+    """Run ``call(*args)`` on the writer thread, within 50 ms, in a snapshot of the caller's
+    context (request id, trace) and with this moment as the time of what it logs; right here
+    when no writer thread runs (tests) or its queue is full.
+
+    For what a request still has to do once its answer is out: its access log line and its
+    metrics. On the event loop, that work came before the next request on the connection was
+    read; on the writer thread, it runs while the loop waits on the network (ADR 0015,
+    amendment 4). The call must be safe on another thread (``prometheus_client`` is) and
+    must not raise: an exception is reported on stderr, as a failing log handler's is.
+    """
+    writer: _BatchWriter | None = _state.get("writer")
+    if writer is None or not writer.offer(_Later(call, args)):
+        call(*args)
+
+
+Queued = logging.LogRecord | tuple[str, EventDict] | _Later
+"""A library's record, a structlog event (its method name and finished event dict), or a
+call run :func:`later`."""
 
 
 class _BatchWriter(threading.Thread):
@@ -275,6 +332,12 @@ class _BatchWriter(threading.Thread):
                 self.handler.handleError(logging.makeLogRecord({"msg": text}))
 
     def _render(self, item: Queued) -> str | None:
+        if isinstance(item, _Later):
+            try:
+                item.run()  # what it logs is queued behind it, and rendered in this drain
+            except Exception:
+                self.handler.handleError(logging.makeLogRecord({"msg": repr(item.call)}))
+            return None
         if isinstance(item, logging.LogRecord):
             try:
                 if self.handler.filter(item):

@@ -25,6 +25,7 @@ from kommune.telemetry.context import (
     traceparent_var,
     valid_traceparent,
 )
+from kommune.telemetry.logging import later
 from kommune.telemetry.metrics import HTTP_REQUESTS_IN_PROGRESS, UNMATCHED_ROUTE, observe_request
 
 REQUEST_ID_HEADER = "x-request-id"
@@ -158,15 +159,23 @@ class RequestContextMiddleware:
             elapsed = time.perf_counter() - start
             method = str(scope.get("method", "GET"))
             route = route_template(scope, app_root_path)
-            observe_request(self.service, method, route, status, elapsed)
-            access_log.info(
-                "request",
-                method=method,
-                path=scope.get("path"),
-                route=route,
-                status=status,
-                duration_ms=round(elapsed * 1000, 2),
-            )
+            later(record_request, self.service, method, scope.get("path"), route, status, elapsed)
+
+
+def record_request(
+    service: str, method: str, path: str | None, route: str, status: int, seconds: float
+) -> None:
+    """A handled request's metrics and access log line. Run
+    :func:`~kommune.telemetry.logging.later`: after the response, off the event loop."""
+    observe_request(service, method, route, status, seconds)
+    access_log.info(
+        "request",
+        method=method,
+        path=path,
+        route=route,
+        status=status,
+        duration_ms=round(seconds * 1000, 2),
+    )
 
 
 def body_headers(scope: Scope) -> tuple[str | None, bool]:
