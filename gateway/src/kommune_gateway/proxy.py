@@ -37,6 +37,7 @@ from starlette.types import Receive, Scope, Send
 
 from kommune.errors import DomainError
 from kommune.telemetry.context import current_traceparent, request_id_var
+from kommune.telemetry.logging import later
 from kommune.telemetry.metrics import child
 from kommune.telemetry.middleware import body_headers
 from kommune_gateway.resilience import (
@@ -643,8 +644,7 @@ async def send_upstream(
             raise
         answer = UpstreamAnswer(response, slots)
         status = response.status
-        child(UPSTREAM_LATENCY, upstream).observe(loop.time() - started)
-        child(UPSTREAM_REQUESTS, upstream, status).inc()
+        later(_record_attempt, upstream, status, loop.time() - started)
         if status in FAILURE_STATUS:
             breaker.record_failure()
         else:
@@ -657,6 +657,12 @@ async def send_upstream(
                 upstream, f"The {upstream} service answered {status} to every attempt."
             )
         return answer
+
+
+def _record_attempt(upstream: str, status: int, seconds: float) -> None:
+    """An answered attempt's metrics (run :func:`~kommune.telemetry.logging.later`)."""
+    child(UPSTREAM_LATENCY, upstream).observe(seconds)
+    child(UPSTREAM_REQUESTS, upstream, status).inc()
 
 
 async def _may_retry(

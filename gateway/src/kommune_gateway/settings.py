@@ -8,6 +8,7 @@ URL marks an upstream as not deployed (its routes answer 503).
 from __future__ import annotations
 
 from dataclasses import replace
+from functools import cached_property
 from urllib.parse import urlsplit
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
@@ -151,8 +152,17 @@ class GatewaySettings(ServiceSettings):
         return replace(self.default_policy(), **override.model_dump(exclude_none=True))
 
     def rate_rule(self, anonymous: bool) -> RateRule:
-        requests = self.rate_limit_anonymous_requests if anonymous else self.rate_limit_requests
-        return RateRule(requests, self.rate_limit_window_seconds)
+        """The default budget of anonymous callers or of callers with a token."""
+        return self._rate_rules[anonymous]
+
+    @cached_property
+    def _rate_rules(self) -> tuple[RateRule, RateRule]:
+        # Built once: this is asked for every proxied request.
+        window = self.rate_limit_window_seconds
+        return (
+            RateRule(self.rate_limit_requests, window),
+            RateRule(self.rate_limit_anonymous_requests, window),
+        )
 
     def upstreams(self) -> dict[str, str]:
         """Upstream name → base URL (empty when the service is not deployed)."""
