@@ -17,13 +17,14 @@ any Python hop costs on this machine). ``wrk`` (Debian's ``wrk``) fires
   takes that drift out of the difference.
 
 Printed: a table per target, the gateway's throughput as a ratio of direct, its p50 overhead in
-ms, and the CPU each proxy process spent per request, under load (``--connections``) and at one
-connection (the latency rounds: a request then pays every event-loop wake-up alone, so this is
-the figure that moves the p50); merged into ``bench/results.json``. With ``--profile`` py-spy
-samples the gateway during one extra throughput run and writes ``bench/gateway-profile.txt``
-(top functions by own and by inclusive time). With ``--baseline-ref REF`` the gateway of an
-earlier commit runs as one more target (``gateway@REF``, its sources on PYTHONPATH): before and
-after in the same run.
+ms (with the middle half of the rounds' differences beside it: how far one run's figure can
+move on this machine), and the CPU each proxy process spent per request, under load
+(``--connections``) and at one connection (the latency rounds: a request then pays every
+event-loop wake-up alone, so this is the figure that moves the p50); merged into
+``bench/results.json``. With ``--profile`` py-spy samples the gateway during one extra
+throughput run and writes ``bench/gateway-profile.txt`` (top functions by own and by inclusive
+time). With ``--baseline-ref REF`` the gateway of an earlier commit runs as one more target
+(``gateway@REF``, its sources on PYTHONPATH): before and after in the same run.
 
     uv run python bench/bench_gateway.py [--duration 8] [--rounds 2] [--latency-rounds 12]
 
@@ -547,10 +548,22 @@ async def main() -> None:
     def cpu(runs: list[Run], name: str) -> float:
         return float(statistics.median(run.cpu_ms_per_request.get(name, 0.0) for run in runs))
 
+    def differences(target: str, attr: str) -> list[float]:
+        """Per latency round: the target's figure minus direct's of the same round."""
+        pairs = zip(latency[target], latency["direct"], strict=True)
+        return [getattr(a, attr) - getattr(b, attr) for a, b in pairs]
+
     def overhead(target: str, attr: str = "p50_ms") -> float:
         """Median over the latency rounds of the target's figure minus direct's, same round."""
-        pairs = zip(latency[target], latency["direct"], strict=True)
-        return float(statistics.median(getattr(a, attr) - getattr(b, attr) for a, b in pairs))
+        return float(statistics.median(differences(target, attr)))
+
+    def spread(target: str) -> str:
+        """The middle half of the rounds' p50 differences: how far one run's median can move."""
+        values = differences(target, "p50_ms")
+        if len(values) < 2:
+            return "one round"
+        low, _, high = statistics.quantiles(values, n=4)
+        return f"middle half of rounds {low:+.2f} to {high:+.2f} ms"
 
     print(
         f"\nGET {PATH}  (throughput: {args.rounds} x {args.duration} s; latency: "
@@ -581,7 +594,8 @@ async def main() -> None:
         added = overhead(target)
         print(
             f"{target}: {rps / direct_rps:.2f}x direct throughput, "
-            f"p50 overhead {added:+.2f} ms (paired; p99 {overhead(target, 'p99_ms'):+.2f} ms), "
+            f"p50 overhead {added:+.2f} ms (paired, {spread(target)}; "
+            f"p99 {overhead(target, 'p99_ms'):+.2f} ms), "
             f"{proxy_cpu:.3f} ms CPU per request ({proxy_cpu_1:.3f} ms at one connection)"
         )
         notes = f"{PATH}; machine load {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
@@ -608,7 +622,10 @@ async def main() -> None:
                 "ms",
                 baseline_name="gateway.nginx.p50_overhead",
                 baseline_value=overhead("nginx"),
-                notes=f"median of paired differences over {args.latency_rounds} rounds, {notes}",
+                notes=(
+                    f"median of paired differences over {args.latency_rounds} rounds "
+                    f"({spread(target)}), {notes}"
+                ),
             ),
             result(
                 f"gateway.{target}.cpu_per_request",

@@ -11,8 +11,10 @@ and written by a thread of their own, in one write per batch, while the event lo
 network, instead of on the request's way. Our own (structlog) events go onto its queue as event
 dicts, without a standard-library ``LogRecord``; libraries' records reach it through the
 standard library's ``QueueHandler``. Either keeps what belongs to the moment it was made (time,
-request id, trace, the exception being handled); only JSON encoding and the write move. Tests
-keep the direct handler, so what a test logs is in the stream when it returns.
+request id, trace, the exception being handled); only JSON encoding and the write move.
+:func:`later` hands the same thread what a request still does after its answer (its metrics
+and access log line). Tests keep the direct handler and run :func:`later` calls at once, so
+what a test logs or counts is there when it returns.
 """
 
 from __future__ import annotations
