@@ -85,11 +85,11 @@ def _timestamp(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDict:
     """``timestamp``: when it happened (ISO 8601, UTC, as ``TimeStamper(fmt="iso", utc=True)``
     writes it), which for a call run :func:`later` is when it was handed over."""
     moment = _moment.get()
-    event_dict["timestamp"] = iso_utc(time.time() if moment is None else moment)
+    event_dict["timestamp"] = _iso_utc(time.time() if moment is None else moment)
     return event_dict
 
 
-def iso_utc(seconds: float) -> str:
+def _iso_utc(seconds: float) -> str:
     """``seconds`` since the epoch as ISO 8601 in UTC, e.g. ``2026-11-29T20:19:28.123456Z``."""
     return datetime.fromtimestamp(seconds, UTC).replace(tzinfo=None).isoformat() + "Z"
 
@@ -120,7 +120,7 @@ def _time_of_record(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDi
     thread)."""
     record = event_dict.get("_record")
     if isinstance(record, logging.LogRecord):
-        event_dict.setdefault("timestamp", iso_utc(record.created))
+        event_dict.setdefault("timestamp", _iso_utc(record.created))
     return event_dict
 
 
@@ -252,7 +252,7 @@ class _Later:
     def __init__(self, call: Callable[..., object], args: tuple[Any, ...]) -> None:
         self.call = call
         self.args = args
-        self.context = contextvars.copy_context()  # constant time: a snapshot, not a copy
+        self.context = contextvars.copy_context()  # constant time: contexts are immutable maps
         self.moment = time.time()
 
     def run(self) -> None:
@@ -265,7 +265,7 @@ class _Later:
 
 def later(call: Callable[..., object], *args: Any) -> None:
     """Run ``call(*args)`` on the writer thread, within 50 ms, in a snapshot of the caller's
-    context (request id, trace) and with this moment as the time of what it logs; right here
+    context (request id, trace) and with this moment as the time of what it logs; in the caller
     when no writer thread runs (tests) or its queue is full.
 
     For what a request still has to do once its answer is out: its access log line and its
