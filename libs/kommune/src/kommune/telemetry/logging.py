@@ -319,7 +319,7 @@ class _BatchWriter(threading.Thread):
                 item = self.records.get_nowait()
             except queue.Empty:
                 break
-            line = self._render(item)
+            line = self._take(item)
             if line is not None:
                 lines.append(line + self.handler.terminator)
         if lines:
@@ -333,10 +333,12 @@ class _BatchWriter(threading.Thread):
             except Exception:  # as logging.StreamHandler.emit: report, never raise
                 self.handler.handleError(logging.makeLogRecord({"msg": text}))
 
-    def _render(self, item: Queued) -> str | None:
+    def _take(self, item: Queued) -> str | None:
+        """The rendered line of a record or event; a call from :func:`later` is run instead
+        (None: what it logs is queued behind it)."""
         if isinstance(item, _Later):
             try:
-                item.run()  # what it logs is queued behind it, and rendered in this drain
+                item.run()  # its lines follow in this same drain
             except Exception:
                 self.handler.handleError(logging.makeLogRecord({"msg": repr(item.call)}))
             return None
