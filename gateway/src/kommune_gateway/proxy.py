@@ -24,11 +24,8 @@ from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from http.cookiejar import CookieJar, DefaultCookiePolicy
 from urllib.parse import quote
 
-import aiohttp
 import httpx
 import structlog
-import yarl
-from multidict import CIMultiDict
 from prometheus_client import Counter, Histogram
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect
@@ -47,6 +44,12 @@ from kommune_gateway.resilience import (
     UPSTREAM_RETRIES,
     CircuitBreaker,
     UpstreamPolicy,
+)
+from kommune_gateway.upstream_client import (
+    UpstreamClient,
+    UpstreamClientError,
+    UpstreamConnectError,
+    UpstreamReply,
 )
 
 log = structlog.get_logger(__name__)
@@ -131,15 +134,18 @@ UPSTREAM_LATENCY = Histogram(
 
 
 class UpstreamPool:
-    """Per upstream: an ``aiohttp`` session for proxying, a :class:`UpstreamPolicy`, a breaker,
-    and an ``httpx`` client for the gateway's own calls (``/readyz``, ``/openapi.json``).
+    """Per upstream: an :class:`~kommune_gateway.upstream_client.UpstreamClient` for proxying,
+    a :class:`UpstreamPolicy`, a breaker, and an ``httpx`` client for the gateway's own calls
+    (``/readyz``, ``/openapi.json``).
 
-    aiohttp rather than httpx on the hot path: the profile of a proxied GET put 40 % of the
-    gateway's CPU in httpx/httpcore/anyio/h11 (bench/bench_gateway.py --profile; ADR 0015).
-    A semaphore of ``max_connections`` per upstream is the pool: waiting longer than
-    ``pool_timeout`` for it is 503 ``upstream_busy``. Kept-alive connections are dropped after
-    ``keepalive_seconds``, below the services' own 5 s, so the gateway never reuses one the
-    service is closing. ``transports`` replaces the network of the ``httpx`` clients only.
+    The proxy's own client rather than httpx or aiohttp on the hot path: a proxied GET spent
+    40 % of the gateway's CPU in httpx/httpcore/anyio/h11, and later about a third in aiohttp
+    (bench/bench_gateway.py --profile; ADR 0015, amendment 5). A semaphore of
+    ``max_connections`` per upstream is the pool: waiting longer than ``pool_timeout`` for it
+    is 503 ``upstream_busy``. Kept-alive connections (at most ``max_keepalive`` idle ones) are
+    dropped after ``keepalive_seconds``, below the services' own 5 s, so the gateway never
+    reuses one the service is closing. ``transports`` replaces the network of the ``httpx``
+    clients only.
     """
 
     def __init__(
@@ -163,11 +169,12 @@ class UpstreamPool:
             keepalive_expiry=keepalive_seconds,
         )
         self._clients: dict[str, httpx.AsyncClient] = {}
-        self._sessions: dict[str, aiohttp.ClientSession] = {}
+        self._proxies: dict[str, UpstreamClient] = {}
         self._slots: dict[str, asyncio.Semaphore] = {}
         self._policies: dict[str, UpstreamPolicy] = {}
         self._breakers: dict[str, CircuitBreaker] = {}
         self._max_connections = max_connections
+        self._max_keepalive = max_keepalive
         self._keepalive_seconds = keepalive_seconds
         for name, base_url in self.base_urls.items():
             if not base_url:
@@ -201,37 +208,25 @@ class UpstreamPool:
             raise UpstreamNotDeployed(name, f"The {name} service is not deployed here.")
         return client
 
-    def session(self, name: str) -> aiohttp.ClientSession:
-        """The proxying session (made on first use: it must belong to the running loop)."""
-        session = self._sessions.get(name)
-        if session is None:
+    def proxy_client(self, name: str) -> UpstreamClient:
+        """The proxying client (made on first use: its connections belong to the running loop)."""
+        proxy = self._proxies.get(name)
+        if proxy is None:
             self.client(name)  # not deployed → 503
             policy = self._policies[name]
-            connector = aiohttp.TCPConnector(
-                limit=0,  # the semaphore is the limit
-                keepalive_timeout=self._keepalive_seconds,
-                use_dns_cache=True,
-                ttl_dns_cache=10,
+            proxy = UpstreamClient(
+                self.base_urls[name],
+                connect_timeout=policy.connect_timeout,
+                read_timeout=policy.read_timeout,
+                keepalive_seconds=self._keepalive_seconds,
+                max_idle=self._max_keepalive,
             )
-            session = aiohttp.ClientSession(
-                connector=connector,
-                timeout=aiohttp.ClientTimeout(
-                    total=None,
-                    sock_connect=policy.connect_timeout,
-                    sock_read=policy.read_timeout,
-                ),
-                # The sessions are shared by all callers: never keep one caller's cookies.
-                cookie_jar=aiohttp.DummyCookieJar(),
-                auto_decompress=False,
-                skip_auto_headers=("User-Agent", "Content-Type", "Accept", "Accept-Encoding"),
-                trust_env=False,
-            )
-            self._sessions[name] = session
+            self._proxies[name] = proxy
             self._slots[name] = asyncio.Semaphore(self._max_connections)
-        return session
+        return proxy
 
     def slots(self, name: str) -> asyncio.Semaphore:
-        self.session(name)
+        self.proxy_client(name)
         return self._slots[name]
 
     def policy(self, name: str) -> UpstreamPolicy:
@@ -246,8 +241,8 @@ class UpstreamPool:
     async def aclose(self) -> None:
         for client in self._clients.values():
             await client.aclose()
-        for session in self._sessions.values():
-            await session.close()
+        for proxy in self._proxies.values():
+            proxy.close()
 
 
 class CallerLimiter:
@@ -383,14 +378,18 @@ def forward_headers(scope: Scope) -> list[tuple[str, str]]:
 
 
 def response_headers(upstream: UpstreamAnswer) -> list[tuple[bytes, bytes]]:
-    connection_tokens = {
-        token.strip().lower().encode("latin-1")
-        for token in upstream.response.headers.get("connection", "").split(",")
+    """The upstream's headers without hop-by-hop ones (also those its ``Connection`` names)."""
+    raw = upstream.reply.raw_headers
+    named = {
+        token.strip().lower()
+        for key, value in raw
+        if key.lower() == b"connection"
+        for token in value.split(b",")
     }
     return [
         (key, value)
-        for key, value in upstream.response.raw_headers
-        if (lower := key.lower()) not in _RESPONSE_DROP_BYTES and lower not in connection_tokens
+        for key, value in raw
+        if (lower := key.lower()) not in _RESPONSE_DROP_BYTES and lower not in named
     ]
 
 
@@ -402,21 +401,21 @@ SMALL_BODY = 64 * 1024
 class UpstreamAnswer:
     """An upstream's answer whose body is still to be read; holds a connection slot until closed."""
 
-    def __init__(self, response: aiohttp.ClientResponse, slot: asyncio.Semaphore) -> None:
-        self.response = response
-        self.status = response.status
+    def __init__(self, reply: UpstreamReply, slot: asyncio.Semaphore) -> None:
+        self.reply = reply
+        self.status = reply.status
         self._slot: asyncio.Semaphore | None = slot
 
     def chunks(self) -> AsyncIterator[bytes]:
         """The body as it arrives (transfer coding removed, content coding kept)."""
-        return self.response.content.iter_any()
+        return self.reply.chunks()
 
     async def read_small(self) -> bytes | None:
         """The whole body if its Content-Length says it is small, else None (nothing read)."""
-        length = self.response.content_length
+        length = self.reply.content_length
         if length is None or length > SMALL_BODY:
             return None
-        return await self.response.content.read()
+        return await self.reply.read()
 
     async def aclose(self) -> None:
         """Give the connection back (kept alive if the body was read to the end)."""
@@ -424,10 +423,7 @@ class UpstreamAnswer:
             return
         slot, self._slot = self._slot, None
         try:
-            if self.response.content.at_eof():
-                self.response.release()
-            else:
-                self.response.close()
+            self.reply.finish()
         finally:
             slot.release()
 
@@ -468,7 +464,7 @@ class UpstreamResponse(Response):
         try:
             async for chunk in rest:
                 yield chunk
-        except (aiohttp.ClientError, TimeoutError) as exc:
+        except (UpstreamClientError, TimeoutError) as exc:
             # Headers are out already: all we can do is cut the response short.
             log.warning("upstream_body_aborted", error=type(exc).__name__)
             raise
@@ -504,7 +500,7 @@ class UpstreamResponse(Response):
     async def _read_small(self) -> bytes | None:
         try:
             return await self._upstream.read_small()
-        except (aiohttp.ClientError, TimeoutError) as exc:
+        except (UpstreamClientError, TimeoutError) as exc:
             log.warning("upstream_body_aborted", error=type(exc).__name__)
             raise
 
@@ -537,7 +533,8 @@ async def proxy_request(
 
 
 class _BodyFailure:
-    """What went wrong while reading the caller's body (aiohttp wraps it; we re-raise it)."""
+    """What went wrong while reading the caller's body (the upstream exchange then fails as a
+    broken connection; we re-raise the caller's error instead)."""
 
     def __init__(self) -> None:
         self.error: BaseException | None = None
@@ -551,10 +548,6 @@ class _BodyFailure:
             raise
 
 
-_CONNECT_ERRORS = (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError)
-"""Nothing was sent: safe to repeat for an idempotent request."""
-
-
 async def send_upstream(
     scope: Scope, upstream: str, pool: UpstreamPool, body: RequestBody
 ) -> UpstreamAnswer:
@@ -565,7 +558,7 @@ async def send_upstream(
     upstream's total timeout) when the connection failed or the upstream answered 502/503:
     nothing has been sent to the caller yet. Every attempt asks the upstream's breaker first.
     """
-    session = pool.session(upstream)
+    proxy = pool.proxy_client(upstream)
     slots = pool.slots(upstream)
     policy = pool.policy(upstream)
     breaker = pool.breaker(upstream)
@@ -574,8 +567,8 @@ async def send_upstream(
     streamed = isinstance(body, AsyncIterator)
     if method in IDEMPOTENT_METHODS and not streamed:
         attempts += policy.retries
-    url = yarl.URL(pool.base_urls[upstream] + upstream_target(scope), encoded=True)
-    headers = CIMultiDict(forward_headers(scope))
+    target = upstream_target(scope)
+    headers = forward_headers(scope)
     failure = _BodyFailure()
     data = failure.watch(body) if isinstance(body, AsyncIterator) else body
     loop = asyncio.get_running_loop()
@@ -604,22 +597,15 @@ async def send_upstream(
             raise UpstreamBusy(upstream, detail) from None
         started = loop.time()
         try:
-            async with asyncio.timeout_at(deadline):
-                response = await session.request(
-                    method,
-                    url,
-                    headers=headers,
-                    data=data,
-                    allow_redirects=False,
-                    compress=None,
-                    chunked=None,
-                )
+            # The wait for the answer's head is also a wait between two pieces of it.
+            async with asyncio.timeout_at(min(deadline, started + policy.read_timeout)):
+                reply = await proxy.send(method, target, headers, data)
         except BaseException as exc:
             slots.release()
             if failure.error is not None:
                 breaker.abandon()
                 raise failure.error from None  # the caller's body failed, not the upstream
-            if isinstance(exc, _CONNECT_ERRORS):
+            if isinstance(exc, UpstreamConnectError):  # nothing sent: safe to repeat
                 breaker.record_failure()
                 child(UPSTREAM_REQUESTS, upstream, "unreachable").inc()
                 if await _may_retry(attempt, attempts, policy, deadline, upstream, "connect"):
@@ -627,14 +613,14 @@ async def send_upstream(
                 log.warning("upstream_unreachable", upstream=upstream, error=type(exc).__name__)
                 detail = f"The {upstream} service is unreachable."
                 raise UpstreamUnavailable(upstream, detail) from None
-            if isinstance(exc, TimeoutError):  # also aiohttp's ServerTimeoutError
+            if isinstance(exc, TimeoutError):
                 breaker.record_failure()
                 child(UPSTREAM_REQUESTS, upstream, "timeout").inc()
                 log.warning("upstream_timeout", upstream=upstream, path=scope["path"])
                 raise UpstreamTimeout(
                     upstream, f"The {upstream} service did not answer in time."
                 ) from None
-            if isinstance(exc, aiohttp.ClientError):
+            if isinstance(exc, UpstreamClientError):
                 breaker.record_failure()
                 child(UPSTREAM_REQUESTS, upstream, "unavailable").inc()
                 log.warning("upstream_unavailable", upstream=upstream, error=type(exc).__name__)
@@ -642,8 +628,8 @@ async def send_upstream(
                 raise UpstreamUnavailable(upstream, detail) from None
             breaker.abandon()
             raise
-        answer = UpstreamAnswer(response, slots)
-        status = response.status
+        answer = UpstreamAnswer(reply, slots)
+        status = reply.status
         later(_record_attempt, upstream, status, loop.time() - started)
         if status in FAILURE_STATUS:
             breaker.record_failure()
