@@ -358,7 +358,21 @@ async def test_reading_pauses_while_the_body_is_not_taken() -> None:
         assert proxy.idle() == 1
 
 
-def test_only_http_upstreams_are_accepted() -> None:
-    for url in ("https://ideas:8000", "ideas:8000", "http://"):
-        with pytest.raises(ValueError, match="http://host"):
-            client(url)
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://ideas:8000",
+        "ideas:8000",
+        "http://",
+        "http://ideas:8000/prefix",
+        "http://ideas:99999",
+        "http://ideas:0",
+        "http://user:pw@ideas:8000",
+        "http://ideas:8000?x=1",
+    ],
+)
+def test_only_plain_http_upstreams_are_accepted(url: str, gateway_settings_factory: Any) -> None:
+    with pytest.raises(ValueError, match="http://host"):
+        client(url)
+    with pytest.raises(ValueError, match="upstream_ideas: an upstream URL is http://host"):
+        gateway_settings_factory(upstream_ideas=url)

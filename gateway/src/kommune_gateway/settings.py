@@ -17,6 +17,7 @@ from pydantic_settings import SettingsConfigDict
 from kommune.settings import ServiceSettings, service_audience
 from kommune_gateway.ratelimit import RateRule
 from kommune_gateway.resilience import UpstreamPolicy
+from kommune_gateway.upstream_client import upstream_address
 
 
 class UpstreamPolicyOverride(BaseModel):
@@ -124,6 +125,16 @@ class GatewaySettings(ServiceSettings):
                     f"cors_allow_origins: {origin!r} is not an exact origin like "
                     "'https://portal.example.de' (no wildcard)"
                 )
+        return self
+
+    @model_validator(mode="after")
+    def _upstreams_are_plain_http(self) -> GatewaySettings:
+        for name, url in self.upstreams().items():
+            if url:  # empty: not deployed here
+                try:
+                    upstream_address(url)
+                except ValueError as exc:
+                    raise ValueError(f"upstream_{name}: {exc}") from None
         return self
 
     @model_validator(mode="after")

@@ -46,9 +46,8 @@ import httptools
 from kommune_gateway.resilience import IDEMPOTENT_METHODS
 
 HIGH_WATER = 256 * 1024
-"""Body bytes buffered per connection before reading from the upstream pauses."""
-LOW_WATER = 64 * 1024
-"""...and resumes once the proxy has taken the buffer below this."""
+"""Body bytes buffered per connection before reading from the upstream pauses (it resumes as
+soon as the proxy takes what is buffered)."""
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 """Methods whose request without a body still says so (``Content-Length: 0``)."""
 _FRAMING = frozenset({"content-length", "transfer-encoding"})
@@ -73,6 +72,22 @@ class UpstreamMalformedError(UpstreamClientError):
 Body = bytes | AsyncIterator[bytes] | None
 
 
+def upstream_address(base_url: str) -> tuple[str, int]:
+    """Host and port of an upstream URL, which must be ``http://host[:port]`` (ValueError).
+
+    Plain HTTP inside the cluster, as the services serve it; TLS between pods is the mesh's.
+    """
+    url = urlsplit(base_url)
+    try:
+        port = 80 if url.port is None else url.port
+    except ValueError:  # not a number, or out of range
+        port = 0
+    extras = url.query or url.fragment or url.username or url.password
+    if not port or url.scheme != "http" or not url.hostname or url.path not in ("", "/") or extras:
+        raise ValueError(f"an upstream URL is http://host[:port], not {base_url!r}")
+    return url.hostname, port
+
+
 class UpstreamClient:
     """Requests to the upstream at ``base_url`` (``http://host:port``), see the module docstring."""
 
@@ -85,12 +100,8 @@ class UpstreamClient:
         keepalive_seconds: float,
         max_idle: int,
     ) -> None:
-        url = urlsplit(base_url)
-        if url.scheme != "http" or not url.hostname:
-            raise ValueError(f"an upstream URL is http://host[:port], not {base_url!r}")
-        self.host = url.hostname
-        self.port = url.port or 80
-        self._host_line = f"host: {url.netloc}\r\n"
+        self.host, self.port = upstream_address(base_url)
+        self._host_line = f"host: {urlsplit(base_url).netloc}\r\n"
         self.connect_timeout = connect_timeout
         self.read_timeout = read_timeout
         self.keepalive_seconds = keepalive_seconds
