@@ -1,9 +1,10 @@
 """The least a Python proxy can do: the bench's reference for what any Python hop costs here.
 
 An ASGI app under the same uvicorn (httptools, uvloop) that passes each request to
-``FLOOR_UPSTREAM`` with aiohttp (as the gateway does) and relays the answer: no auth, no rate
-limit, no logs, no metrics, no limits. Whatever the gateway costs above this is its own
-features; what this costs above ``direct`` is the price of a second process in Python.
+``FLOOR_UPSTREAM`` with aiohttp (a general HTTP client, as the gateway used until ADR 0015,
+amendment 5) and relays the answer: no auth, no rate limit, no logs, no metrics, no limits.
+Whatever the gateway costs above this is its own features; what this costs above ``direct`` is
+the price of a second process in Python.
 Not for use anywhere but bench/bench_gateway.py.
 """
 

@@ -114,11 +114,11 @@ class UpstreamClient:
     ) -> UpstreamReply:
         """Send the request and wait for the head of the final answer (the body is the
         reply's to read). The caller bounds the wait (``asyncio.timeout``)."""
-        head = self._head(method, target, headers, body)
+        head, chunked = self._head(method, target, headers, body)
         kept = self._idle_connection()
         if kept is not None:
             try:
-                return await self._exchange(kept, method, head, headers, body)
+                return await self._exchange(kept, method, head, chunked, body)
             except UpstreamDisconnectedError:
                 # The upstream closed the kept-alive connection as it was reused (or before
                 # it answered): a request that may be repeated goes once more, on a new one.
@@ -126,14 +126,14 @@ class UpstreamClient:
                     body is None or isinstance(body, bytes)
                 ):
                     raise
-        return await self._exchange(await self._connect(), method, head, headers, body)
+        return await self._exchange(await self._connect(), method, head, chunked, body)
 
     async def _exchange(
         self,
         connection: _Connection,
         method: str,
         head: bytes,
-        headers: Sequence[tuple[str, str]],
+        chunked: bool,
         body: Body,
     ) -> UpstreamReply:
         connection.begin(head_request=method == "HEAD")
@@ -145,7 +145,6 @@ class UpstreamClient:
                 connection.write(head + body)
             else:
                 connection.write(head)
-                chunked = not _has_length(headers)
                 writer = asyncio.get_running_loop().create_task(
                     _write_stream(connection, body, chunked, self.read_timeout)
                 )
@@ -159,9 +158,11 @@ class UpstreamClient:
 
     def _head(
         self, method: str, target: str, headers: Sequence[tuple[str, str]], body: Body
-    ) -> bytes:
+    ) -> tuple[bytes, bool]:
+        """The request line and headers, and whether a streamed body goes chunked."""
         lines = [f"{method} {target} HTTP/1.1\r\n", self._host_line]
         declared: str | None = None
+        chunked = False
         for name, value in headers:
             if name in _FRAMING:
                 if name == "content-length" and declared is None:
@@ -177,13 +178,14 @@ class UpstreamClient:
             lines.append(f"content-length: {declared}\r\n")
         else:
             lines.append("transfer-encoding: chunked\r\n")
+            chunked = True
         lines.append("\r\n")
         text = "".join(lines)
         # Each line ends in the one CR LF put there above; any other CR, LF or NUL came from
         # the caller (header injection).
         if text.count("\n") != len(lines) or text.count("\r") != len(lines) or "\0" in text:
             raise ValueError("a request line or header contains CR, LF or NUL")
-        return text.encode("latin-1")
+        return text.encode("latin-1"), chunked
 
     def _idle_connection(self) -> _Connection | None:
         now = time.monotonic()
@@ -226,10 +228,6 @@ class UpstreamClient:
             self._idle.pop().abort()
 
 
-def _has_length(headers: Sequence[tuple[str, str]]) -> bool:
-    return any(name == "content-length" for name, _ in headers)
-
-
 async def _write_stream(
     connection: _Connection, body: AsyncIterator[bytes], chunked: bool, drain_seconds: float
 ) -> None:
@@ -243,8 +241,7 @@ async def _write_stream(
                 connection.write(b"%x\r\n%b\r\n" % (len(chunk), chunk))
             else:
                 connection.write(chunk)
-            async with asyncio.timeout(drain_seconds):
-                await connection.drain()
+            await connection.drain(drain_seconds)
         if chunked:
             connection.write(b"0\r\n\r\n")
     except asyncio.CancelledError:
@@ -270,11 +267,6 @@ class UpstreamReply:
         self.status = connection.status
         self.raw_headers = connection.headers
         self.content_length = connection.content_length
-
-    @property
-    def complete(self) -> bool:
-        """The whole body has arrived."""
-        return self._connection is None or self._connection.complete
 
     async def read(self) -> bytes:
         """The rest of the body, whole."""
@@ -359,12 +351,14 @@ class _Connection(asyncio.Protocol):
             raise UpstreamDisconnectedError("the connection is closed")
         self.transport.write(data)
 
-    async def drain(self) -> None:
+    async def drain(self, seconds: float) -> None:
+        """Wait (at most ``seconds``) until the upstream has taken what was written."""
         if self.closed:
             raise UpstreamDisconnectedError("the connection is closed")
         if self._writing_paused:
             self._drain = asyncio.get_running_loop().create_future()
-            await self._drain
+            async with asyncio.timeout(seconds):
+                await self._drain
 
     async def answer_head(self) -> None:
         assert self._head is not None
