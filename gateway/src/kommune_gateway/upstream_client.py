@@ -164,8 +164,8 @@ class UpstreamClient:
         declared: str | None = None
         chunked = False
         for name, value in headers:
-            if name in _FRAMING:
-                if name == "content-length" and declared is None:
+            if name.lower() in _FRAMING:  # any spelling: a second framing header is smuggling
+                if name.lower() == "content-length" and declared is None:
                     declared = value.strip()
                 continue
             lines.append(f"{name}: {value}\r\n")
