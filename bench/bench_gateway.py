@@ -20,7 +20,9 @@ Printed: a table per target, the gateway's throughput as a ratio of direct, its 
 ms (with the middle half of the rounds' differences beside it: how far one run's figure can
 move on this machine), and the CPU each proxy process spent per request, under load
 (``--connections``) and at one connection (the latency rounds: a request then pays every
-event-loop wake-up alone, so this is the figure that moves the p50); merged into
+event-loop wake-up alone, so this is the figure that moves the p50), and who used the CPUs
+during the latency rounds (bench/machine.py: the measured processes, wrk, PostgreSQL, Java,
+everything else, and what the hypervisor stole: the context of a run's p50); merged into
 ``bench/results.json``. With ``--profile`` py-spy samples the gateway during one extra
 throughput run and writes ``bench/gateway-profile.txt`` (top functions by own and by inclusive
 time). With ``--baseline-ref REF`` the gateway of an earlier commit runs as one more target
@@ -55,6 +57,7 @@ from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]
 import httpx
+import machine
 from results import merge, result
 from sqlalchemy.engine import make_url
 
@@ -514,12 +517,16 @@ async def main() -> None:
                     wrk(wrk_bin, url, token, args.connections, args.duration, watch)
                 )
             print(f"[bench] throughput round {round_ + 1}/{args.rounds} done", flush=True)
+        machine_before = machine.snapshot()
         for round_ in range(args.latency_rounds):
             order = list(targets.items())
             for target, port in order if round_ % 2 == 0 else reversed(order):
                 url = f"http://127.0.0.1:{port}{PATH}"
                 watch = {"proxy": proxies[target]} if target in proxies else {}
                 latency[target].append(wrk(wrk_bin, url, token, 1, args.latency_seconds, watch))
+        during_latency = machine.usage(
+            machine_before, machine.snapshot(), {"ideas": ideas.pid, **proxies}
+        )
         print(f"[bench] {args.latency_rounds} latency rounds done", flush=True)
 
         if args.profile:
@@ -582,6 +589,7 @@ async def main() -> None:
             f"{cpu(throughput[target], 'proxy'):17.3f} {cpu(latency[target], 'proxy'):6.3f} "
             f"{cpu(throughput[target], 'upstream'):19.3f} {errors:8d}"
         )
+    print(f"CPU during the latency rounds: {machine.describe(during_latency)}")
     direct_rps = med(throughput["direct"], "rps")
     direct_p50 = med(latency["direct"], "p50_ms")
     direct_cpu = cpu(throughput["direct"], "upstream")
@@ -624,7 +632,8 @@ async def main() -> None:
                 baseline_value=overhead("nginx"),
                 notes=(
                     f"median of paired differences over {args.latency_rounds} rounds "
-                    f"({spread(target)}), {notes}"
+                    f"({spread(target)}), {notes}; CPU during the latency rounds: "
+                    f"{machine.describe(during_latency)}"
                 ),
             ),
             result(
