@@ -47,6 +47,13 @@ def flaky_app() -> FastAPI:
         await asyncio.sleep(seconds)
         return {"status": "late"}
 
+    @app.put("/api/v1/ideas/sink")
+    async def sink(request: Request) -> Response:
+        size = 0
+        async for chunk in request.stream():
+            size += len(chunk)
+        return Response(content=str(size), media_type="text/plain")
+
     @app.get("/api/v1/ideas/hop")
     async def hop(request: Request) -> Response:
         SEEN["hop"] += 1
@@ -188,6 +195,25 @@ async def test_total_timeout_bounds_the_wait_per_upstream(
         assert elapsed < 2.5, elapsed  # the read timeout (10 s) did not decide
 
 
+async def test_a_slow_upload_is_not_the_upstreams_timeout_nor_its_breakers(
+    start_gateway: GatewayFactory, token: TokenFactory
+) -> None:
+    policies = {"ideas": {"total_timeout": 0.3, "read_timeout": 0.3, "breaker_threshold": 1}}
+
+    async def slow_upload() -> AsyncIterator[bytes]:
+        for _ in range(8):
+            yield b"x" * 1024
+            await asyncio.sleep(0.1)
+
+    async with await start_gateway(upstream_policies=policies, proxy_buffer_bytes=1024) as client:
+        auth = {"Authorization": token()}
+        # The caller takes 0.8 s to send its body; the upstream's 0.3 s start once it is sent.
+        response = await client.put("/api/v1/ideas/sink", headers=auth, content=slow_upload())
+        assert (response.status_code, response.text) == (200, "8192")
+        # Not counted against the upstream: with a threshold of 1, its breaker is still closed.
+        assert (await client.get("/api/v1/ideas/hop", headers=auth)).status_code == 200
+
+
 def test_a_policy_for_an_unknown_upstream_is_refused(gateway_settings_factory: Any) -> None:
     with pytest.raises(ValueError, match="unknown upstreams"):
         gateway_settings_factory(upstream_policies={"idaes": {"read_timeout": 3}})
@@ -241,21 +267,23 @@ async def test_hop_by_hop_headers_are_dropped_both_ways(
     async with await start_gateway() as client:
         response = await client.get(
             "/api/v1/ideas/hop",
-            headers={
-                "Authorization": token(),
-                "Connection": "keep-alive, X-Private",
-                "X-Private": "for the gateway only",
-                "Keep-Alive": "timeout=5",
-                "TE": "trailers",
-                "Proxy-Authorization": "Basic Zm9vOmJhcg==",
-                "Upgrade": "websocket",
-                "X-End-To-End": "kept",
-            },
+            headers=[
+                ("Authorization", token()),
+                ("Connection", "keep-alive, X-Private"),
+                ("Connection", "X-Second"),  # every Connection line counts (RFC 9110 7.6.1)
+                ("X-Private", "for the gateway only"),
+                ("X-Second", "for the gateway too"),
+                ("Keep-Alive", "timeout=5"),
+                ("TE", "trailers"),
+                ("Proxy-Authorization", "Basic Zm9vOmJhcg=="),
+                ("Upgrade", "websocket"),
+                ("X-End-To-End", "kept"),
+            ],
         )
     assert response.status_code == 200
     seen = response.headers["x-seen"].split(",")
     assert "x-end-to-end" in seen
-    for header in ("x-private", "keep-alive", "te", "proxy-authorization", "upgrade"):
+    for header in ("x-private", "x-second", "keep-alive", "te", "proxy-authorization", "upgrade"):
         assert header not in seen, header
     assert "x-internal" not in response.headers
     assert "proxy-authenticate" not in response.headers

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import struct
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -17,6 +18,8 @@ import uvloop
 
 from kommune_gateway.upstream_client import (
     HIGH_WATER,
+    MAX_HEAD_BYTES,
+    MAX_HEADERS,
     UpstreamClient,
     UpstreamConnectError,
     UpstreamDisconnectedError,
@@ -251,7 +254,14 @@ async def test_a_stalled_body_times_out() -> None:
 
 @pytest.mark.parametrize(
     "answer",
-    [b"HELLO WORLD\r\n\r\n", b"HTTP/1.1 abc OK\r\n\r\n", b"HTTP/1.1 101 Switching\r\n\r\n"],
+    [
+        b"HELLO WORLD\r\n\r\n",
+        b"HTTP/1.1 abc OK\r\n\r\n",
+        b"HTTP/1.1 101 Switching\r\n\r\n",
+        b"HTTP/2.0 200 OK\r\ncontent-length: 0\r\n\r\n",
+        b"HTTP/1.1 042 Odd\r\ncontent-length: 0\r\n\r\n",
+        b"HTTP/1.1 150 Odd\r\ncontent-length: 3\r\n\r\nabc" + ok(b""),
+    ],
 )
 async def test_a_malformed_answer_is_an_error(answer: bytes) -> None:
     async def reply_with(_: Any, writer: asyncio.StreamWriter, __: bytes) -> None:
@@ -264,6 +274,164 @@ async def test_a_malformed_answer_is_an_error(answer: bytes) -> None:
         with pytest.raises(UpstreamMalformedError):
             await proxy.send("GET", "/", [("upgrade", "websocket")], None)
         assert proxy.idle() == 0
+
+
+async def test_bytes_after_a_complete_answer_are_never_a_second_answer() -> None:
+    first = ok(b"one", "x-who: first")
+    smuggled = (
+        b"HTTP/1.1 302 Found\r\nlocation: https://evil.example/\r\ncontent-length: 6\r\n\r\nSECRET"
+    )
+    async with Upstream(first + smuggled, ok(b"two")) as upstream:
+        proxy = client(upstream.url)
+        reply = await proxy.send("GET", "/", [], None)
+        assert (reply.status, await reply.read()) == (200, b"one")
+        assert (b"x-who", b"first") in reply.raw_headers
+        assert all(name != b"location" for name, _ in reply.raw_headers)
+        reply.finish()
+        assert proxy.idle() == 0  # a desynchronised connection is closed, not reused
+        assert await get(proxy) == (200, b"two")
+        assert upstream.connections == 2
+
+
+@pytest.mark.parametrize("status", [b"204 No Content", b"304 Not Modified"])
+async def test_an_answer_without_a_body_keeps_its_headers_when_body_bytes_follow(
+    status: bytes,
+) -> None:
+    answer = b'HTTP/1.1 %b\r\netag: "v7"\r\ncontent-length: 9\r\n\r\n{"a": 1}' % status
+    async with Upstream(answer) as upstream:
+        proxy = client(upstream.url)
+        reply = await proxy.send("GET", "/", [], None)
+        assert (b"etag", b'"v7"') in reply.raw_headers
+        assert await reply.read() == b""
+        reply.finish()
+        assert proxy.idle() == 0
+
+
+async def test_trailers_are_not_headers_of_the_answer() -> None:
+    chunked = (
+        b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\ncontent-type: text/plain\r\n\r\n"
+        b"5\r\nhello\r\n0\r\nset-cookie: session=fixed\r\nlocation: https://evil.example/\r\n\r\n"
+    )
+    async with Upstream(chunked, ok()) as upstream:
+        proxy = client(upstream.url)
+        reply = await proxy.send("GET", "/", [], None)
+        assert await reply.read() == b"hello"
+        assert [name for name, _ in reply.raw_headers] == [b"transfer-encoding", b"content-type"]
+        reply.finish()
+        assert await get(proxy) == (200, b"hello")
+        assert upstream.connections == 1
+
+
+@pytest.mark.parametrize("flood", ["lines", "one endless value"])
+async def test_an_endless_head_is_malformed_not_buffered(flood: str) -> None:
+    async def endless(_: Any, writer: asyncio.StreamWriter, __: bytes) -> None:
+        writer.write(b"HTTP/1.1 200 OK\r\nx-a: ")
+        piece = b"1\r\nx-a: " * 4096 if flood == "lines" else b"a" * 16384
+        for _ in range(64 * MAX_HEAD_BYTES // len(piece)):
+            writer.write(piece)
+            await writer.drain()
+
+    async with Upstream(endless) as upstream:
+        proxy = client(upstream.url)
+        with pytest.raises(UpstreamMalformedError, match=r"head longer|header fields"):
+            async with asyncio.timeout(5):  # not: buffered until the upstream gives up
+                await proxy.send("GET", "/", [], None)
+
+
+async def test_too_many_header_fields_are_malformed() -> None:
+    many = "".join(f"x-{i}: {i}\r\n" for i in range(MAX_HEADERS + 1))
+    answer = f"HTTP/1.1 200 OK\r\n{many}content-length: 0\r\n\r\n".encode()
+    async with Upstream(answer) as upstream:
+        with pytest.raises(UpstreamMalformedError, match=f"more than {MAX_HEADERS}"):
+            await client(upstream.url).send("GET", "/", [], None)
+
+
+async def test_a_body_ended_by_a_reset_is_an_error_not_a_short_body() -> None:
+    async def reset(_: Any, writer: asyncio.StreamWriter, __: bytes) -> None:
+        writer.write(b"HTTP/1.1 200 OK\r\nconnection: close\r\n\r\nfirst half, ")
+        await writer.drain()
+        await asyncio.sleep(0.05)
+        sock = writer.get_extra_info("socket")
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        writer.transport.abort()  # RST, not FIN
+
+    async with Upstream(reset) as upstream:
+        proxy = client(upstream.url)
+        reply = await proxy.send("GET", "/", [], None)
+        with pytest.raises(UpstreamDisconnectedError):
+            await reply.read()
+        reply.finish()
+
+
+@pytest.mark.parametrize("coding", ["gzip", "xchunked", "chunked, gzip"])
+async def test_a_transfer_coding_not_ending_in_chunked_reads_to_the_end(coding: str) -> None:
+    async def until_close(_: Any, writer: asyncio.StreamWriter, __: bytes) -> None:
+        writer.write(f"HTTP/1.1 200 OK\r\ntransfer-encoding: {coding}\r\n\r\nabc".encode())
+        await writer.drain()
+        writer.close()
+
+    async with Upstream(until_close) as upstream:
+        reply = await client(upstream.url).send("GET", "/", [], None)
+        assert await reply.read() == b"abc"  # as llhttp frames it: to the connection's end
+        reply.finish()
+
+
+@pytest.mark.parametrize("pieces", [[b"abc", b"GET /admin HTTP/1.1\r\n\r\n"], [b"ab"]])
+async def test_a_streamed_body_is_sent_exactly_as_long_as_it_declared(
+    pieces: list[bytes],
+) -> None:
+    async def stream() -> AsyncIterator[bytes]:
+        for piece in pieces:
+            yield piece
+
+    async def record(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, _: bytes) -> None:
+        received.append(await reader.read(65536))
+        await asyncio.sleep(5)  # waits for the rest (or for the end of the connection)
+
+    received: list[bytes] = []
+    async with Upstream(record) as upstream:
+        proxy = client(upstream.url)
+        with pytest.raises(UpstreamDisconnectedError):
+            async with asyncio.timeout(2):
+                await proxy.send("PUT", "/", [("content-length", "3")], stream())
+        assert b"admin" not in b"".join(received)
+        with pytest.raises(ValueError, match="not a number"):
+            await proxy.send("PUT", "/", [("content-length", "3, 40")], stream())
+
+
+async def test_a_slow_upload_is_not_the_upstreams_timeout() -> None:
+    async def slow() -> AsyncIterator[bytes]:
+        for _ in range(6):
+            await asyncio.sleep(0.1)
+            yield b"x" * 1024
+
+    async def answer_after_body(
+        reader: asyncio.StreamReader, writer: asyncio.StreamWriter, head: bytes
+    ) -> None:
+        writer.write(ok(b"%d" % len(await _read_body(reader, head))))
+        await writer.drain()
+
+    async with Upstream(answer_after_body) as upstream:
+        proxy = client(upstream.url, read_timeout=0.3)
+        # The upload takes twice the time the upstream has to answer once it is sent.
+        reply = await proxy.send("PUT", "/", [], slow(), answer_timeout=0.3)
+        assert (reply.status, await reply.read()) == (200, b"6144")
+        reply.finish()
+
+
+async def test_the_answer_after_an_upload_is_bounded() -> None:
+    async def one() -> AsyncIterator[bytes]:
+        yield b"data"
+
+    async def never_answer(
+        reader: asyncio.StreamReader, writer: asyncio.StreamWriter, head: bytes
+    ) -> None:
+        await _read_body(reader, head)
+        await asyncio.sleep(5)
+
+    async with Upstream(never_answer) as upstream:
+        with pytest.raises(TimeoutError):
+            await client(upstream.url).send("PUT", "/", [], one(), answer_timeout=0.2)
 
 
 async def test_nothing_listening_is_a_connect_error() -> None:

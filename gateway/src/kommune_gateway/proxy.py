@@ -339,25 +339,26 @@ def has_body(scope: Scope) -> bool:
 def forward_headers(scope: Scope) -> list[tuple[str, str]]:
     """The caller's end-to-end headers plus forwarding and trace context for the upstream.
 
-    One pass over the raw header list (the first ``Connection``, ``Host`` and
-    ``X-Forwarded-For`` count, as ``request.headers.get`` would have them).
+    One pass over the raw header list (the first ``Host`` and ``X-Forwarded-For`` count, as
+    ``request.headers.get`` would have them; every ``Connection`` line names hop-by-hop headers).
     """
-    connection = host = forwarded_for = None
+    host = forwarded_for = None
+    connection: list[str] = []
     headers: list[tuple[str, str]] = []
     for raw_key, raw_value in scope["headers"]:
         key = raw_key.decode("latin-1")
         value = raw_value.decode("latin-1")
         if key in _REQUEST_DROP:
-            if key == "connection" and connection is None:
-                connection = value
+            if key == "connection":
+                connection.append(value)
             elif key == "host" and host is None:
                 host = value
             elif key == "x-forwarded-for" and forwarded_for is None:
                 forwarded_for = value
             continue
         headers.append((key, value))
-    if connection:
-        tokens = {token.strip().lower() for token in connection.split(",")}
+    if connection:  # every Connection line counts (RFC 9110 7.6.1)
+        tokens = {token.strip().lower() for line in connection for token in line.split(",")}
         headers = [(key, value) for key, value in headers if key not in tokens]
     request_id = request_id_var.get()
     if request_id:
@@ -597,9 +598,18 @@ async def send_upstream(
             raise UpstreamBusy(upstream, detail) from None
         started = loop.time()
         try:
-            # The wait for the answer's head is also a wait between two pieces of it.
-            async with asyncio.timeout_at(min(deadline, started + policy.read_timeout)):
-                reply = await proxy.send(method, target, headers, data)
+            if streamed:
+                # The upload bounds itself per piece (the edge's body deadline towards the
+                # caller, read_timeout towards the upstream); the upstream's time to answer
+                # starts once the body is sent: a slow caller is not the upstream's timeout.
+                answer_timeout = min(policy.read_timeout, policy.total_timeout)
+                reply = await proxy.send(
+                    method, target, headers, data, answer_timeout=answer_timeout
+                )
+            else:
+                # The wait for the answer's head is also a wait between two pieces of it.
+                async with asyncio.timeout_at(min(deadline, started + policy.read_timeout)):
+                    reply = await proxy.send(method, target, headers, data)
         except BaseException as exc:
             slots.release()
             if failure.error is not None:

@@ -61,7 +61,8 @@ class UpstreamPolicy:
     read_timeout: float = 30.0
     """Between two pieces of the answer (and of a streamed upload)."""
     total_timeout: float = 30.0
-    """From the first attempt until the answer's headers arrived, retries and backoff included."""
+    """From the first attempt until the answer's headers arrived, retries and backoff included;
+    for a streamed upload, from the moment its body is sent (the upload is bounded per piece)."""
     retries: int = 2
     backoff_seconds: float = 0.05
     """First backoff; doubled per retry, with full jitter."""

@@ -17,14 +17,20 @@ What it does, and nothing else:
   services' own 5 s) or beyond ``max_idle``. One exchange per connection at a time; the
   caller's semaphore bounds how many there are.
 * **Request framing is this module's:** a whole body gets ``Content-Length``; a streamed body
-  keeps the caller's ``Content-Length`` or is sent chunked; ``Content-Length`` and
-  ``Transfer-Encoding`` in the given headers are never passed on as they are. A streamed body
-  is written by a task of its own while the answer is awaited, so an upstream that answers
-  early (413) is heard at once; it waits for the upstream to take each piece (``read_timeout``).
-* **Answers:** informational (1xx) answers are skipped; a ``HEAD`` answer has no body and its
-  connection is not reused (the parser cannot be told the request was ``HEAD``); a body
-  delimited by the connection's end is accepted as such; the body is buffered up to
-  :data:`HIGH_WATER` bytes before reading from the upstream pauses.
+  keeps the caller's ``Content-Length`` (and is cut off, the connection aborted, if it is longer
+  or shorter) or is sent chunked; ``Content-Length`` and ``Transfer-Encoding`` in the given
+  headers are never passed on as they are. A streamed body is written by a task of its own
+  while the answer is awaited, so an upstream that answers early (413) is heard at once; it
+  waits for the upstream to take each piece (``read_timeout``), and the upstream's time to
+  answer starts once it is sent (a slow caller is not a slow upstream).
+* **Answers:** informational (1xx) answers are skipped (one with a body is malformed); a
+  ``HEAD`` answer has no body and its connection is not reused (the parser cannot be told the
+  request was ``HEAD``); a body delimited by the connection's end is accepted as such if the
+  connection ends cleanly (not on a reset); the body is buffered up to :data:`HIGH_WATER` bytes
+  before reading from the upstream pauses. The head is limited (:data:`MAX_HEAD_BYTES`,
+  :data:`MAX_HEADERS`); trailers are dropped (never merged into the headers, RFC 9110 6.5.1).
+  Bytes after a complete answer are never parsed as another one: the answer stands, the
+  connection is closed (a desynchronised connection would hand them to the next request).
 * **Errors:** :class:`UpstreamConnectError` (nothing was sent: safe to repeat),
   :class:`UpstreamDisconnectedError` (the connection ended before the answer did) and
   :class:`UpstreamMalformedError` (not HTTP/1.x, or an upgrade) are :class:`UpstreamClientError`;
@@ -48,6 +54,11 @@ from kommune_gateway.resilience import IDEMPOTENT_METHODS
 HIGH_WATER = 256 * 1024
 """Body bytes buffered per connection before reading from the upstream pauses (it resumes as
 soon as the proxy takes what is buffered)."""
+MAX_HEAD_BYTES = 64 * 1024
+"""Bytes an answer may send before its head (or its trailers) is complete; beyond, it is
+malformed. Also bounds what the parser buffers of an endless header line."""
+MAX_HEADERS = 100
+"""Header fields an answer may have (as many as the edge accepts of a request)."""
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 """Methods whose request without a body still says so (``Content-Length: 0``)."""
 _FRAMING = frozenset({"content-length", "transfer-encoding"})
@@ -110,15 +121,26 @@ class UpstreamClient:
         self._closed = False
 
     async def send(
-        self, method: str, target: str, headers: Sequence[tuple[str, str]], body: Body
+        self,
+        method: str,
+        target: str,
+        headers: Sequence[tuple[str, str]],
+        body: Body,
+        *,
+        answer_timeout: float | None = None,
     ) -> UpstreamReply:
         """Send the request and wait for the head of the final answer (the body is the
-        reply's to read). The caller bounds the wait (``asyncio.timeout``)."""
-        head, chunked = self._head(method, target, headers, body)
+        reply's to read). The caller bounds the wait (``asyncio.timeout``), except for a
+        streamed body: its upload bounds itself per piece, and ``answer_timeout`` is how long
+        the upstream then has for its answer (an early answer, e.g. 413, may come at any time).
+        """
+        head, chunked, length = self._head(method, target, headers, body)
         kept = self._idle_connection()
         if kept is not None:
             try:
-                return await self._exchange(kept, method, head, chunked, body)
+                return await self._exchange(
+                    kept, method, head, (chunked, length), body, answer_timeout
+                )
             except UpstreamDisconnectedError:
                 # The upstream closed the kept-alive connection as it was reused (or before
                 # it answered): a request that may be repeated goes once more, on a new one.
@@ -126,15 +148,19 @@ class UpstreamClient:
                     body is None or isinstance(body, bytes)
                 ):
                     raise
-        return await self._exchange(await self._connect(), method, head, chunked, body)
+        connection = await self._connect()
+        return await self._exchange(
+            connection, method, head, (chunked, length), body, answer_timeout
+        )
 
     async def _exchange(
         self,
         connection: _Connection,
         method: str,
         head: bytes,
-        chunked: bool,
+        framing: tuple[bool, int | None],
         body: Body,
+        answer_timeout: float | None,
     ) -> UpstreamReply:
         connection.begin(head_request=method == "HEAD")
         writer: asyncio.Task[None] | None = None
@@ -146,9 +172,9 @@ class UpstreamClient:
             else:
                 connection.write(head)
                 writer = asyncio.get_running_loop().create_task(
-                    _write_stream(connection, body, chunked, self.read_timeout)
+                    _write_stream(connection, body, framing, self.read_timeout)
                 )
-            await connection.answer_head()
+            await connection.answer_head(writer, answer_timeout)
         except BaseException:
             connection.abort()
             if writer is not None:
@@ -158,11 +184,13 @@ class UpstreamClient:
 
     def _head(
         self, method: str, target: str, headers: Sequence[tuple[str, str]], body: Body
-    ) -> tuple[bytes, bool]:
-        """The request line and headers, and whether a streamed body goes chunked."""
+    ) -> tuple[bytes, bool, int | None]:
+        """The request line and headers; whether a streamed body goes chunked, and the length
+        it declared (ValueError if that is not a number)."""
         lines = [f"{method} {target} HTTP/1.1\r\n", self._host_line]
         declared: str | None = None
         chunked = False
+        length: int | None = None
         for name, value in headers:
             if name.lower() in _FRAMING:  # any spelling: a second framing header is smuggling
                 if name.lower() == "content-length" and declared is None:
@@ -175,7 +203,10 @@ class UpstreamClient:
             if method in _BODY_METHODS:
                 lines.append("content-length: 0\r\n")
         elif declared is not None:
-            lines.append(f"content-length: {declared}\r\n")
+            if not declared.isdigit() or not declared.isascii():
+                raise ValueError(f"a Content-Length that is not a number: {declared!r}")
+            length = int(declared)
+            lines.append(f"content-length: {length}\r\n")
         else:
             lines.append("transfer-encoding: chunked\r\n")
             chunked = True
@@ -185,7 +216,7 @@ class UpstreamClient:
         # the caller (header injection).
         if text.count("\n") != len(lines) or text.count("\r") != len(lines) or "\0" in text:
             raise ValueError("a request line or header contains CR, LF or NUL")
-        return text.encode("latin-1"), chunked
+        return text.encode("latin-1"), chunked, length
 
     def _idle_connection(self) -> _Connection | None:
         now = time.monotonic()
@@ -229,21 +260,32 @@ class UpstreamClient:
 
 
 async def _write_stream(
-    connection: _Connection, body: AsyncIterator[bytes], chunked: bool, drain_seconds: float
+    connection: _Connection,
+    body: AsyncIterator[bytes],
+    framing: tuple[bool, int | None],
+    drain_seconds: float,
 ) -> None:
-    """Write a streamed body; on any failure the connection is aborted (the answer then fails
+    """Write a streamed body, chunked or exactly as long as it declared; on any failure (also
+    a body longer or shorter than declared) the connection is aborted (the answer then fails
     with :class:`UpstreamDisconnectedError`; the caller knows why from its body's own record)."""
+    chunked, length = framing
+    sent = 0
     try:
         async for chunk in body:
             if not chunk:
                 continue
+            sent += len(chunk)
             if chunked:
                 connection.write(b"%x\r\n%b\r\n" % (len(chunk), chunk))
+            elif length is not None and sent > length:
+                raise UpstreamDisconnectedError("the body is longer than it declared")
             else:
                 connection.write(chunk)
             await connection.drain(drain_seconds)
         if chunked:
             connection.write(b"0\r\n\r\n")
+        elif length is not None and sent != length:
+            raise UpstreamDisconnectedError("the body is shorter than it declared")
     except asyncio.CancelledError:
         connection.abort()
         raise
@@ -319,6 +361,8 @@ class _Connection(asyncio.Protocol):
         self._busy = False
         self._head_request = False
         self._informational = False
+        self._in_head = True
+        self._unparsed = 0
         self._until_eof = False
         self._keep_alive = False
         self._error: BaseException | None = None
@@ -339,6 +383,9 @@ class _Connection(asyncio.Protocol):
         self.headers = []
         self.content_length = None
         self.complete = False
+        self._informational = False
+        self._in_head = True
+        self._unparsed = 0
         self._keep_alive = False
         self._until_eof = False
         self._error = None
@@ -360,9 +407,19 @@ class _Connection(asyncio.Protocol):
             async with asyncio.timeout(seconds):
                 await self._drain
 
-    async def answer_head(self) -> None:
-        assert self._head is not None
-        await self._head
+    async def answer_head(
+        self, upload: asyncio.Task[None] | None = None, seconds: float | None = None
+    ) -> None:
+        """Wait for the final answer's head; with an ``upload`` running, without a limit until
+        it is done (it bounds itself per piece), then at most ``seconds`` (None: no limit)."""
+        head = self._head
+        assert head is not None
+        if upload is not None and not upload.done():
+            await asyncio.wait((head, upload), return_when=asyncio.FIRST_COMPLETED)
+            if not head.done():
+                async with asyncio.timeout(seconds):
+                    await head
+        await head
 
     def take(self) -> bytes:
         """The body buffered so far (empty if none)."""
@@ -411,18 +468,25 @@ class _Connection(asyncio.Protocol):
         if not self._busy or self.complete:
             self._fail(UpstreamMalformedError("the upstream sent data nobody asked for"))
             return
+        if self._unparsed > MAX_HEAD_BYTES:  # still no end of a head or of the trailers
+            self._fail(UpstreamMalformedError(f"a head longer than {MAX_HEAD_BYTES} bytes"))
+            return
+        self._unparsed += len(data)
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserUpgrade:
             self._fail(UpstreamMalformedError("the upstream asked to switch protocols"))
         except httptools.HttpParserError as exc:
-            self._fail(UpstreamMalformedError(f"not a valid HTTP answer: {exc}"))
+            ours = exc.__context__  # raised by a callback below
+            if not isinstance(ours, UpstreamMalformedError):
+                ours = UpstreamMalformedError(f"not a valid HTTP answer: {exc}")
+            self._fail(ours)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
         if self._busy and not self.complete:
-            if self._until_eof and self._head is not None and self._head.done():
-                self._finished()  # the body was delimited by the end of the connection
+            if self._until_eof and exc is None and self._head is not None and self._head.done():
+                self._finished()  # the body was delimited by the (clean) end of the connection
             else:
                 error = UpstreamDisconnectedError("the upstream closed the connection")
                 if exc is not None:
@@ -445,14 +509,26 @@ class _Connection(asyncio.Protocol):
     # -- httptools callbacks --------------------------------------------------------------
 
     def on_message_begin(self) -> None:
+        if self.status or self.complete:
+            # More bytes after the answer: never a second answer to one request.
+            raise UpstreamMalformedError("the upstream sent more than one answer")
         self.headers = []
+        self._in_head = True
 
     def on_header(self, name: bytes, value: bytes) -> None:
+        if not self._in_head:
+            return  # a trailer field: not a header of the answer (RFC 9110 6.5.1)
+        if len(self.headers) >= MAX_HEADERS:
+            raise UpstreamMalformedError(f"more than {MAX_HEADERS} header fields")
         self.headers.append((name, value))
 
     def on_headers_complete(self) -> None:
+        self._in_head = False
+        self._unparsed = 0
         status = self._parser.get_status_code()
-        if 100 <= status < 200:
+        if self._parser.get_http_version() not in ("1.1", "1.0") or status < 100:
+            raise UpstreamMalformedError("not an HTTP/1.x answer")
+        if status < 200:
             self._informational = True  # 100 Continue and the like: the real answer follows
             return
         self.status = status
@@ -463,8 +539,8 @@ class _Connection(asyncio.Protocol):
             lower = name.lower()
             if lower == b"content-length" and length is None:
                 length = int(value) if value.strip().isdigit() else None
-            elif lower == b"transfer-encoding":
-                chunked = b"chunked" in value.lower()
+            elif lower == b"transfer-encoding":  # as llhttp decides: the last coding
+                chunked = value.rsplit(b",", 1)[-1].strip().lower() == b"chunked"
         self.content_length = None if chunked else length
         no_body = self._head_request or status in (204, 304)
         self._until_eof = not no_body and not chunked and length is None
@@ -475,6 +551,11 @@ class _Connection(asyncio.Protocol):
             self._finished()  # llhttp would wait for the Content-Length bytes: never reused
 
     def on_body(self, body: bytes) -> None:
+        self._unparsed = 0
+        if self._informational:
+            raise UpstreamMalformedError("an informational answer with a body")
+        if self.complete:
+            return  # a HEAD answer's announced body, which the parser expects
         self._body.append(body)
         self.buffered += len(body)
         if self.buffered > HIGH_WATER and not self._paused and self.transport is not None:
@@ -483,6 +564,7 @@ class _Connection(asyncio.Protocol):
         self._wake()
 
     def on_message_complete(self) -> None:
+        self._unparsed = 0
         if self._informational:
             self._informational = False
             return
