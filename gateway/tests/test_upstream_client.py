@@ -179,8 +179,10 @@ async def test_idle_connections_expire_and_are_capped() -> None:
         assert proxy.idle() == 0
 
 
-async def test_a_head_answer_has_no_body_and_its_connection_is_not_reused() -> None:
-    async with Upstream(b"HTTP/1.1 200 OK\r\ncontent-length: 1234\r\n\r\n", ok()) as upstream:
+@pytest.mark.parametrize("stray", [b"", b"body bytes a HEAD answer must not have"])
+async def test_a_head_answer_has_no_body_and_its_connection_is_not_reused(stray: bytes) -> None:
+    answer = b"HTTP/1.1 200 OK\r\ncontent-length: 1234\r\n\r\n" + stray
+    async with Upstream(answer, ok()) as upstream:
         proxy = client(upstream.url)
         reply = await proxy.send("HEAD", "/x", [], None)
         assert (reply.status, reply.content_length) == (200, 1234)
