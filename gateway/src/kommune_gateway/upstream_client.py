@@ -414,8 +414,9 @@ class _Connection(asyncio.Protocol):
         it is done (it bounds itself per piece), then at most ``seconds`` (None: no limit)."""
         head = self._head
         assert head is not None
-        if upload is not None and not upload.done():
-            await asyncio.wait((head, upload), return_when=asyncio.FIRST_COMPLETED)
+        if upload is not None:
+            if not upload.done():
+                await asyncio.wait((head, upload), return_when=asyncio.FIRST_COMPLETED)
             if not head.done():
                 async with asyncio.timeout(seconds):
                     await head
