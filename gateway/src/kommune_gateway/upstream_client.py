@@ -352,45 +352,38 @@ class _Connection(asyncio.Protocol):
     def __init__(self) -> None:
         self.transport: asyncio.Transport | None = None
         self._parser = httptools.HttpResponseParser(self)
-        self.status = 0
-        self.headers: list[tuple[bytes, bytes]] = []
-        self.content_length: int | None = None
-        self.complete = False
         self.closed = False
         self.idle_since = 0.0
         self._busy = False
-        self._head_request = False
-        self._informational = False
-        self._in_head = True
-        self._unparsed = 0
-        self._until_eof = False
-        self._keep_alive = False
-        self._error: BaseException | None = None
         self._head: asyncio.Future[None] | None = None
         self._body: deque[bytes] = deque()
-        self.buffered = 0
         self._waiter: asyncio.Future[None] | None = None
         self._paused = False
         self._drain: asyncio.Future[None] | None = None
         self._writing_paused = False
+        self._clear_exchange(head_request=False)
+
+    def _clear_exchange(self, *, head_request: bool) -> None:
+        """What one exchange starts with (the parser's callbacks fill it in)."""
+        self._head_request = head_request
+        self.status = 0
+        self.headers: list[tuple[bytes, bytes]] = []
+        self.content_length: int | None = None
+        self.complete = False
+        self._informational = False
+        self._in_head = True
+        self._unparsed = 0
+        self._keep_alive = False
+        self._until_eof = False
+        self._error: BaseException | None = None
+        self._body.clear()
+        self.buffered = 0
 
     # -- the exchange (called by the client) ----------------------------------------------
 
     def begin(self, *, head_request: bool) -> None:
         self._busy = True
-        self._head_request = head_request
-        self.status = 0
-        self.headers = []
-        self.content_length = None
-        self.complete = False
-        self._informational = False
-        self._in_head = True
-        self._unparsed = 0
-        self._keep_alive = False
-        self._until_eof = False
-        self._error = None
-        self._body.clear()
-        self.buffered = 0
+        self._clear_exchange(head_request=head_request)
         self._head = asyncio.get_running_loop().create_future()
 
     def write(self, data: bytes) -> None:
