@@ -343,23 +343,23 @@ def forward_headers(scope: Scope) -> list[tuple[str, str]]:
     ``request.headers.get`` would have them; every ``Connection`` line names hop-by-hop headers).
     """
     host = forwarded_for = None
-    connection: list[str] = []
+    connection = False
     headers: list[tuple[str, str]] = []
     for raw_key, raw_value in scope["headers"]:
         key = raw_key.decode("latin-1")
         value = raw_value.decode("latin-1")
         if key in _REQUEST_DROP:
             if key == "connection":
-                connection.append(value)
+                connection = True
             elif key == "host" and host is None:
                 host = value
             elif key == "x-forwarded-for" and forwarded_for is None:
                 forwarded_for = value
             continue
         headers.append((key, value))
-    if connection:  # every Connection line counts (RFC 9110 7.6.1)
-        tokens = {token.strip().lower() for line in connection for token in line.split(",")}
-        headers = [(key, value) for key, value in headers if key not in tokens]
+    if connection:
+        named = {token.decode("latin-1") for token in named_by_connection(scope["headers"])}
+        headers = [(key, value) for key, value in headers if key not in named]
     request_id = request_id_var.get()
     if request_id:
         headers.append(("x-request-id", request_id))
@@ -378,15 +378,21 @@ def forward_headers(scope: Scope) -> list[tuple[str, str]]:
     return headers
 
 
-def response_headers(upstream: UpstreamAnswer) -> list[tuple[bytes, bytes]]:
-    """The upstream's headers without hop-by-hop ones (also those its ``Connection`` names)."""
-    raw = upstream.reply.raw_headers
-    named = {
+def named_by_connection(raw: Sequence[tuple[bytes, bytes]]) -> set[bytes]:
+    """The header names (lower case) that the ``Connection`` fields of ``raw`` declare
+    hop-by-hop: every ``Connection`` line counts (RFC 9110 7.6.1)."""
+    return {
         token.strip().lower()
         for key, value in raw
         if key.lower() == b"connection"
         for token in value.split(b",")
     }
+
+
+def response_headers(upstream: UpstreamAnswer) -> list[tuple[bytes, bytes]]:
+    """The upstream's headers without hop-by-hop ones (also those its ``Connection`` names)."""
+    raw = upstream.reply.raw_headers
+    named = named_by_connection(raw)
     return [
         (key, value)
         for key, value in raw
